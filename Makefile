@@ -1,0 +1,60 @@
+# NovaDraw backend. The README's two commands:
+#   make run    install missing packages, build, serve on the embedded defaults
+#   make test   the same set-up, then every test (unit, end-to-end)
+# and: make sanitize (the whole suite under ASan+UBSan), make bench, make clean.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PYTHON     ?= /usr/bin/python3
+PYTEST     ?= $(PYTHON) -m pytest
+MESON_OPTS ?=
+
+.PHONY: all deps build run test unit e2e sanitize bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	./$(BUILD)/novadraw serve
+
+unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+e2e: build
+	NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw $(PYTEST) -q tests/e2e
+
+test: unit e2e
+
+$(ASAN_BUILD)/build.ninja: | deps
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dbuildtype=debug $(MESON_OPTS)
+
+# The whole suite against a sanitizer build. Any ASan/UBSan report aborts the
+# process, so a server that trips one fails its test.
+sanitize: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=$${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
+	LSAN_OPTIONS=$${LSAN_OPTIONS:-suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0} \
+	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+	ASAN_OPTIONS=$${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
+	LSAN_OPTIONS=$${LSAN_OPTIONS:-suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0} \
+	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+	NOVADRAW_BIN=$(CURDIR)/$(ASAN_BUILD)/novadraw $(PYTEST) -q tests/e2e
+
+bench: build
+	bench/gallery.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

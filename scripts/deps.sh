@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages NovaDraw needs to build, run and test, only those
+# that are missing. Idempotent and quiet when everything is there.
+#   scripts/deps.sh          build + run + test packages
+#   scripts/deps.sh --check  only report what is missing (exit 1 if anything is)
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential meson ninja-build pkg-config
+  # libraries (each wrapped by one module)
+  libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libssl-dev
+  # tests and benchmarks
+  curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "${1:-}" = "--check" ]; then
+  echo "missing packages: ${missing[*]}"
+  exit 1
+fi
+
+echo "deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,112 @@
+/*
+ * api_json.c - writes the API's JSON bodies from database records. No I/O but
+ * storage_url(); thread-safe.
+ */
+#include "api_json.h"
+
+#include "util/timefmt.h"
+
+void api_json_time(struct jsonw *w, int64_t ms)
+{
+    char iso[TIMEFMT_ISO_LEN];
+    timefmt_iso(ms, iso);
+    jsonw_strn(w, iso, TIMEFMT_ISO_LEN - 1);
+}
+
+/* The object's URL, or null (no key, or a key the backend will not show). */
+static void url(struct jsonw *w, struct storage *s, const char *key, struct arena *a)
+{
+    jsonw_str(w, key ? storage_url(s, key, a) : NULL);
+}
+
+void api_json_drawing(struct jsonw *w, const struct drawing *d, struct storage *s,
+                      struct arena *a)
+{
+    jsonw_obj_begin(w);
+    jsonw_kv_str(w, "id", d->id);
+    jsonw_kv_str(w, "user_id", d->user_id);
+    jsonw_kv_str(w, "tutorial_id", d->tutorial_id);
+    jsonw_key(w, "uploaded_image_url");
+    url(w, s, d->original_key, a);
+    jsonw_key(w, "edited_images_urls");
+    jsonw_arr_begin(w);
+    for (size_t i = 0; i < d->n_edits; i++)
+        url(w, s, d->edits[i].image_key, a);
+    jsonw_arr_end(w);
+    jsonw_key(w, "created_at");
+    api_json_time(w, d->created_at);
+    jsonw_key(w, "updated_at");
+    api_json_time(w, d->updated_at);
+    jsonw_key(w, "thumbnail_url");
+    url(w, s, d->thumbnail_key, a);
+    jsonw_key(w, "edits");
+    jsonw_arr_begin(w);
+    for (size_t i = 0; i < d->n_edits; i++) {
+        const struct edit *e = &d->edits[i];
+        jsonw_obj_begin(w);
+        jsonw_key(w, "url");
+        url(w, s, e->image_key, a);
+        jsonw_key(w, "thumbnail_url");
+        url(w, s, e->thumbnail_key, a);
+        jsonw_kv_str(w, "prompt", e->prompt);
+        jsonw_kv_str(w, "source", e->source);
+        jsonw_key(w, "created_at");
+        api_json_time(w, e->created_at);
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
+    jsonw_obj_end(w);
+}
+
+void api_json_gallery(struct jsonw *w, const struct drawing *ds, size_t n, int64_t total,
+                      int64_t page, int64_t limit, struct storage *s, struct arena *a)
+{
+    jsonw_obj_begin(w);
+    jsonw_kv_bool(w, "success", true);
+    jsonw_key(w, "data");
+    jsonw_arr_begin(w);
+    for (size_t i = 0; i < n; i++)
+        api_json_drawing(w, &ds[i], s, a);
+    jsonw_arr_end(w);
+    jsonw_kv_int(w, "count", total);
+    jsonw_kv_int(w, "page", page);
+    jsonw_kv_int(w, "limit", limit);
+    jsonw_obj_end(w);
+}
+
+void api_json_stats(struct jsonw *w, const struct drawing_stats *st)
+{
+    jsonw_obj_begin(w);
+    jsonw_kv_bool(w, "success", true);
+    jsonw_kv_int(w, "total_drawings", st->total_drawings);
+    jsonw_kv_int(w, "edited_drawings", st->edited_drawings);
+    jsonw_kv_int(w, "tutorial_drawings", st->tutorial_drawings);
+    jsonw_obj_end(w);
+}
+
+void api_json_tutorials(struct jsonw *w, const struct tutorial *ts, size_t n)
+{
+    jsonw_obj_begin(w);
+    jsonw_kv_bool(w, "success", true);
+    jsonw_key(w, "data");
+    jsonw_arr_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        jsonw_obj_begin(w);
+        jsonw_kv_str(w, "id", ts[i].id);
+        jsonw_kv_str(w, "title", ts[i].title);
+        jsonw_key(w, "created_at");
+        api_json_time(w, ts[i].created_at);
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
+    jsonw_obj_end(w);
+}
+
+int64_t api_page_offset(int64_t page, int64_t limit)
+{
+    if (page < 1 || limit < 1)
+        return -1;
+    if (page - 1 > (INT64_MAX / limit))
+        return -1;
+    return (page - 1) * limit;
+}

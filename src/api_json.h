@@ -1,0 +1,37 @@
+/*
+ * api_json.h - the seed's JSON shapes (SPEC §5), written in one place.
+ *
+ * Each function appends one JSON value to a streaming writer (util/jsonw.h);
+ * handlers hand the writer to response_jsonw(). Object URLs come from the storage
+ * backend (arena strings). Pure apart from that; thread-safe.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "db/db.h"
+#include "storage/storage.h"
+#include "util/jsonw.h"
+
+/* DrawingResponse plus the additive thumbnail_url and edits. */
+void api_json_drawing(struct jsonw *w, const struct drawing *d, struct storage *s,
+                      struct arena *a);
+
+/* {"success": true, "data": [...], "count": total, "page": page, "limit": limit} */
+void api_json_gallery(struct jsonw *w, const struct drawing *ds, size_t n, int64_t total,
+                      int64_t page, int64_t limit, struct storage *s, struct arena *a);
+
+/* {"success": true, "total_drawings", "edited_drawings", "tutorial_drawings"} */
+void api_json_stats(struct jsonw *w, const struct drawing_stats *st);
+
+/* {"success": true, "data": [{"id", "title", "created_at"}]} */
+void api_json_tutorials(struct jsonw *w, const struct tutorial *ts, size_t n);
+
+/* A time as the API shows it: "2025-01-25T14:30:22.123Z". */
+void api_json_time(struct jsonw *w, int64_t ms);
+
+/*
+ * The gallery's offset for a 1-based page, or -1 when it is past any possible row
+ * (the caller then answers an empty page without a query).
+ */
+int64_t api_page_offset(int64_t page, int64_t limit);

@@ -1,0 +1,84 @@
+/*
+ * config.h - the process configuration: one table of environment variables
+ * (SPEC §3), also read from a .env file; the real environment wins.
+ *
+ * struct config owns all its strings; config_free() releases them. After
+ * config_load() succeeds the struct is read-only and shared by every thread.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum db_kind { DB_SQLITE, DB_POSTGRES };
+enum storage_kind { STORAGE_LOCAL, STORAGE_S3 };
+
+struct config {
+    /* server */
+    char *host;
+    long port;
+    char *public_base_url; /* no trailing slash */
+    char *data_dir;
+    long http_threads;
+    char *log_level;
+
+    /* database */
+    char *database_url;
+    enum db_kind db_kind;
+    char *sqlite_path; /* derived: the file for DB_SQLITE */
+
+    /* storage */
+    char *spaces_key, *spaces_secret, *storage_endpoint_url;
+    char *spaces_bucket, *spaces_region, *spaces_public_url;
+    char *storage_acl;
+    long signed_url_ttl;
+    enum storage_kind storage_kind;
+
+    /* auth */
+    char *jwt_secret; /* NULL: generated into DATA_DIR (see auth.h) */
+    char *jwt_algorithm;
+
+    /* editing and transcription */
+    char *editor;
+    char *gemini_api_key, *gemini_model, *gemini_base_url;
+    char *transcriber;
+    char *transcribe_url, *transcribe_api_key, *transcribe_model;
+
+    /* limits */
+    int64_t max_upload_bytes;
+    long max_image_side;
+    int64_t max_image_pixels;
+    int64_t max_audio_bytes;
+    long max_audio_seconds;
+};
+
+/* Looks a variable up; returns NULL when unset. */
+typedef const char *(*config_get_fn)(void *ctx, const char *name);
+
+/*
+ * Fills cfg from get(). Every bad variable is reported on errs as one line naming
+ * it (values of secrets are never printed). Returns the number of errors; on a
+ * non-zero return cfg is still safe to config_free().
+ */
+int config_load(struct config *cfg, config_get_fn get, void *ctx, FILE *errs);
+
+/* The environment, then the .env file in the working directory, as one lookup.
+ * Returns NULL and reports on errs if .env exists but cannot be parsed. */
+struct config_env;
+struct config_env *config_env_open(const char *dotenv_path, FILE *errs);
+const char *config_env_get(void *env, const char *name);
+void config_env_close(struct config_env *env);
+
+/*
+ * Parses .env text: KEY=VALUE lines, '#' comments, optional "export ", single or
+ * double quotes (double quotes understand \n, \", \\). Calls set() for each pair.
+ * Returns 0, or the 1-based number of the first malformed line.
+ */
+int config_parse_dotenv(const char *text, void (*set)(void *ctx, const char *k, const char *v),
+                        void *ctx);
+
+/* Prints the variable table (names, defaults, meaning) for `novadraw help`. */
+void config_print_help(FILE *out);
+
+void config_free(struct config *cfg);

@@ -1,0 +1,28 @@
+/*
+ * handlers.h - the route table and its handlers. A handler parses its request,
+ * calls the app's operations, and fills the response; it never sees the HTTP
+ * library, SQL or a storage protocol. On error it returns the code (with a detail
+ * set through request_fail/request_invalid) and http/request.c renders it.
+ */
+#pragma once
+
+#include "http/router.h"
+
+extern const struct route routes[];
+extern const size_t n_routes;
+
+/* drawings.c */
+enum err handle_drawing_create(struct request *req, struct response *res);
+enum err handle_drawing_get(struct request *req, struct response *res);
+enum err handle_drawing_delete(struct request *req, struct response *res);
+enum err handle_gallery(struct request *req, struct response *res);
+enum err handle_stats(struct request *req, struct response *res);
+
+/* tutorials.c */
+enum err handle_tutorials_list(struct request *req, struct response *res);
+
+/* media.c */
+enum err handle_media(struct request *req, struct response *res);
+
+/* health.c */
+enum err handle_health(struct request *req, struct response *res);

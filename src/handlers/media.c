@@ -1,0 +1,42 @@
+/*
+ * media.c - GET /media/{key}: the local storage backend's objects, sent
+ * zero-copy from the file. Keys are immutable (a fresh random key per object),
+ * so the cache headers say so. Anything that is not a key we could have written
+ * is 404 before the filesystem is touched (storage_key_valid).
+ */
+#include "handlers/handlers.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+
+enum err handle_media(struct request *req, struct response *res)
+{
+    const char *key = req->params[0];
+    struct storage_file f;
+    const char *etag;
+    enum err rc = storage_open_file(req->app->storage, key, &f);
+
+    if (rc != ERR_OK)
+        return request_fail(req, ERR_NOT_FOUND, "Not Found");
+    etag = arena_printf(req->arena, "\"%llx-%llx\"", (unsigned long long)f.size,
+                        (unsigned long long)f.mtime_ns);
+    if (!etag) {
+        close(f.fd);
+        return ERR_NOMEM;
+    }
+    response_header(res, "ETag", etag);
+    response_header(res, "Cache-Control", "public, max-age=31536000, immutable");
+    response_header(res, "X-Content-Type-Options", "nosniff");
+    if (req->if_none_match && strstr(req->if_none_match, etag)) {
+        close(f.fd);
+        res->status = 304;
+        return ERR_OK;
+    }
+    res->status = 200;
+    res->content_type = storage_content_type(key);
+    res->fd = f.fd;
+    res->fd_size = f.size;
+    return ERR_OK;
+}

@@ -1,0 +1,18 @@
+/*
+ * routes.c - every route of the API, in matching order: literal paths before
+ * parameterised ones. The one place to look up which code answers a URL.
+ */
+#include "handlers/handlers.h"
+
+const struct route routes[] = {
+    {HTTP_GET, "/health", handle_health, false, BODY_NONE},
+    {HTTP_GET, "/media/{key*}", handle_media, false, BODY_NONE},
+    {HTTP_GET, "/api/tutorials", handle_tutorials_list, true, BODY_NONE},
+    {HTTP_GET, "/api/drawings/gallery", handle_gallery, true, BODY_NONE},
+    {HTTP_GET, "/api/drawings/stats/summary", handle_stats, true, BODY_NONE},
+    {HTTP_POST, "/api/drawings", handle_drawing_create, true, BODY_IMAGE},
+    {HTTP_GET, "/api/drawings/{drawing_id}", handle_drawing_get, true, BODY_NONE},
+    {HTTP_DELETE, "/api/drawings/{drawing_id}", handle_drawing_delete, true, BODY_NONE},
+};
+
+const size_t n_routes = sizeof(routes) / sizeof(routes[0]);

@@ -1,0 +1,246 @@
+/*
+ * request.c - the handler-facing helpers of struct request and struct response,
+ * and the one place an enum err becomes an HTTP status and a FastAPI-shaped body.
+ * Pure (no I/O); each request is used by one thread at a time.
+ */
+#include "request.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *request_query(const struct request *req, const char *key)
+{
+    for (size_t i = 0; i < req->n_query; i++)
+        if (strcmp(req->query[i].key, key) == 0)
+            return req->query[i].value;
+    return NULL;
+}
+
+const struct form_field *request_field(const struct request *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_fields; i++)
+        if (strcmp(req->fields[i].name, name) == 0)
+            return &req->fields[i];
+    return NULL;
+}
+
+enum err request_fail(struct request *req, enum err err, const char *detail)
+{
+    req->error_detail = detail;
+    return err;
+}
+
+static enum err add_invalid(struct request *req, json_t *entry)
+{
+    if (!req->error_list)
+        req->error_list = json_array();
+    if (req->error_list && entry)
+        json_array_append_new(req->error_list, entry);
+    else
+        json_decref(entry);
+    return ERR_VALIDATION;
+}
+
+enum err request_invalid(struct request *req, const char *where, const char *name,
+                         const char *msg, const char *type)
+{
+    return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:n}", "type", type, "loc", where,
+                                      name, "msg", msg, "input"));
+}
+
+/* Pydantic's lax int from a string: optional whitespace and sign, decimal digits. */
+static bool parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s || !(isdigit((unsigned char)*s) || *s == '-' || *s == '+'))
+        return false;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (end == s)
+        return false;
+    while (isspace((unsigned char)*end))
+        end++;
+    if (*end)
+        return false;
+    if (errno == ERANGE)
+        v = v < 0 ? INT64_MIN : INT64_MAX; /* huge but well-formed: let the range speak */
+    *out = v;
+    return true;
+}
+
+enum err request_query_int(struct request *req, const char *name, int64_t def, int64_t min,
+                           int64_t max, int64_t *out)
+{
+    const char *raw = request_query(req, name);
+    int64_t v;
+    char msg[96];
+
+    if (!raw) {
+        *out = def;
+        return ERR_OK;
+    }
+    if (!parse_int(raw, &v))
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s}", "type", "int_parsing",
+                                          "loc", "query", name, "msg",
+                                          "Input should be a valid integer, unable to parse "
+                                          "string as an integer",
+                                          "input", raw));
+    if (v < min) {
+        snprintf(msg, sizeof(msg), "Input should be greater than or equal to %lld",
+                 (long long)min);
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
+                                          "greater_than_equal", "loc", "query", name, "msg", msg,
+                                          "input", raw, "ctx", "ge", (json_int_t)min));
+    }
+    if (v > max) {
+        snprintf(msg, sizeof(msg), "Input should be less than or equal to %lld", (long long)max);
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
+                                          "less_than_equal", "loc", "query", name, "msg", msg,
+                                          "input", raw, "ctx", "le", (json_int_t)max));
+    }
+    *out = v;
+    return ERR_OK;
+}
+
+enum err request_uuid(struct request *req, const char *where, const char *name, const char *raw,
+                      char out[ID_UUID_LEN])
+{
+    if (raw && id_uuid_parse(raw, strlen(raw), out))
+        return ERR_OK;
+    return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s?}", "type", "uuid_parsing", "loc",
+                                      where, name, "msg", "Input should be a valid UUID", "input",
+                                      raw));
+}
+
+void response_header(struct response *res, const char *name, const char *value)
+{
+    if (res->n_headers < RESPONSE_MAX_HEADERS) {
+        res->headers[res->n_headers].name = name;
+        res->headers[res->n_headers].value = value;
+        res->n_headers++;
+    }
+}
+
+enum err response_json(struct response *res, int status, json_t *body)
+{
+    char *text;
+
+    if (!body)
+        return ERR_NOMEM;
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text)
+        return ERR_NOMEM;
+    free(res->body);
+    res->body = text;
+    res->body_len = strlen(text);
+    res->status = status;
+    res->content_type = "application/json";
+    return ERR_OK;
+}
+
+enum err response_jsonw(struct response *res, int status, struct jsonw *w)
+{
+    size_t len = 0;
+    char *text = jsonw_finish(w, &len);
+
+    if (!text)
+        return ERR_NOMEM;
+    free(res->body);
+    res->body = text;
+    res->body_len = len;
+    res->status = status;
+    res->content_type = "application/json";
+    return ERR_OK;
+}
+
+enum err response_detail(struct response *res, int status, const char *detail)
+{
+    return response_json(res, status, json_pack("{s:s}", "detail", detail));
+}
+
+static int status_of(enum err err, const char **detail)
+{
+    switch (err) {
+    case ERR_OK:
+        *detail = "OK";
+        return 200;
+    case ERR_INVALID:
+        *detail = "Bad request";
+        return 400;
+    case ERR_UNSUPPORTED:
+        *detail = "Unsupported file";
+        return 400;
+    case ERR_UNAUTHORIZED:
+        *detail = "Could not validate credentials";
+        return 401;
+    case ERR_NOT_FOUND:
+        *detail = "Not Found";
+        return 404;
+    case ERR_CONFLICT:
+        *detail = "Conflict";
+        return 409;
+    case ERR_TOO_LARGE:
+        *detail = "Request body too large";
+        return 413;
+    case ERR_VALIDATION:
+        *detail = "Validation error";
+        return 422;
+    case ERR_REFUSED:
+        *detail = "The request was refused";
+        return 422;
+    case ERR_UPSTREAM:
+        *detail = "The upstream service failed";
+        return 502;
+    case ERR_BUSY:
+        *detail = "The server is busy, try again shortly";
+        return 503;
+    case ERR_UNAVAILABLE:
+        *detail = "Service unavailable";
+        return 503;
+    case ERR_TIMEOUT:
+        *detail = "The upstream service timed out";
+        return 504;
+    case ERR_NOMEM:
+    case ERR_INTERNAL:
+        break;
+    }
+    *detail = "Internal Server Error";
+    return 500;
+}
+
+void response_error(struct request *req, struct response *res, enum err err)
+{
+    const char *detail;
+    int status = status_of(err, &detail);
+    enum err rc;
+
+    if (req->error_detail && status != 500)
+        detail = req->error_detail;
+    res->n_headers = 0;
+    if (err == ERR_VALIDATION && req->error_list) {
+        rc = response_json(res, status, json_pack("{s:O}", "detail", req->error_list));
+    } else {
+        rc = response_detail(res, status, detail);
+    }
+    if (rc != ERR_OK) {
+        /* out of memory while reporting: a static body, still valid JSON */
+        static const char oom[] = "{\"detail\":\"Internal Server Error\"}";
+        free(res->body);
+        res->body = strdup(oom);
+        res->body_len = res->body ? sizeof(oom) - 1 : 0;
+        res->status = 500;
+        res->content_type = "application/json";
+        return;
+    }
+    if (status == 401)
+        response_header(res, "WWW-Authenticate", "Bearer");
+    if (err == ERR_BUSY)
+        response_header(res, "Retry-After", "1");
+}

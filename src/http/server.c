@@ -1,0 +1,526 @@
+/*
+ * server.c - the HTTP server over libmicrohttpd (the only includer of
+ * microhttpd.h). One struct exchange per request carries it from the first
+ * callback (route, auth, caps), through the body (streamed into the multipart
+ * parser, capped as bytes arrive), to the handler and the one log line written
+ * when MHD reports the request complete.
+ *
+ * Owns the MHD daemon and each exchange. Thread-safe: MHD calls back on its pool
+ * threads, one exchange on one thread at a time; shared state is atomics only.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/timefmt.h"
+
+#define SMALL_FIELD_CAP (64 * 1024) /* text fields: prompt, tutorial_id, language */
+#define BODY_OVERHEAD (64 * 1024)   /* multipart boundaries and part headers */
+#define POST_BUFFER 65536
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct app *app;
+    const struct route *routes;
+    size_t n_routes;
+    atomic_long in_flight;
+    atomic_ulong next_id;
+    unsigned id_prefix;
+};
+
+struct exchange {
+    struct http_server *srv;
+    struct request req;
+    struct response res;
+    const struct route *route;
+    struct MHD_PostProcessor *pp;
+    uint64_t body_cap, body_seen;
+    size_t fields_cap;
+    bool body_too_large, body_malformed, queued;
+};
+
+/* ---- exchange lifetime ----------------------------------------------------- */
+
+static struct exchange *exchange_new(struct http_server *srv)
+{
+    struct exchange *x = calloc(1, sizeof(*x));
+
+    if (!x)
+        return NULL;
+    x->req.arena = arena_new();
+    if (!x->req.arena) {
+        free(x);
+        return NULL;
+    }
+    x->srv = srv;
+    x->req.app = srv->app;
+    x->req.start_ns = time_mono_ns();
+    x->res.fd = -1;
+    snprintf(x->req.id, sizeof(x->req.id), "%08x%08lx", srv->id_prefix,
+             (unsigned long)(atomic_fetch_add(&srv->next_id, 1) & 0xffffffffUL));
+    atomic_fetch_add(&srv->in_flight, 1);
+    return x;
+}
+
+static void exchange_free(struct exchange *x)
+{
+    if (!x)
+        return;
+    if (x->pp)
+        MHD_destroy_post_processor(x->pp);
+    for (size_t i = 0; i < x->req.n_fields; i++)
+        free(x->req.fields[i].data);
+    free(x->req.fields);
+    json_decref(x->req.error_list);
+    free(x->res.body);
+    if (x->res.fd >= 0)
+        close(x->res.fd);
+    atomic_fetch_sub(&x->srv->in_flight, 1);
+    arena_free(x->req.arena);
+    free(x);
+}
+
+/* ---- responses -------------------------------------------------------------- */
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchange *x)
+{
+    struct response *res = &x->res;
+    struct MHD_Response *r;
+    enum MHD_Result ok;
+
+    if (res->fd >= 0) {
+        r = MHD_create_response_from_fd64(res->fd_size, res->fd);
+        if (r)
+            res->fd = -1; /* MHD closes it now */
+    } else {
+        r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (void *)"",
+                                            res->body ? MHD_RESPMEM_MUST_FREE
+                                                      : MHD_RESPMEM_PERSISTENT);
+        if (r)
+            res->body = NULL; /* MHD frees it now */
+    }
+    if (!r)
+        return MHD_NO;
+    if (res->content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    MHD_add_response_header(r, "X-Request-Id", x->req.id);
+    for (size_t i = 0; i < res->n_headers; i++)
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
+    ok = MHD_queue_response(conn, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    x->queued = true;
+    return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, struct exchange *x, enum err err)
+{
+    response_error(&x->req, &x->res, err);
+    return send_response(conn, x);
+}
+
+static enum MHD_Result send_detail(struct MHD_Connection *conn, struct exchange *x, int status,
+                                   const char *detail)
+{
+    if (response_detail(&x->res, status, detail) != ERR_OK)
+        return send_error(conn, x, ERR_NOMEM);
+    return send_response(conn, x);
+}
+
+/* ---- query and multipart --------------------------------------------------- */
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct exchange *x = cls;
+    struct request *req = &x->req;
+
+    (void)kind;
+    if (req->n_query % 8 == 0) {
+        struct kv *grown = arena_alloc(req->arena, (req->n_query + 8) * sizeof(*grown));
+        if (!grown)
+            return MHD_NO;
+        if (req->n_query)
+            memcpy(grown, req->query, req->n_query * sizeof(*grown));
+        req->query = grown;
+    }
+    if (req->n_query >= 64)
+        return MHD_NO; /* a sane bound on arguments; the rest are ignored */
+    req->query[req->n_query].key = arena_strdup(req->arena, key);
+    req->query[req->n_query].value = arena_strdup(req->arena, value ? value : "");
+    req->n_query++;
+    return MHD_YES;
+}
+
+static size_t field_cap(const struct exchange *x, const char *name)
+{
+    const struct config *cfg = x->srv->app->cfg;
+
+    if (strcmp(name, "file") == 0 || strcmp(name, "image") == 0)
+        return (size_t)cfg->max_upload_bytes;
+    if (strcmp(name, "audio") == 0)
+        return (size_t)cfg->max_audio_bytes;
+    return SMALL_FIELD_CAP;
+}
+
+static struct form_field *field_begin(struct exchange *x, const char *key, const char *filename)
+{
+    struct request *req = &x->req;
+    struct form_field *f;
+
+    if (req->n_fields >= 32)
+        return NULL; /* more parts than any route takes: malformed */
+    if (req->n_fields == x->fields_cap) {
+        size_t ncap = x->fields_cap ? x->fields_cap * 2 : 4;
+        struct form_field *grown = realloc(req->fields, ncap * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        req->fields = grown;
+        x->fields_cap = ncap;
+    }
+    f = &req->fields[req->n_fields];
+    memset(f, 0, sizeof(*f));
+    f->name = arena_strdup(req->arena, key);
+    f->filename = filename ? arena_strdup(req->arena, filename) : NULL;
+    f->cap = field_cap(x, key);
+    if (!f->name)
+        return NULL;
+    req->n_fields++;
+    return f;
+}
+
+static bool field_append(struct form_field *f, const char *data, size_t size)
+{
+    size_t need;
+
+    if (f->too_large || size == 0)
+        return true;
+    if (size > f->cap - f->len) {
+        f->too_large = true;
+        free(f->data);
+        f->data = NULL;
+        f->len = 0;
+        return true;
+    }
+    need = f->len + size + 1;
+    if (need > f->alloc) {
+        size_t ncap = f->alloc ? f->alloc : 4096;
+        unsigned char *grown;
+        while (ncap < need)
+            ncap *= 2;
+        if (ncap > f->cap + 1)
+            ncap = f->cap + 1;
+        grown = realloc(f->data, ncap);
+        if (!grown)
+            return false;
+        f->data = grown;
+        f->alloc = ncap;
+    }
+    memcpy(f->data + f->len, data, size);
+    f->len += size;
+    f->data[f->len] = '\0';
+    return true;
+}
+
+static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *filename, const char *content_type,
+                                    const char *transfer_encoding, const char *data, uint64_t off,
+                                    size_t size)
+{
+    struct exchange *x = cls;
+    struct request *req = &x->req;
+    struct form_field *f = req->n_fields ? &req->fields[req->n_fields - 1] : NULL;
+
+    (void)kind;
+    (void)content_type; /* never trusted: content decides */
+    (void)transfer_encoding;
+    if (!key)
+        return MHD_YES;
+    /* off == 0 starts a new part, unless it continues an empty part of the same name */
+    if (off == 0 && !(f && f->len == 0 && !f->too_large && strcmp(f->name, key) == 0 &&
+                      !f->started)) {
+        f = field_begin(x, key, filename);
+        if (!f) {
+            x->body_malformed = true;
+            return MHD_NO;
+        }
+    }
+    if (!f)
+        return MHD_NO;
+    if (size > 0)
+        f->started = true;
+    if (!field_append(f, data, size)) {
+        x->body_malformed = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* ---- the access handler ------------------------------------------------------ */
+
+static uint64_t body_cap_of(const struct http_server *srv, enum route_body body)
+{
+    const struct config *cfg = srv->app->cfg;
+
+    switch (body) {
+    case BODY_NONE:
+        return BODY_OVERHEAD;
+    case BODY_IMAGE:
+        return (uint64_t)cfg->max_upload_bytes + BODY_OVERHEAD;
+    case BODY_IMAGE_AUDIO:
+        return (uint64_t)cfg->max_upload_bytes + (uint64_t)cfg->max_audio_bytes + BODY_OVERHEAD;
+    case BODY_AUDIO:
+        return (uint64_t)cfg->max_audio_bytes + BODY_OVERHEAD;
+    }
+    return BODY_OVERHEAD;
+}
+
+static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    struct app *app = x->srv->app;
+    enum err rc;
+
+    if (!h || !*h)
+        return request_fail(&x->req, ERR_UNAUTHORIZED, "Not authenticated");
+    if (strncasecmp(h, "Bearer ", 7) != 0) /* FastAPI's HTTPBearer says the same */
+        return request_fail(&x->req, ERR_UNAUTHORIZED, "Not authenticated");
+    h += 7;
+    while (*h == ' ')
+        h++;
+    if (auth_verify(app->auth, h, time_now_ms() / 1000, x->req.user_id) != ERR_OK)
+        return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
+    rc = db_user_ensure(app->db, x->req.user_id);
+    if (rc != ERR_OK)
+        return request_fail(&x->req, ERR_UNAVAILABLE, "Database unavailable");
+    return ERR_OK;
+}
+
+/* First callback of a request: route, authenticate, check the declared length. */
+static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, const char *url,
+                             const char *method)
+{
+    struct http_server *srv = x->srv;
+    struct route_match m;
+    const char *cl;
+    enum err rc;
+
+    x->req.method = http_method_parse(method);
+    x->req.path = arena_strdup(x->req.arena, url);
+    if (!x->req.path)
+        return send_error(conn, x, ERR_NOMEM);
+    router_match(srv->routes, srv->n_routes, x->req.method, url, x->req.arena, &m);
+    if (!m.route) {
+        x->body_cap = BODY_OVERHEAD;
+        if (m.path_known) {
+            response_header(&x->res, "Allow", arena_strdup(x->req.arena, m.allow));
+            return send_detail(conn, x, 405, "Method Not Allowed");
+        }
+        return send_detail(conn, x, 404, "Not Found");
+    }
+    x->route = m.route;
+    memcpy(x->req.params, m.params, sizeof(m.params));
+    x->body_cap = body_cap_of(srv, m.route->body);
+
+    if (m.route->auth) {
+        rc = authenticate(conn, x);
+        if (rc != ERR_OK)
+            return send_error(conn, x, rc);
+    }
+
+    cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (*end == '\0' && n > x->body_cap)
+            return send_error(conn, x, ERR_TOO_LARGE); /* refused before a byte is read */
+    }
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, x);
+    x->req.if_none_match = arena_strdup(
+        x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_IF_NONE_MATCH));
+    if (m.route->body != BODY_NONE)
+        x->pp = MHD_create_post_processor(conn, POST_BUFFER, on_post_data, x);
+    /* NULL pp: not a form; the handler then finds its fields missing (422) */
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct exchange *x = *con_cls;
+    enum err rc;
+
+    (void)version;
+    if (!x) {
+        x = exchange_new(cls);
+        if (!x)
+            return MHD_NO;
+        *con_cls = x;
+        return begin(conn, x, url, method);
+    }
+    if (x->queued) {
+        *upload_data_size = 0; /* an early answer went out: drain what still comes */
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        x->body_seen += n;
+        if (x->body_seen > x->body_cap)
+            x->body_too_large = true; /* MHD cannot answer mid-upload: drain, then 413 */
+        else if (x->pp && !x->body_malformed && MHD_post_process(x->pp, upload_data, n) != MHD_YES)
+            x->body_malformed = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    /* the whole body has arrived */
+    if (x->pp) {
+        if (MHD_destroy_post_processor(x->pp) != MHD_YES)
+            x->body_malformed = true;
+        x->pp = NULL;
+    }
+    if (x->body_too_large)
+        return send_error(conn, x, ERR_TOO_LARGE);
+    if (x->body_malformed)
+        return send_detail(conn, x, 400, "There was an error parsing the body");
+    rc = x->route->handler(&x->req, &x->res);
+    if (rc != ERR_OK)
+        return send_error(conn, x, rc);
+    return send_response(conn, x);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct exchange *x = *con_cls;
+    double ms;
+
+    (void)cls;
+    (void)conn;
+    if (!x)
+        return;
+    ms = (double)(time_mono_ns() - x->req.start_ns) / 1e6;
+    if (x->res.status)
+        log_info("req=%s %s %s %d %.2fms%s", x->req.id, http_method_name(x->req.method),
+                 x->req.path ? x->req.path : "-", x->res.status, ms,
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection lost)");
+    else
+        log_info("req=%s %s %s - %.2fms (client went away)", x->req.id,
+                 http_method_name(x->req.method), x->req.path ? x->req.path : "-", ms);
+    exchange_free(x);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    log_warn("http: %s", line);
+}
+
+/* ---- start and stop ------------------------------------------------------------ */
+
+static int resolve(const char *host, long port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[16];
+    int rc;
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%ld", port);
+    rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0)
+        return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+enum err http_server_start(struct app *app, const struct route *routes, size_t n_routes,
+                           struct http_server **out)
+{
+    const struct config *cfg = app->cfg;
+    struct http_server *s = calloc(1, sizeof(*s));
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    unsigned threads;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+    if (!s)
+        return ERR_NOMEM;
+    s->app = app;
+    s->routes = routes;
+    s->n_routes = n_routes;
+    if (!id_random(&s->id_prefix, sizeof(s->id_prefix)))
+        s->id_prefix = (unsigned)getpid();
+    if (resolve(cfg->host, cfg->port, &ss, &sslen) != 0) {
+        log_error("http: cannot resolve HOST %s", cfg->host);
+        free(s);
+        return ERR_INVALID;
+    }
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    threads = cfg->http_threads > 0 ? (unsigned)cfg->http_threads
+                                    : 4u * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    if (!s->daemon) {
+        log_error("http: cannot listen on %s:%ld (in use, or not an address here?)", cfg->host,
+                  cfg->port);
+        free(s);
+        return ERR_UNAVAILABLE;
+    }
+    log_info("http: listening on %s:%ld with %u threads", cfg->host, cfg->port, threads);
+    *out = s;
+    return ERR_OK;
+}
+
+void http_server_stop(struct http_server *s, int grace_seconds)
+{
+    MHD_socket listen_fd;
+    int64_t deadline;
+
+    if (!s)
+        return;
+    listen_fd = MHD_quiesce_daemon(s->daemon); /* no new connections */
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+    deadline = time_mono_ns() + (int64_t)grace_seconds * 1000000000;
+    while (atomic_load(&s->in_flight) > 0 && time_mono_ns() < deadline) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&s->in_flight) > 0)
+        log_warn("http: stopping with %ld requests still in flight", atomic_load(&s->in_flight));
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

@@ -1,0 +1,264 @@
+/*
+ * local.c - the local-filesystem storage backend: objects are files under
+ * DATA_DIR/media/{key}, written atomically (temp file, fsync, rename, fsync of the
+ * directory) and served by GET /media/{key}.
+ *
+ * Keys reach this file already validated by storage.c (no "..", no leading "/",
+ * a fixed character set); files are opened with O_NOFOLLOW as a second fence.
+ * Owns the media root path. Thread-safe: no mutable state.
+ */
+#include "storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+struct storage_local {
+    struct storage base;
+    char *root;     /* DATA_DIR/media */
+    char *base_url; /* PUBLIC_BASE_URL/media/ */
+};
+
+static char *path_of(const struct storage_local *l, const char *key)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%s", l->root, key) < 0)
+        return NULL;
+    return p;
+}
+
+/* mkdir -p for the directories of path (not its last component). */
+static int make_parents(char *path)
+{
+    for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            *p = '/';
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+static enum err errno_to_err(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+    case ELOOP:
+        return ERR_NOT_FOUND;
+    case ENOMEM:
+        return ERR_NOMEM;
+    default:
+        return ERR_UNAVAILABLE;
+    }
+}
+
+static void local_close(struct storage *s)
+{
+    struct storage_local *l = (struct storage_local *)s;
+    free(l->root);
+    free(l->base_url);
+    free(l);
+}
+
+static enum err local_open(const struct config *cfg, struct storage **out)
+{
+    struct storage_local *l = calloc(1, sizeof(*l));
+    enum err rc = ERR_NOMEM;
+
+    if (!l)
+        return ERR_NOMEM;
+    l->base.ops = &storage_local_ops;
+    if (asprintf(&l->root, "%s/media", cfg->data_dir) < 0) {
+        l->root = NULL;
+        goto fail;
+    }
+    if (asprintf(&l->base_url, "%s/media/", cfg->public_base_url) < 0) {
+        l->base_url = NULL;
+        goto fail;
+    }
+    if ((mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) ||
+        (mkdir(l->root, 0755) != 0 && errno != EEXIST)) {
+        log_error("storage: cannot create %s: %s", l->root, strerror(errno));
+        rc = ERR_UNAVAILABLE;
+        goto fail;
+    }
+    *out = &l->base;
+    return ERR_OK;
+fail:
+    local_close(&l->base);
+    return rc;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+    int fd, rc = -1;
+
+    if (!dir)
+        return -1;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        rc = fsync(fd);
+        close(fd);
+    }
+    free(dir);
+    return rc;
+}
+
+static enum err local_put(struct storage *s, const char *key, const void *data, size_t len,
+                          const char *content_type)
+{
+    struct storage_local *l = (struct storage_local *)s;
+    char *path = path_of(l, key), *tmp = NULL;
+    const unsigned char *p = data;
+    size_t left = len;
+    int fd = -1;
+    enum err rc = ERR_NOMEM;
+
+    (void)content_type; /* the extension carries it for /media */
+    if (!path)
+        goto out;
+    if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
+        tmp = NULL;
+        goto out;
+    }
+    rc = ERR_UNAVAILABLE;
+    if (make_parents(tmp) != 0)
+        goto out;
+    fd = mkstemp(tmp);
+    if (fd < 0)
+        goto out;
+    while (left > 0) {
+        ssize_t k = write(fd, p, left);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            goto out;
+        }
+        p += k;
+        left -= (size_t)k;
+    }
+    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0)
+        goto out;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto out;
+    free(tmp);
+    tmp = NULL; /* renamed: nothing to clean up */
+    if (fsync_dir_of(path) != 0)
+        goto out;
+    rc = ERR_OK;
+out:
+    if (rc != ERR_OK)
+        log_error("storage: cannot write %s: %s", key, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
+    free(path);
+    return rc;
+}
+
+static enum err local_open_file(struct storage *s, const char *key, struct storage_file *out)
+{
+    struct storage_local *l = (struct storage_local *)s;
+    char *path = path_of(l, key);
+    struct stat st;
+    int fd;
+
+    if (!path)
+        return ERR_NOMEM;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    free(path);
+    if (fd < 0)
+        return errno_to_err(errno);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ERR_NOT_FOUND;
+    }
+    out->fd = fd;
+    out->size = (uint64_t)st.st_size;
+    out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    return ERR_OK;
+}
+
+static enum err local_get(struct storage *s, const char *key, void **data, size_t *len)
+{
+    struct storage_file f;
+    unsigned char *buf = NULL;
+    size_t got = 0;
+    enum err rc = local_open_file(s, key, &f);
+
+    if (rc != ERR_OK)
+        return rc;
+    rc = ERR_NOMEM;
+    buf = malloc(f.size ? f.size : 1);
+    if (!buf)
+        goto out;
+    rc = ERR_UNAVAILABLE;
+    while (got < f.size) {
+        ssize_t k = read(f.fd, buf + got, f.size - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            goto out;
+        got += (size_t)k;
+    }
+    *data = buf;
+    *len = got;
+    buf = NULL;
+    rc = ERR_OK;
+out:
+    free(buf);
+    close(f.fd);
+    return rc;
+}
+
+static enum err local_del(struct storage *s, const char *key)
+{
+    struct storage_local *l = (struct storage_local *)s;
+    char *path = path_of(l, key);
+    enum err rc = ERR_OK;
+
+    if (!path)
+        return ERR_NOMEM;
+    if (unlink(path) != 0 && errno != ENOENT) {
+        log_error("storage: cannot delete %s: %s", key, strerror(errno));
+        rc = ERR_UNAVAILABLE;
+    }
+    free(path);
+    return rc;
+}
+
+static char *local_url(struct storage *s, const char *key, struct arena *a)
+{
+    struct storage_local *l = (struct storage_local *)s;
+    return arena_printf(a, "%s%s", l->base_url, key);
+}
+
+const struct storage_ops storage_local_ops = {
+    .name = "local",
+    .open = local_open,
+    .close = local_close,
+    .put = local_put,
+    .get = local_get,
+    .del = local_del,
+    .url = local_url,
+    .open_file = local_open_file,
+};

@@ -1,0 +1,135 @@
+/*
+ * id.c - UUIDs and random hex from getrandom(2). Thread-safe, no state.
+ */
+#include "id.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+bool id_random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+
+    while (n > 0) {
+        ssize_t k = getrandom(p, n, 0);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+static const char hexdigits[] = "0123456789abcdef";
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hexdigits[in[i] >> 4];
+        out[2 * i + 1] = hexdigits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+bool id_random_hex(char *out, size_t nbytes)
+{
+    unsigned char raw[64];
+
+    if (nbytes > sizeof(raw) || !id_random(raw, nbytes))
+        return false;
+    to_hex(raw, nbytes, out);
+    return true;
+}
+
+static void format_uuid(const unsigned char b[16], char out[ID_UUID_LEN])
+{
+    char hex[33];
+    to_hex(b, 16, hex);
+    memcpy(out, hex, 8);
+    out[8] = '-';
+    memcpy(out + 9, hex + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, hex + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, hex + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, hex + 20, 12);
+    out[36] = '\0';
+}
+
+bool id_uuid_new(char out[ID_UUID_LEN])
+{
+    unsigned char b[16];
+
+    if (!id_random(b, sizeof(b)))
+        return false;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    format_uuid(b, out);
+    return true;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool id_uuid_parse(const char *s, size_t n, char out[ID_UUID_LEN])
+{
+    unsigned char b[16];
+    size_t nd = 0;
+
+    if (!s)
+        return false;
+    if (n >= 9 && strncasecmp(s, "urn:uuid:", 9) == 0) {
+        s += 9;
+        n -= 9;
+    }
+    if (n >= 2 && s[0] == '{' && s[n - 1] == '}') {
+        s++;
+        n -= 2;
+    }
+    if (n == 36) {
+        if (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+            return false;
+    } else if (n != 32) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int v;
+        if (n == 36 && (i == 8 || i == 13 || i == 18 || i == 23))
+            continue;
+        v = hexval(s[i]);
+        if (v < 0)
+            return false;
+        if (nd % 2 == 0)
+            b[nd / 2] = (unsigned char)(v << 4);
+        else
+            b[nd / 2] |= (unsigned char)v;
+        nd++;
+    }
+    if (nd != 32)
+        return false;
+    format_uuid(b, out);
+    return true;
+}
+
+bool id_uuid_is_canonical(const char *s)
+{
+    char canon[ID_UUID_LEN];
+
+    if (!s || strlen(s) != 36 || !id_uuid_parse(s, 36, canon))
+        return false;
+    return strcmp(s, canon) == 0;
+}

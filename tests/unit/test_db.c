@@ -1,0 +1,639 @@
+/*
+ * test_db.c - the database layer against a real SQLite file in a temporary
+ * directory: argument checks, migrations, users, tutorials, drawings, edits,
+ * ownership, counters, and a multithreaded smoke test. Removes its directory.
+ */
+#include "db/db.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "util/log.h"
+
+#define CHECK_OK(expr) CHECK_EQ_INT((expr), ERR_OK)
+#define CHECK_ERR(expr, e) CHECK_EQ_INT((expr), (e))
+
+#define N_DRAWINGS 25
+#define BASE_MS 1700000000000LL
+#define N_THREADS 4
+#define PER_THREAD 50
+
+/* ---- a model of what user A should have -------------------------------- */
+
+struct model {
+    char id[ID_UUID_LEN];
+    int64_t created_at;
+    bool tutorial;
+    size_t n_edits;
+    bool deleted;
+};
+
+static struct model model[N_DRAWINGS];
+
+static size_t edits_for(int i)
+{
+    if (i % 4 == 0)
+        return 2;
+    if (i % 5 == 1)
+        return 1;
+    return 0;
+}
+
+static void new_uuid(char out[ID_UUID_LEN])
+{
+    if (!id_uuid_new(out)) {
+        fprintf(stderr, "no randomness\n");
+        exit(2);
+    }
+}
+
+/* Builds drawing i of user_id in arena a, edits included. */
+static void make_drawing(struct arena *a, const char *user_id, const char *id, int i,
+                         const char *tutorial_id, int64_t created_at, size_t n_edits,
+                         struct drawing *d)
+{
+    memset(d, 0, sizeof(*d));
+    memcpy(d->id, id, ID_UUID_LEN);
+    memcpy(d->user_id, user_id, ID_UUID_LEN);
+    d->tutorial_id = tutorial_id ? arena_strdup(a, tutorial_id) : NULL;
+    d->original_key = arena_printf(a, "users/%s/original/%d.png", user_id, i);
+    d->thumbnail_key = arena_printf(a, "users/%s/thumb/%d.webp", user_id, i);
+    d->created_at = created_at;
+    d->updated_at = created_at;
+    d->n_edits = n_edits;
+    d->edits = n_edits ? arena_alloc(a, n_edits * sizeof(struct edit)) : NULL;
+    for (size_t k = 0; k < n_edits; k++) {
+        struct edit *e = &d->edits[k];
+        e->image_key = arena_printf(a, "users/%s/edit/%d-%zu.png", user_id, i, k);
+        e->thumbnail_key =
+            k % 2 ? NULL : arena_printf(a, "users/%s/edit/%d-%zu.webp", user_id, i, k);
+        e->prompt = arena_printf(a, "prompt %d.%zu", i, k);
+        e->source = k % 2 ? "audio" : "text";
+        e->created_at = created_at + (int64_t)k + 1;
+    }
+}
+
+static int model_index(const char *id)
+{
+    for (int i = 0; i < N_DRAWINGS; i++) {
+        if (strcmp(model[i].id, id) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Checks that a returned drawing matches the model, edits included. */
+static void check_drawing(const struct drawing *d, const char *user_a)
+{
+    int i = model_index(d->id);
+    char *want;
+
+    CHECK(i >= 0);
+    if (i < 0)
+        return;
+    CHECK_EQ_STR(d->user_id, user_a);
+    CHECK_EQ_INT(d->created_at, model[i].created_at);
+    CHECK_EQ_INT(d->tutorial_id != NULL, model[i].tutorial);
+    CHECK_EQ_INT(d->n_edits, model[i].n_edits);
+    if (asprintf(&want, "users/%s/original/%d.png", user_a, i) > 0) {
+        CHECK_EQ_STR(d->original_key, want);
+        free(want);
+    }
+    for (size_t k = 0; k < d->n_edits && k < model[i].n_edits; k++) {
+        if (asprintf(&want, "prompt %d.%zu", i, k) > 0) {
+            CHECK_EQ_STR(d->edits[k].prompt, want);
+            free(want);
+        }
+        CHECK_EQ_STR(d->edits[k].source, k % 2 ? "audio" : "text");
+        CHECK_EQ_INT(d->edits[k].thumbnail_key == NULL, k % 2 == 1);
+        CHECK_EQ_INT(d->edits[k].created_at, model[i].created_at + (int64_t)k + 1);
+    }
+}
+
+static struct drawing_stats model_stats(void)
+{
+    struct drawing_stats s = {0};
+
+    for (int i = 0; i < N_DRAWINGS; i++) {
+        if (model[i].deleted)
+            continue;
+        s.total_drawings++;
+        s.edited_drawings += model[i].n_edits > 0;
+        s.tutorial_drawings += model[i].tutorial;
+    }
+    return s;
+}
+
+static void check_stats(struct db *db, const char *user_id)
+{
+    struct drawing_stats got = {0}, want = model_stats();
+
+    CHECK_OK(db_stats(db, user_id, &got));
+    CHECK_EQ_INT(got.total_drawings, want.total_drawings);
+    CHECK_EQ_INT(got.edited_drawings, want.edited_drawings);
+    CHECK_EQ_INT(got.tutorial_drawings, want.tutorial_drawings);
+}
+
+/* ---- the parts --------------------------------------------------------- */
+
+static void test_args(struct db *db)
+{
+    struct arena *a = arena_new();
+    struct drawing d, *list;
+    struct drawing_stats st;
+    struct edit e = {.image_key = "k", .prompt = "p", .source = "text"};
+    size_t n;
+    int64_t total;
+    char u[ID_UUID_LEN];
+
+    new_uuid(u);
+    CHECK_ERR(db_user_ensure(db, "not-a-uuid"), ERR_INVALID);
+    CHECK_ERR(db_user_ensure(db, "6F9619FF-8B86-D011-B42D-00C04FC964FF"), ERR_INVALID);
+    CHECK_ERR(db_user_ensure(db, NULL), ERR_INVALID);
+    CHECK_ERR(db_user_ensure(NULL, u), ERR_INVALID);
+    CHECK_ERR(db_drawing_get(db, u, "x", a, &d), ERR_NOT_FOUND);
+    CHECK_ERR(db_drawing_get(db, "x", u, a, &d), ERR_NOT_FOUND);
+    CHECK_ERR(db_drawing_get(db, u, u, NULL, &d), ERR_INVALID);
+    CHECK_ERR(db_drawing_delete(db, u, "x", a, &d), ERR_NOT_FOUND);
+    CHECK_ERR(db_edit_append(db, u, "x", &e), ERR_NOT_FOUND);
+    CHECK_ERR(db_drawing_list(db, u, 0, 0, a, &list, &n, &total), ERR_INVALID);
+    CHECK_ERR(db_drawing_list(db, u, 0, 1001, a, &list, &n, &total), ERR_INVALID);
+    CHECK_ERR(db_drawing_list(db, u, -1, 20, a, &list, &n, &total), ERR_INVALID);
+    CHECK_ERR(db_drawing_list(db, u, 0, 20, a, NULL, &n, &total), ERR_INVALID);
+    CHECK_ERR(db_tutorial_exists(db, "nope"), ERR_NOT_FOUND);
+    CHECK_ERR(db_tutorial_add(db, NULL), ERR_INVALID);
+    CHECK_ERR(db_stats(db, u, NULL), ERR_INVALID);
+    CHECK_ERR(db_drawing_insert(db, NULL), ERR_INVALID);
+
+    /* a user never seen has nothing */
+    CHECK_OK(db_stats(db, u, &st));
+    CHECK_EQ_INT(st.total_drawings + st.edited_drawings + st.tutorial_drawings, 0);
+    list = (struct drawing *)1;
+    CHECK_OK(db_drawing_list(db, u, 0, 20, a, &list, &n, &total));
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(total, 0);
+    arena_free(a);
+}
+
+static void test_tutorials(struct db *db, char t_old[ID_UUID_LEN], char t_new[ID_UUID_LEN])
+{
+    struct arena *a = arena_new();
+    struct tutorial t = {0}, *list = NULL;
+    size_t n = 0;
+    char missing[ID_UUID_LEN];
+
+    new_uuid(t_old);
+    new_uuid(t_new);
+    new_uuid(missing);
+    memcpy(t.id, t_new, ID_UUID_LEN);
+    t.title = "Draw a cat";
+    t.created_at = BASE_MS + 10;
+    CHECK_OK(db_tutorial_add(db, &t));
+    CHECK_ERR(db_tutorial_add(db, &t), ERR_CONFLICT);
+    memcpy(t.id, t_old, ID_UUID_LEN);
+    t.title = "Draw a dog";
+    t.created_at = BASE_MS;
+    CHECK_OK(db_tutorial_add(db, &t));
+
+    CHECK_OK(db_tutorial_exists(db, t_new));
+    CHECK_OK(db_tutorial_exists(db, t_old));
+    CHECK_ERR(db_tutorial_exists(db, missing), ERR_NOT_FOUND);
+
+    CHECK_OK(db_tutorial_list(db, a, &list, &n));
+    CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        CHECK_EQ_STR(list[0].id, t_old); /* oldest first */
+        CHECK_EQ_STR(list[0].title, "Draw a dog");
+        CHECK_EQ_INT(list[0].created_at, BASE_MS);
+        CHECK_EQ_STR(list[1].id, t_new);
+        CHECK_EQ_STR(list[1].title, "Draw a cat");
+    }
+    arena_free(a);
+}
+
+static void test_insert(struct db *db, const char *user_a, const char *tutorial)
+{
+    struct arena *a = arena_new();
+    struct drawing d;
+    char missing[ID_UUID_LEN];
+
+    /* inserted out of order, so the gallery order must come from created_at */
+    for (int k = 0; k < N_DRAWINGS; k++) {
+        int i = (k * 7) % N_DRAWINGS;
+        new_uuid(model[i].id);
+        model[i].created_at = BASE_MS + 1000 * (int64_t)i;
+        model[i].tutorial = i % 3 == 0;
+        model[i].n_edits = edits_for(i);
+        make_drawing(a, user_a, model[i].id, i, model[i].tutorial ? tutorial : NULL,
+                     model[i].created_at, model[i].n_edits, &d);
+        CHECK_OK(db_drawing_insert(db, &d));
+    }
+
+    /* failures leave nothing behind */
+    CHECK_ERR(db_drawing_insert(db, &d), ERR_CONFLICT);
+    new_uuid(missing);
+    new_uuid(d.id);
+    d.tutorial_id = missing;
+    CHECK_ERR(db_drawing_insert(db, &d), ERR_NOT_FOUND);
+    d.tutorial_id = "not-a-uuid";
+    CHECK_ERR(db_drawing_insert(db, &d), ERR_INVALID);
+    d.tutorial_id = NULL;
+    make_drawing(a, user_a, d.id, 99, NULL, BASE_MS, 1, &d);
+    d.edits[0].source = "video";
+    CHECK_ERR(db_drawing_insert(db, &d), ERR_INVALID);
+    CHECK_ERR(db_drawing_get(db, user_a, d.id, a, &d), ERR_NOT_FOUND);
+    check_stats(db, user_a);
+    arena_free(a);
+}
+
+/* Pages of 20, 5 and 0: newest first, no duplicates, edits attached, total 25. */
+static void test_list(struct db *db, const char *user_a, const char *user_b)
+{
+    static const int64_t offsets[] = {0, 20, 25};
+    static const size_t sizes[] = {20, 5, 0};
+    struct arena *a = arena_new();
+    bool seen[N_DRAWINGS] = {0};
+    int expect = N_DRAWINGS - 1; /* newest is the last created */
+
+    for (size_t p = 0; p < 3; p++) {
+        struct drawing *list = NULL;
+        size_t n = 99;
+        int64_t total = -1;
+
+        enum err rc = db_drawing_list(db, user_a, offsets[p], 20, a, &list, &n, &total);
+
+        CHECK_OK(rc);
+        if (rc != ERR_OK)
+            continue; /* out-parameters are untouched on failure */
+        CHECK_EQ_INT(n, sizes[p]);
+        CHECK_EQ_INT(total, N_DRAWINGS);
+        for (size_t k = 0; k < n; k++) {
+            int i = model_index(list[k].id);
+            CHECK_EQ_INT(i, expect);
+            if (i >= 0) {
+                CHECK(!seen[i]);
+                seen[i] = true;
+            }
+            check_drawing(&list[k], user_a);
+            expect--;
+        }
+    }
+    for (int i = 0; i < N_DRAWINGS; i++)
+        CHECK(seen[i]);
+
+    /* another user's gallery is empty */
+    {
+        struct drawing *list = NULL;
+        size_t n = 99;
+        int64_t total = -1;
+        CHECK_OK(db_drawing_list(db, user_b, 0, 20, a, &list, &n, &total));
+        CHECK_EQ_INT(n, 0);
+        CHECK_EQ_INT(total, 0);
+    }
+    arena_free(a);
+}
+
+/* Equal created_at: the tie breaks on id, descending. */
+static void test_ties(struct db *db)
+{
+    struct arena *a = arena_new();
+    char u[ID_UUID_LEN], ids[3][ID_UUID_LEN];
+    struct drawing d, *list = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+
+    new_uuid(u);
+    CHECK_OK(db_user_ensure(db, u));
+    for (int i = 0; i < 3; i++) {
+        new_uuid(ids[i]);
+        make_drawing(a, u, ids[i], i, NULL, BASE_MS, 0, &d);
+        CHECK_OK(db_drawing_insert(db, &d));
+    }
+    CHECK_OK(db_drawing_list(db, u, 0, 2, a, &list, &n, &total));
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(total, 3);
+    if (n == 2)
+        CHECK(strcmp(list[0].id, list[1].id) > 0);
+    arena_free(a);
+}
+
+static void test_get_delete(struct db *db, const char *user_a, const char *user_b)
+{
+    struct arena *a = arena_new();
+    struct drawing d;
+    int victim = 12; /* has a tutorial and two edits */
+    const char *id = model[victim].id;
+
+    CHECK(model[victim].tutorial && model[victim].n_edits == 2);
+    CHECK_OK(db_drawing_get(db, user_a, id, a, &d));
+    check_drawing(&d, user_a);
+    CHECK_ERR(db_drawing_get(db, user_b, id, a, &d), ERR_NOT_FOUND);
+
+    CHECK_ERR(db_drawing_delete(db, user_b, id, a, &d), ERR_NOT_FOUND);
+    CHECK_OK(db_drawing_get(db, user_a, id, a, &d));
+    check_stats(db, user_a);
+
+    memset(&d, 0, sizeof(d));
+    CHECK_OK(db_drawing_delete(db, user_a, id, a, &d));
+    CHECK_EQ_STR(d.id, id);
+    CHECK(d.original_key && strstr(d.original_key, "/original/12.png"));
+    CHECK(d.thumbnail_key && strstr(d.thumbnail_key, "/thumb/12.webp"));
+    CHECK_EQ_INT(d.n_edits, 2);
+    if (d.n_edits == 2) {
+        CHECK(strstr(d.edits[0].image_key, "/edit/12-0.png") != NULL);
+        CHECK(strstr(d.edits[0].thumbnail_key, "/edit/12-0.webp") != NULL);
+        CHECK(strstr(d.edits[1].image_key, "/edit/12-1.png") != NULL);
+    }
+    model[victim].deleted = true;
+    CHECK_ERR(db_drawing_get(db, user_a, id, a, &d), ERR_NOT_FOUND);
+    CHECK_ERR(db_drawing_delete(db, user_a, id, a, &d), ERR_NOT_FOUND);
+    check_stats(db, user_a);
+    arena_free(a);
+}
+
+static void test_edit_append(struct db *db, const char *user_a, const char *user_b)
+{
+    struct arena *a = arena_new();
+    struct edit e = {.image_key = "users/a/edit/x.png", .prompt = "add a hat", .source = "text"};
+    struct drawing_stats before, after;
+    struct drawing d;
+    int target = 2; /* no edits yet */
+    const char *id = model[target].id;
+    char missing[ID_UUID_LEN];
+
+    CHECK_EQ_INT(model[target].n_edits, 0);
+    CHECK_OK(db_stats(db, user_a, &before));
+
+    e.created_at = BASE_MS + 500000;
+    CHECK_OK(db_edit_append(db, user_a, id, &e));
+    CHECK_OK(db_stats(db, user_a, &after));
+    CHECK_EQ_INT(after.edited_drawings, before.edited_drawings + 1);
+    CHECK_EQ_INT(after.total_drawings, before.total_drawings);
+
+    e.created_at = BASE_MS + 600000;
+    e.source = "audio";
+    e.thumbnail_key = "users/a/edit/y.webp";
+    CHECK_OK(db_edit_append(db, user_a, id, &e));
+    CHECK_OK(db_stats(db, user_a, &after));
+    CHECK_EQ_INT(after.edited_drawings, before.edited_drawings + 1);
+
+    CHECK_ERR(db_edit_append(db, user_b, id, &e), ERR_NOT_FOUND);
+    new_uuid(missing);
+    CHECK_ERR(db_edit_append(db, user_a, missing, &e), ERR_NOT_FOUND);
+    e.source = "telepathy";
+    CHECK_ERR(db_edit_append(db, user_a, id, &e), ERR_INVALID);
+
+    CHECK_OK(db_drawing_get(db, user_a, id, a, &d));
+    CHECK_EQ_INT(d.n_edits, 2);
+    CHECK_EQ_INT(d.updated_at, BASE_MS + 600000);
+    CHECK_EQ_INT(d.created_at, model[target].created_at);
+    if (d.n_edits == 2) {
+        CHECK_EQ_STR(d.edits[0].source, "text");
+        CHECK(d.edits[0].thumbnail_key == NULL);
+        CHECK_EQ_STR(d.edits[1].source, "audio");
+        CHECK_EQ_STR(d.edits[1].thumbnail_key, "users/a/edit/y.webp");
+    }
+    model[target].n_edits = 2; /* its prompts differ from the model's: checked above */
+    check_stats(db, user_a);
+    arena_free(a);
+}
+
+/* More distinct users than the cache holds, so it clears and refills. */
+static void test_user_cache(struct db *db)
+{
+    char u[ID_UUID_LEN];
+    int bad = 0;
+
+    for (int i = 0; i < 40000; i++) {
+        new_uuid(u);
+        if (db_user_ensure(db, u) != ERR_OK || db_user_ensure(db, u) != ERR_OK)
+            bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* ---- threads ----------------------------------------------------------- */
+
+struct worker {
+    pthread_t tid;
+    struct db *db;
+    const char *shared_user;
+    const char *tutorial;
+    int index;
+    int failures;
+    char own_user[ID_UUID_LEN];
+};
+
+static void *worker_main(void *p)
+{
+    struct worker *w = p;
+    struct arena *a = arena_new();
+    int64_t last_total = 0;
+
+    new_uuid(w->own_user);
+    for (int i = 0; i < PER_THREAD && a; i++) {
+        struct drawing d, *list = NULL;
+        struct edit e = {.image_key = "k.png", .prompt = "p", .source = "audio"};
+        char id[ID_UUID_LEN];
+        size_t n = 0;
+        int64_t total = 0;
+        int64_t at = BASE_MS + 1000000 * (int64_t)w->index + i;
+
+        new_uuid(id);
+        if (db_user_ensure(w->db, w->shared_user) != ERR_OK ||
+            db_user_ensure(w->db, w->own_user) != ERR_OK)
+            w->failures++;
+        make_drawing(a, w->shared_user, id, i, i % 5 == 0 ? w->tutorial : NULL, at, 0, &d);
+        if (db_drawing_insert(w->db, &d) != ERR_OK)
+            w->failures++;
+        if (i % 2 == 0) {
+            e.created_at = at + 1;
+            if (db_edit_append(w->db, w->shared_user, id, &e) != ERR_OK)
+                w->failures++;
+        }
+        new_uuid(id);
+        make_drawing(a, w->own_user, id, i, NULL, at, 1, &d);
+        if (db_drawing_insert(w->db, &d) != ERR_OK)
+            w->failures++;
+        if (db_drawing_list(w->db, w->shared_user, 0, 10, a, &list, &n, &total) != ERR_OK ||
+            (n != 10 && n != (size_t)total))
+            w->failures++;
+        if (total < last_total || total < i + 1)
+            w->failures++;
+        last_total = total;
+        if (db_drawing_list(w->db, w->own_user, 0, 100, a, &list, &n, &total) != ERR_OK ||
+            total != i + 1 || n != (size_t)total || list[0].n_edits != 1)
+            w->failures++;
+    }
+    if (!a)
+        w->failures++;
+    arena_free(a);
+    return NULL;
+}
+
+static void test_threads(struct db *db, const char *tutorial)
+{
+    struct worker w[N_THREADS];
+    struct arena *a = arena_new();
+    struct drawing_stats st;
+    struct drawing *list = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    char shared[ID_UUID_LEN];
+
+    new_uuid(shared);
+    for (int i = 0; i < N_THREADS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].db = db;
+        w[i].shared_user = shared;
+        w[i].tutorial = tutorial;
+        w[i].index = i;
+        CHECK_EQ_INT(pthread_create(&w[i].tid, NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < N_THREADS; i++) {
+        pthread_join(w[i].tid, NULL);
+        CHECK_EQ_INT(w[i].failures, 0);
+        CHECK_OK(db_stats(db, w[i].own_user, &st));
+        CHECK_EQ_INT(st.total_drawings, PER_THREAD);
+        CHECK_EQ_INT(st.edited_drawings, PER_THREAD);
+        CHECK_EQ_INT(st.tutorial_drawings, 0);
+    }
+    CHECK_OK(db_stats(db, shared, &st));
+    CHECK_EQ_INT(st.total_drawings, N_THREADS * PER_THREAD);
+    CHECK_EQ_INT(st.edited_drawings, N_THREADS * PER_THREAD / 2);
+    CHECK_EQ_INT(st.tutorial_drawings, N_THREADS * PER_THREAD / 5);
+    CHECK_OK(db_drawing_list(db, shared, 0, 1000, a, &list, &n, &total));
+    CHECK_EQ_INT(n, N_THREADS * PER_THREAD);
+    CHECK_EQ_INT(total, N_THREADS * PER_THREAD);
+    for (size_t i = 1; i < n; i++) {
+        CHECK(list[i - 1].created_at > list[i].created_at); /* all distinct, newest first */
+    }
+    arena_free(a);
+}
+
+/* ---- two migrators at once --------------------------------------------- */
+
+struct migrator {
+    pthread_t tid;
+    const struct config *cfg;
+    pthread_barrier_t *start;
+    enum err open_rc, migrate_rc, stats_rc;
+};
+
+/* Its own handle, hence its own connections: to SQLite, as good as another process. */
+static void *migrator_main(void *p)
+{
+    struct migrator *m = p;
+    struct drawing_stats st;
+    struct db *db = NULL;
+    char u[ID_UUID_LEN];
+
+    new_uuid(u);
+    m->open_rc = db_open(m->cfg, &db);
+    pthread_barrier_wait(m->start);
+    if (m->open_rc == ERR_OK) {
+        m->migrate_rc = db_migrate(db);
+        m->stats_rc = db_stats(db, u, &st);
+    }
+    db_close(db);
+    return NULL;
+}
+
+static void test_concurrent_migrate(const char *dir)
+{
+    struct config cfg = {0};
+    struct migrator m[2];
+    pthread_barrier_t start;
+
+    cfg.db_kind = DB_SQLITE;
+    if (asprintf(&cfg.sqlite_path, "%s/fresh.db", dir) < 0)
+        return;
+    pthread_barrier_init(&start, NULL, 2);
+    for (int i = 0; i < 2; i++) {
+        memset(&m[i], 0, sizeof(m[i]));
+        m[i].cfg = &cfg;
+        m[i].start = &start;
+        CHECK_EQ_INT(pthread_create(&m[i].tid, NULL, migrator_main, &m[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(m[i].tid, NULL);
+        CHECK_OK(m[i].open_rc);
+        CHECK_OK(m[i].migrate_rc);
+        CHECK_OK(m[i].stats_rc);
+    }
+    pthread_barrier_destroy(&start);
+    free(cfg.sqlite_path);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/novadraw-test-db-XXXXXX";
+    struct config cfg = {0};
+    struct db *db = NULL, *db2 = NULL;
+    struct drawing_stats st;
+    char user_a[ID_UUID_LEN], user_b[ID_UUID_LEN];
+    char t_old[ID_UUID_LEN], t_new[ID_UUID_LEN];
+
+    log_set_level(LOG_ERROR); /* expected conflicts are logged as warnings */
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    cfg.db_kind = DB_SQLITE;
+    if (asprintf(&cfg.sqlite_path, "%s/nested/dir/novadraw.db", dir) < 0)
+        return 2;
+
+    CHECK_OK(db_open(&cfg, &db));
+    if (!db)
+        return check_summary("db");
+    CHECK_OK(db_migrate(db));
+    CHECK_OK(db_migrate(db)); /* idempotent */
+    CHECK_OK(db_ping(db));
+
+    new_uuid(user_a);
+    new_uuid(user_b);
+    CHECK_OK(db_user_ensure(db, user_a));
+    CHECK_OK(db_user_ensure(db, user_a)); /* cached */
+    CHECK_OK(db_user_ensure(db, user_b));
+
+    test_args(db);
+    test_tutorials(db, t_old, t_new);
+    test_insert(db, user_a, t_old);
+    test_list(db, user_a, user_b);
+    test_ties(db);
+    test_get_delete(db, user_a, user_b);
+    test_edit_append(db, user_a, user_b);
+    check_stats(db, user_a);
+    test_user_cache(db);
+    test_threads(db, t_new);
+
+    /* a second handle on the same file (another process, say) agrees */
+    CHECK_OK(db_open(&cfg, &db2));
+    CHECK_OK(db_migrate(db2));
+    CHECK_OK(db_stats(db2, user_a, &st));
+    CHECK_EQ_INT(st.total_drawings, N_DRAWINGS - 1);
+    db_close(db2);
+
+    db_close(db);
+    db_close(NULL);
+    test_concurrent_migrate(dir);
+    free(cfg.sqlite_path);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    CHECK(access(dir, F_OK) != 0);
+    return check_summary("db");
+}

@@ -1,0 +1,104 @@
+/*
+ * test_id.c - UUIDs, random hex, time formats and storage keys.
+ */
+#include <string.h>
+
+#include "check.h"
+#include "storage/storage.h"
+#include "util/id.h"
+#include "util/timefmt.h"
+
+static void test_uuid(void)
+{
+    char a[ID_UUID_LEN], b[ID_UUID_LEN], out[ID_UUID_LEN];
+
+    CHECK(id_uuid_new(a));
+    CHECK(id_uuid_new(b));
+    CHECK(strcmp(a, b) != 0);
+    CHECK(id_uuid_is_canonical(a));
+    CHECK(a[14] == '4');
+    CHECK(strchr("89ab", a[19]) != NULL);
+
+    CHECK(id_uuid_parse("550E8400-E29B-41D4-A716-446655440000", 36, out));
+    CHECK_EQ_STR(out, "550e8400-e29b-41d4-a716-446655440000");
+    CHECK(id_uuid_parse("550e8400e29b41d4a716446655440000", 32, out));
+    CHECK_EQ_STR(out, "550e8400-e29b-41d4-a716-446655440000");
+    CHECK(id_uuid_parse("{550e8400-e29b-41d4-a716-446655440000}", 38, out));
+    CHECK(id_uuid_parse("urn:uuid:550e8400-e29b-41d4-a716-446655440000", 45, out));
+    CHECK(!id_uuid_parse("550e8400-e29b-41d4-a716-44665544000", 35, out));
+    CHECK(!id_uuid_parse("550e8400-e29b-41d4-a716-44665544000g", 36, out));
+    CHECK(!id_uuid_parse("550e8400xe29b-41d4-a716-446655440000", 36, out));
+    CHECK(!id_uuid_parse("", 0, out));
+    CHECK(!id_uuid_parse("stats", 5, out));
+    CHECK(!id_uuid_is_canonical("550E8400-E29B-41D4-A716-446655440000"));
+}
+
+static void test_time(void)
+{
+    char iso[TIMEFMT_ISO_LEN], key[TIMEFMT_KEY_LEN];
+
+    timefmt_iso(1737815422123LL, iso);
+    CHECK_EQ_STR(iso, "2025-01-25T14:30:22.123Z");
+    timefmt_key(1737815422123LL, key);
+    CHECK_EQ_STR(key, "20250125_143022_123");
+    timefmt_iso(0, iso);
+    CHECK_EQ_STR(iso, "1970-01-01T00:00:00.000Z");
+    CHECK(time_now_ms() > 1700000000000LL);
+}
+
+static void test_keys(void)
+{
+    const char *uid = "550e8400-e29b-41d4-a716-446655440001";
+    char k1[STORAGE_KEY_MAX], k2[STORAGE_KEY_MAX];
+
+    CHECK(storage_key_new(uid, STORAGE_ORIGINAL, 1737815422123LL, k1));
+    CHECK(storage_key_new(uid, STORAGE_ORIGINAL, 1737815422123LL, k2));
+    CHECK(strcmp(k1, k2) != 0); /* 128 random bits apart */
+    CHECK(strncmp(k1, "users/550e8400-e29b-41d4-a716-446655440001/original/20250125_143022_123_",
+                  72) == 0);
+    CHECK_EQ_INT(strlen(k1), 72 + 32 + 4);
+    CHECK(storage_key_valid(k1));
+    CHECK(storage_key_new(uid, STORAGE_THUMBNAIL, 0, k1));
+    CHECK(strstr(k1, "/thumbnail/") && strcmp(k1 + strlen(k1) - 5, ".webp") == 0);
+    CHECK(storage_key_new(uid, STORAGE_EDITED, 0, k1));
+    CHECK(strstr(k1, "/edited/") != NULL);
+    CHECK(!storage_key_new("not-a-uuid", STORAGE_ORIGINAL, 0, k1));
+    CHECK(!storage_key_new("550E8400-E29B-41D4-A716-446655440001", STORAGE_ORIGINAL, 0, k1));
+
+    CHECK(storage_key_valid("users/u/original/a.png"));
+    CHECK(!storage_key_valid("../etc/passwd.png"));
+    CHECK(!storage_key_valid("users/../../x.png"));
+    CHECK(!storage_key_valid("/etc/x.png"));
+    CHECK(!storage_key_valid("users//x.png"));
+    CHECK(!storage_key_valid("users/.hidden.png"));
+    CHECK(!storage_key_valid("users/x.db"));
+    CHECK(!storage_key_valid("users/x y.png"));
+    CHECK(!storage_key_valid("users/x%2e.png"));
+    CHECK(!storage_key_valid(""));
+    CHECK(!storage_key_valid(NULL));
+    CHECK_EQ_STR(storage_content_type("a/b.png"), "image/png");
+    CHECK_EQ_STR(storage_content_type("a/b.webp"), "image/webp");
+    {
+        char longkey[STORAGE_KEY_MAX + 10];
+        memset(longkey, 'a', sizeof(longkey));
+        memcpy(longkey + sizeof(longkey) - 5, ".png", 5);
+        CHECK(!storage_key_valid(longkey));
+    }
+}
+
+static void test_random_hex(void)
+{
+    char h[33];
+    CHECK(id_random_hex(h, 16));
+    CHECK_EQ_INT(strlen(h), 32);
+    CHECK(strspn(h, "0123456789abcdef") == 32);
+}
+
+int main(void)
+{
+    test_uuid();
+    test_time();
+    test_keys();
+    test_random_hex();
+    return check_summary("id");
+}
