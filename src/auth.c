@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jwt.h>
+#include <math.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -233,25 +234,27 @@ static bool signature_ok(const struct auth *a, const char *token)
     return ok;
 }
 
-/* An optional integer claim: false if present but not an integer. */
-static bool claim_int(jwt_t *jwt, const char *name, bool *present, long *value)
+/* An optional NumericDate claim (RFC 7519: integer or not): false if present but not a
+ * finite number. Fractions are dropped toward the past, as the checks allow skew. */
+static bool claim_time(jwt_t *jwt, const char *name, bool *present, long *value)
 {
-    char *json;
+    char *json = jwt_get_grants_json(jwt, name);
+    char *end = NULL;
+    double v;
+    bool ok = false;
 
-    errno = 0;
-    *value = jwt_get_grant_int(jwt, name);
-    if (errno != ENOENT) {
-        *present = true;
-        return true;
-    }
-    /* absent, or present with a non-integer value */
-    json = jwt_get_grants_json(jwt, name);
     *present = false;
-    if (json) {
-        free(json);
-        return false;
+    if (!json)
+        return true; /* absent */
+    errno = 0;
+    v = strtod(json, &end);
+    if (end != json && *end == '\0' && errno == 0 && isfinite(v) && v > -1e15 && v < 1e15) {
+        *present = true;
+        *value = (long)floor(v);
+        ok = true;
     }
-    return true;
+    free(json);
+    return ok;
 }
 
 enum err auth_verify(const struct auth *a, const char *token, int64_t now,
@@ -269,11 +272,11 @@ enum err auth_verify(const struct auth *a, const char *token, int64_t now,
         goto out;
     if (jwt_get_alg(jwt) != JWT_ALG_HS256)
         goto out;
-    if (!claim_int(jwt, "exp", &has_exp, &exp) || !has_exp || now >= exp + AUTH_SKEW_SECONDS)
+    if (!claim_time(jwt, "exp", &has_exp, &exp) || !has_exp || now >= exp + AUTH_SKEW_SECONDS)
         goto out;
-    if (!claim_int(jwt, "nbf", &has_nbf, &nbf) || (has_nbf && now + AUTH_SKEW_SECONDS < nbf))
+    if (!claim_time(jwt, "nbf", &has_nbf, &nbf) || (has_nbf && now + AUTH_SKEW_SECONDS < nbf))
         goto out;
-    if (!claim_int(jwt, "iat", &has_iat, &iat) || (has_iat && now + AUTH_SKEW_SECONDS < iat))
+    if (!claim_time(jwt, "iat", &has_iat, &iat) || (has_iat && now + AUTH_SKEW_SECONDS < iat))
         goto out;
     sub = jwt_get_grant(jwt, "sub");
     if (!sub || !id_uuid_parse(sub, strlen(sub), user_id))

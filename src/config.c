@@ -37,7 +37,7 @@ static const struct var vars[] = {
     {"DATA_DIR", V_STR, F(data_dir), "./data", 0, 0, NULL, 0,
      "embedded database, local media, generated secret"},
     {"HTTP_THREADS", V_LONG, F(http_threads), "0", 0, 256, NULL, 0,
-     "HTTP worker threads (0 = 4 per core)"},
+     "HTTP worker threads (0 = 2 per core)"},
     {"LOG_LEVEL", V_CHOICE, F(log_level), "info", 0, 0, "debug|info|warn|error", 0,
      "least severe log level printed"},
     {"DATABASE_URL", V_STR, F(database_url), NULL, 0, 0, NULL, V_SECRET,

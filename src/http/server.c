@@ -290,16 +290,27 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
     struct app *app = x->srv->app;
+    char *token;
+    size_t n;
     enum err rc;
 
+    while (h && (*h == ' ' || *h == '\t'))
+        h++;
     if (!h || !*h)
         return request_fail(&x->req, ERR_UNAUTHORIZED, "Not authenticated");
-    if (strncasecmp(h, "Bearer ", 7) != 0) /* FastAPI's HTTPBearer says the same */
-        return request_fail(&x->req, ERR_UNAUTHORIZED, "Not authenticated");
-    h += 7;
+    /* a credential that is not a bearer token, or an empty one, cannot be validated */
+    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\0'))
+        return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
+    h += 6;
     while (*h == ' ')
         h++;
-    if (auth_verify(app->auth, h, time_now_ms() / 1000, x->req.user_id) != ERR_OK)
+    n = strlen(h);
+    while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+        n--;
+    token = arena_strndup(x->req.arena, h, n);
+    if (!token)
+        return ERR_NOMEM;
+    if (auth_verify(app->auth, token, time_now_ms() / 1000, x->req.user_id) != ERR_OK)
         return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
     rc = db_user_ensure(app->db, x->req.user_id);
     if (rc != ERR_OK)
@@ -485,7 +496,7 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     threads = cfg->http_threads > 0 ? (unsigned)cfg->http_threads
-                                    : 4u * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+                                    : 2u * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,

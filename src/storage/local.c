@@ -23,6 +23,7 @@ struct storage_local {
     struct storage base;
     char *root;     /* DATA_DIR/media */
     char *base_url; /* PUBLIC_BASE_URL/media/ */
+    size_t base_url_len;
 };
 
 static char *path_of(const struct storage_local *l, const char *key)
@@ -85,6 +86,7 @@ static enum err local_open(const struct config *cfg, struct storage **out)
         l->base_url = NULL;
         goto fail;
     }
+    l->base_url_len = strlen(l->base_url);
     if ((mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) ||
         (mkdir(l->root, 0755) != 0 && errno != EEXIST)) {
         log_error("storage: cannot create %s: %s", l->root, strerror(errno));
@@ -249,7 +251,14 @@ static enum err local_del(struct storage *s, const char *key)
 static char *local_url(struct storage *s, const char *key, struct arena *a)
 {
     struct storage_local *l = (struct storage_local *)s;
-    return arena_printf(a, "%s%s", l->base_url, key);
+    size_t nb = l->base_url_len, nk = strlen(key);
+    char *url = arena_alloc(a, nb + nk + 1);
+
+    if (url) {
+        memcpy(url, l->base_url, nb);
+        memcpy(url + nb, key, nk + 1);
+    }
+    return url;
 }
 
 const struct storage_ops storage_local_ops = {

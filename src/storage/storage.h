@@ -60,7 +60,8 @@ enum err storage_put(struct storage *s, const char *key, const void *data, size_
 enum err storage_get(struct storage *s, const char *key, void **data, size_t *len);
 /* Deleting an absent object is ERR_OK. */
 enum err storage_del(struct storage *s, const char *key);
-/* The URL a client fetches the object from; NULL on a bad key or no memory. */
+/* The URL a client fetches the object from; NULL on no memory. key must be one this
+ * project wrote (from a row): unlike the other calls, this one does not re-validate it. */
 char *storage_url(struct storage *s, const char *key, struct arena *a);
 /* ERR_NOT_FOUND for a bad key, an absent object, or a backend that does not serve. */
 enum err storage_open_file(struct storage *s, const char *key, struct storage_file *out);

@@ -146,6 +146,28 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return k;
 }
 
+/* 1 for the bytes a JSON string cannot hold as they are: controls, '"', '\\', and
+ * the start of a multi-byte sequence (checked for UTF-8 validity). */
+static const unsigned char special[256] = {
+    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+};
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* True if any byte of v is zero (the classic bit trick; exact for this use). */
+static inline uint64_t has_zero(uint64_t v)
+{
+    return (v - ONES) & ~v & HIGHS;
+}
+
+/* True if any byte of v is special: below 0x20, '"', '\\', or 0x80 and above. */
+static inline bool word_is_special(uint64_t v)
+{
+    return ((v - ONES * 0x20) | v | has_zero(v ^ (ONES * '"')) | has_zero(v ^ (ONES * '\\'))) &
+           HIGHS;
+}
+
 static void put_escaped(struct jsonw *w, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -153,8 +175,19 @@ static void put_escaped(struct jsonw *w, const char *str, size_t n)
 
     putc1(w, '"');
     for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        unsigned char c;
+        /* eight plain bytes at a time: the common case of URLs, ids and times */
+        while (i + 8 <= n) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            if (word_is_special(v))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        c = s[i];
+        if (!special[c]) {
             i++;
             continue;
         }
@@ -228,9 +261,17 @@ void jsonw_str(struct jsonw *w, const char *s)
 void jsonw_int(struct jsonw *w, int64_t v)
 {
     char num[24];
-    int n = snprintf(num, sizeof(num), "%lld", (long long)v);
+    char *p = num + sizeof(num);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
     before_value(w);
-    put(w, num, (size_t)n);
+    put(w, p, (size_t)(num + sizeof(num) - p));
 }
 
 void jsonw_bool(struct jsonw *w, bool v)

@@ -19,19 +19,42 @@ int64_t time_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void split(int64_t ms, struct tm *tm, int *millis)
+/* Broken-down UTC time. gmtime_r takes glibc's timezone lock on every call, which
+ * shows up on the gallery's hot path (20 drawings, 3 times each), so the civil date
+ * is computed here: days since 1970-01-01 to a proleptic Gregorian date, counting
+ * in 400-year eras of 146097 days that start on March 1st. */
+struct utc {
+    int year, month, day, hour, min, sec, millis;
+};
+
+static void split(int64_t ms, struct utc *t)
 {
-    int64_t secs = ms / 1000;
-    int rem = (int)(ms % 1000);
-    time_t t;
+    int64_t secs = ms / 1000, days, era, doe, yoe, doy, mp;
+    int64_t rem = ms % 1000, sod;
 
     if (rem < 0) {
         rem += 1000;
         secs -= 1;
     }
-    t = (time_t)secs;
-    gmtime_r(&t, tm);
-    *millis = rem;
+    days = secs / 86400;
+    sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days -= 1;
+    }
+    days += 719468; /* shift the epoch to 0000-03-01 */
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;                                   /* [0, 146096] */
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    t->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    t->month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    t->year = (int)(yoe + era * 400 + (t->month <= 2));
+    t->hour = (int)(sod / 3600);
+    t->min = (int)(sod / 60 % 60);
+    t->sec = (int)(sod % 60);
+    t->millis = (int)rem;
 }
 
 /* Writes v as exactly w decimal digits (v is in range by construction). */
@@ -46,43 +69,41 @@ static char *digits(char *p, unsigned v, int w)
 
 void timefmt_iso(int64_t ms, char out[TIMEFMT_ISO_LEN])
 {
-    struct tm tm;
-    int millis;
+    struct utc t;
     char *p = out;
 
-    split(ms, &tm, &millis);
-    p = digits(p, (unsigned)(tm.tm_year + 1900) % 10000, 4);
+    split(ms, &t);
+    p = digits(p, (unsigned)t.year % 10000, 4);
     *p++ = '-';
-    p = digits(p, (unsigned)tm.tm_mon + 1, 2);
+    p = digits(p, (unsigned)t.month, 2);
     *p++ = '-';
-    p = digits(p, (unsigned)tm.tm_mday, 2);
+    p = digits(p, (unsigned)t.day, 2);
     *p++ = 'T';
-    p = digits(p, (unsigned)tm.tm_hour, 2);
+    p = digits(p, (unsigned)t.hour, 2);
     *p++ = ':';
-    p = digits(p, (unsigned)tm.tm_min, 2);
+    p = digits(p, (unsigned)t.min, 2);
     *p++ = ':';
-    p = digits(p, (unsigned)tm.tm_sec % 60, 2);
+    p = digits(p, (unsigned)t.sec, 2);
     *p++ = '.';
-    p = digits(p, (unsigned)millis, 3);
+    p = digits(p, (unsigned)t.millis, 3);
     *p++ = 'Z';
     *p = '\0';
 }
 
 void timefmt_key(int64_t ms, char out[TIMEFMT_KEY_LEN])
 {
-    struct tm tm;
-    int millis;
+    struct utc t;
     char *p = out;
 
-    split(ms, &tm, &millis);
-    p = digits(p, (unsigned)(tm.tm_year + 1900) % 10000, 4);
-    p = digits(p, (unsigned)tm.tm_mon + 1, 2);
-    p = digits(p, (unsigned)tm.tm_mday, 2);
+    split(ms, &t);
+    p = digits(p, (unsigned)t.year % 10000, 4);
+    p = digits(p, (unsigned)t.month, 2);
+    p = digits(p, (unsigned)t.day, 2);
     *p++ = '_';
-    p = digits(p, (unsigned)tm.tm_hour, 2);
-    p = digits(p, (unsigned)tm.tm_min, 2);
-    p = digits(p, (unsigned)tm.tm_sec % 60, 2);
+    p = digits(p, (unsigned)t.hour, 2);
+    p = digits(p, (unsigned)t.min, 2);
+    p = digits(p, (unsigned)t.sec, 2);
     *p++ = '_';
-    p = digits(p, (unsigned)millis, 3);
+    p = digits(p, (unsigned)t.millis, 3);
     *p = '\0';
 }

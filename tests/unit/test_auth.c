@@ -117,6 +117,8 @@ int main(void)
     EXPECT(HS256, payload, EVP_sha256(), secret, ERR_UNAUTHORIZED); /* no exp */
     snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":\"%lld\"}", uid, NOW + 60);
     EXPECT(HS256, payload, EVP_sha256(), secret, ERR_UNAUTHORIZED); /* exp not a number */
+    snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld.5}", uid, NOW + 60);
+    EXPECT(HS256, payload, EVP_sha256(), secret, ERR_OK); /* NumericDate may have a fraction */
     snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld}", uid, NOW - 3600);
     EXPECT(HS256, payload, EVP_sha256(), secret, ERR_UNAUTHORIZED); /* expired */
     snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld,\"nbf\":%lld}", uid,

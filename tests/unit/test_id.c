@@ -1,7 +1,9 @@
 /*
  * test_id.c - UUIDs, random hex, time formats and storage keys.
  */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "storage/storage.h"
@@ -44,6 +46,26 @@ static void test_time(void)
     timefmt_iso(0, iso);
     CHECK_EQ_STR(iso, "1970-01-01T00:00:00.000Z");
     CHECK(time_now_ms() > 1700000000000LL);
+    timefmt_iso(-1, iso);
+    CHECK_EQ_STR(iso, "1969-12-31T23:59:59.999Z");
+    timefmt_iso(951782400000LL, iso); /* a leap day in a century leap year */
+    CHECK_EQ_STR(iso, "2000-02-29T00:00:00.000Z");
+
+    /* the hand-rolled civil calendar agrees with gmtime_r across four centuries */
+    for (int64_t ms = -2208988800000LL; ms < 10413792000000LL; ms += 86399999LL * 7 + 12345) {
+        time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        struct tm tm;
+        char want[64];
+        gmtime_r(&t, &tm);
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(((ms % 1000) + 1000) % 1000));
+        timefmt_iso(ms, iso);
+        if (strcmp(iso, want) != 0) {
+            CHECK_EQ_STR(iso, want);
+            break;
+        }
+    }
 }
 
 static void test_keys(void)

@@ -65,7 +65,6 @@ int main(void)
     CHECK(system(path) != 0); /* grep finds no temp file */
     CHECK_EQ_STR(storage_url(s, "users/u/thumbnail/t.webp", a),
                  "http://127.0.0.1:8000/media/users/u/thumbnail/t.webp");
-    CHECK(storage_url(s, "../x.png", a) == NULL);
 
     storage_close(s);
     arena_free(a);
