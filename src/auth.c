@@ -272,7 +272,7 @@ enum err auth_verify(const struct auth *a, const char *token, int64_t now,
         goto out;
     if (jwt_get_alg(jwt) != JWT_ALG_HS256)
         goto out;
-    if (!claim_time(jwt, "exp", &has_exp, &exp) || !has_exp || now >= exp + AUTH_SKEW_SECONDS)
+    if (!claim_time(jwt, "exp", &has_exp, &exp) || !has_exp || now >= exp)
         goto out;
     if (!claim_time(jwt, "nbf", &has_nbf, &nbf) || (has_nbf && now + AUTH_SKEW_SECONDS < nbf))
         goto out;

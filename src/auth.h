@@ -2,8 +2,9 @@
  * auth.h - access tokens (SPEC §4): HS256 JWTs whose sub is the user's UUID.
  *
  * Verification is strict where libjwt 1.10 is lax: the key is always passed, the
- * header must say HS256, exp is required and enforced, nbf and iat are honoured
- * with a small skew, sub must be a UUID. The secret is JWT_SECRET, or 32 random
+ * header must say HS256, exp is required and enforced to the second (as PyJWT
+ * does), nbf and iat are honoured with a small skew for clocks that run ahead, sub
+ * must be a UUID. The secret is JWT_SECRET, or 32 random
  * bytes generated once into DATA_DIR/jwt_secret (mode 0600) and shared by
  * `serve` and `token`. Thread-safe after auth_open(); struct auth is read-only.
  */

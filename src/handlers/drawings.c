@@ -29,7 +29,7 @@ static enum err form_tutorial_id(struct request *req, char out[ID_UUID_LEN], boo
     const struct form_field *f = request_field(req, "tutorial_id");
 
     *present = false;
-    if (!f || f->len == 0)
+    if (!f || (!f->too_large && f->len == 0))
         return ERR_OK;
     if (f->too_large || !f->data || strlen((const char *)f->data) != f->len)
         return request_invalid(req, "body", "tutorial_id", "Input should be a valid UUID",
@@ -122,7 +122,8 @@ enum err handle_gallery(struct request *req, struct response *res)
         /* a page past any possible row: no rows, but the count is still true */
         struct drawing_stats st;
         rc = db_stats(req->app->db, req->user_id, &st);
-        total = st.total_drawings;
+        if (rc == ERR_OK)
+            total = st.total_drawings;
     }
     if (rc != ERR_OK)
         return rc;

@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Repeated names: the last one wins, as in Starlette's multi-dicts. */
 const char *request_query(const struct request *req, const char *key)
 {
-    for (size_t i = 0; i < req->n_query; i++)
+    for (size_t i = req->n_query; i-- > 0;)
         if (strcmp(req->query[i].key, key) == 0)
             return req->query[i].value;
     return NULL;
@@ -20,7 +21,7 @@ const char *request_query(const struct request *req, const char *key)
 
 const struct form_field *request_field(const struct request *req, const char *name)
 {
-    for (size_t i = 0; i < req->n_fields; i++)
+    for (size_t i = req->n_fields; i-- > 0;)
         if (strcmp(req->fields[i].name, name) == 0)
             return &req->fields[i];
     return NULL;
@@ -168,9 +169,6 @@ enum err response_detail(struct response *res, int status, const char *detail)
 static int status_of(enum err err, const char **detail)
 {
     switch (err) {
-    case ERR_OK:
-        *detail = "OK";
-        return 200;
     case ERR_INVALID:
         *detail = "Bad request";
         return 400;
@@ -207,6 +205,7 @@ static int status_of(enum err err, const char **detail)
     case ERR_TIMEOUT:
         *detail = "The upstream service timed out";
         return 504;
+    case ERR_OK: /* not an error: a handler bug if it gets here */
     case ERR_NOMEM:
     case ERR_INTERNAL:
         break;

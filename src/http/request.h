@@ -79,9 +79,9 @@ struct response {
     size_t n_headers;
 };
 
-/* The first query value named key, or NULL. */
+/* The last query value named key, or NULL. */
 const char *request_query(const struct request *req, const char *key);
-/* The first multipart field named name, or NULL. */
+/* The last multipart field named name, or NULL. */
 const struct form_field *request_field(const struct request *req, const char *name);
 
 /* Records a detail message for err's response and returns err. detail is static or arena. */

@@ -28,6 +28,7 @@
 #define SMALL_FIELD_CAP (64 * 1024) /* text fields: prompt, tutorial_id, language */
 #define BODY_OVERHEAD (64 * 1024)   /* multipart boundaries and part headers */
 #define POST_BUFFER 65536
+#define DRAIN_ALLOWANCE (32ULL * 1024 * 1024) /* past cap + this, a body is cut off */
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -35,6 +36,7 @@ struct http_server {
     const struct route *routes;
     size_t n_routes;
     atomic_long in_flight;
+    atomic_bool stopping; /* set by http_server_stop: close connections after answering */
     atomic_ulong next_id;
     unsigned id_prefix;
 };
@@ -117,9 +119,12 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
     MHD_add_response_header(r, "X-Request-Id", x->req.id);
     for (size_t i = 0; i < res->n_headers; i++)
         MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
+    if (atomic_load(&x->srv->stopping))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ok = MHD_queue_response(conn, (unsigned)res->status, r);
     MHD_destroy_response(r);
-    x->queued = true;
+    if (ok == MHD_YES)
+        x->queued = true;
     return ok;
 }
 
@@ -146,6 +151,8 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
     struct request *req = &x->req;
 
     (void)kind;
+    if (req->n_query >= 64)
+        return MHD_NO; /* a sane bound on arguments; the rest are ignored */
     if (req->n_query % 8 == 0) {
         struct kv *grown = arena_alloc(req->arena, (req->n_query + 8) * sizeof(*grown));
         if (!grown)
@@ -154,8 +161,6 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
             memcpy(grown, req->query, req->n_query * sizeof(*grown));
         req->query = grown;
     }
-    if (req->n_query >= 64)
-        return MHD_NO; /* a sane bound on arguments; the rest are ignored */
     req->query[req->n_query].key = arena_strdup(req->arena, key);
     req->query[req->n_query].value = arena_strdup(req->arena, value ? value : "");
     req->n_query++;
@@ -361,9 +366,15 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     x->req.if_none_match = arena_strdup(
         x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                   MHD_HTTP_HEADER_IF_NONE_MATCH));
-    if (m.route->body != BODY_NONE)
+    if (m.route->body != BODY_NONE) {
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
         x->pp = MHD_create_post_processor(conn, POST_BUFFER, on_post_data, x);
-    /* NULL pp: not a form; the handler then finds its fields missing (422) */
+        /* a form MHD will not parse (say, a one-byte boundary) is a malformed body; with
+         * no form at all the handler finds its fields missing (422), as FastAPI does */
+        if (!x->pp && ct && strncasecmp(ct, "multipart/", 10) == 0)
+            x->body_malformed = true;
+    }
     return MHD_YES;
 }
 
@@ -390,6 +401,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         x->body_seen += n;
+        if (x->body_seen > x->body_cap + DRAIN_ALLOWANCE)
+            return MHD_NO; /* a body without end: stop reading and close */
         if (x->body_seen > x->body_cap)
             x->body_too_large = true; /* MHD cannot answer mid-upload: drain, then 413 */
         else if (x->pp && !x->body_malformed && MHD_post_process(x->pp, upload_data, n) != MHD_YES)
@@ -522,13 +535,17 @@ void http_server_stop(struct http_server *s, int grace_seconds)
 
     if (!s)
         return;
+    atomic_store(&s->stopping, true); /* answers from now on close their connection */
     listen_fd = MHD_quiesce_daemon(s->daemon); /* no new connections */
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
     deadline = time_mono_ns() + (int64_t)grace_seconds * 1000000000;
-    while (atomic_load(&s->in_flight) > 0 && time_mono_ns() < deadline) {
+    /* done when nothing has been in flight for 100 ms: a request may still be arriving on
+     * a kept-alive connection the moment the count first touches zero */
+    for (int quiet = 0; quiet < 5 && time_mono_ns() < deadline;) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        quiet = atomic_load(&s->in_flight) > 0 ? 0 : quiet + 1;
     }
     if (atomic_load(&s->in_flight) > 0)
         log_warn("http: stopping with %ld requests still in flight", atomic_load(&s->in_flight));

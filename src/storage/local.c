@@ -161,8 +161,8 @@ static enum err local_put(struct storage *s, const char *key, const void *data, 
         goto out;
     free(tmp);
     tmp = NULL; /* renamed: nothing to clean up */
-    if (fsync_dir_of(path) != 0)
-        goto out;
+    if (fsync_dir_of(path) != 0) /* the object is there; only its durability is in doubt */
+        log_warn("storage: fsync of the directory of %s failed: %s", key, strerror(errno));
     rc = ERR_OK;
 out:
     if (rc != ERR_OK)

@@ -40,6 +40,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
         n += (size_t)k;
     if (n > sizeof(line) - 2)
         n = sizeof(line) - 2; /* truncated: keep the newline */
+    /* client-controlled text (paths) must not forge lines or drive a terminal */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
     line[n++] = '\n';
     (void)!write(STDERR_FILENO, line, n);
 }

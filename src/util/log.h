@@ -2,8 +2,9 @@
  * log.h - one-line log records on stderr.
  *
  * Each record is written with a single write(2), so lines from different threads
- * never interleave. Format: "2025-01-25T14:30:22.123Z LEVEL message". Callers must
- * never pass secrets.
+ * never interleave. Format: "2025-01-25T14:30:22.123Z LEVEL message". Control
+ * characters in the message become '?', so client text cannot forge a line.
+ * Callers must never pass secrets.
  */
 #pragma once
 

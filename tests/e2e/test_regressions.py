@@ -1,0 +1,84 @@
+"""One test per bug found in review of the foundation (h2o's habit: a fixed bug keeps
+its test). Each names what used to go wrong."""
+import socket
+import time
+
+from helpers import multipart, new_user, png_bytes, raw_get, validation_entries
+
+
+def test_oversized_tutorial_id_is_422_not_ignored(server, user):
+    # a tutorial_id over the 64 KiB field cap used to be dropped and read as "absent"
+    body, ctype = multipart([("file", ("a.png", png_bytes(8, 8), "image/png")),
+                             ("tutorial_id", "a" * 70000)])
+    before = server.stats(user)["total_drawings"]
+    r = server.request("POST", "/api/drawings", user, data=body,
+                       headers={"Content-Type": ctype})
+    assert r.status_code == 422, r.text
+    assert [e["loc"] for e in validation_entries(r.json())] == [["body", "tutorial_id"]]
+    assert server.stats(user)["total_drawings"] == before
+
+
+def test_just_expired_token_is_refused(server, user):
+    # exp had a 30 s leeway; PyJWT (the original's library) has none
+    r = server.get("/api/drawings/stats/summary",
+                   headers=server.auth(user, exp=int(time.time()) - 5))
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Could not validate credentials"}
+
+
+def test_path_cannot_forge_log_lines(server):
+    r = raw_get(server.port, "/media/x%0a2026-01-01T00:00:00.000Z%20error%20FORGED%1b[31m.png")
+    assert r.status == 404
+    time.sleep(0.2)
+    log = server.log_text()
+    lines = log.splitlines()
+    assert not any(line.startswith("2026-01-01T00:00:00.000Z") for line in lines)
+    assert "\x1b" not in log
+    forged = [line for line in lines if "FORGED" in line]
+    assert len(forged) == 1 and "req=" in forged[0]  # logged once, on its own request's line
+
+
+def test_endless_chunked_body_is_cut_off(server):
+    # a chunked body over the cap used to be drained forever
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"%x\r\n" % (1 << 20) + b"\0" * (1 << 20) + b"\r\n"
+    sent = 0
+    closed = False
+    try:
+        for _ in range(200):  # at most 200 MiB; the server gives up long before
+            s.sendall(chunk)
+            sent += 1
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        closed = True
+    finally:
+        s.close()
+    assert closed, f"server read {sent} MiB without closing"
+    assert sent < 100
+    assert server.get("/health").status_code == 200
+
+
+def test_one_byte_boundary_is_a_parse_error(server, user):
+    # MHD refuses a one-byte boundary; that used to read as "no file" (422)
+    body, ctype = multipart([("file", ("a.png", png_bytes(8, 8), "image/png"))], boundary="B")
+    r = server.request("POST", "/api/drawings", user, data=body,
+                       headers={"Content-Type": ctype})
+    assert r.status_code == 400, r.text
+    assert r.json() == {"detail": "There was an error parsing the body"}
+
+
+def test_not_modified_keeps_the_length_of_the_object(server, user):
+    url = server.upload(user, png_bytes(20, 20)).json()["uploaded_image_url"]
+    full = server.http.get(url)
+    r = server.http.get(url, headers={"If-None-Match": full.headers["ETag"]})
+    assert r.status_code == 304 and r.content == b""
+    assert r.headers.get("Content-Length") in (None, str(len(full.content)))
+
+
+def test_last_repeated_query_value_wins(server):
+    user = new_user()
+    for _ in range(3):
+        server.upload(user, png_bytes(4, 4))
+    r = server.get("/api/drawings/gallery?limit=1&limit=2", user)
+    assert r.status_code == 200
+    assert r.json()["limit"] == 2 and len(r.json()["data"]) == 2
