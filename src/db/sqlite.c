@@ -148,8 +148,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DRAWING_INSERT] = "INSERT INTO drawings(" DRAWING_COLUMNS ") "
                           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_DRAWING_GET] = "SELECT " DRAWING_COLUMNS " FROM drawings WHERE id = ?1 AND user_id = ?2",
-    [ST_DRAWING_PAGE] = "SELECT " DRAWING_COLUMNS " FROM drawings WHERE user_id = ?1 " GALLERY_ORDER
-                        " LIMIT ?2 OFFSET ?3",
+    /* the page's ids come from the gallery index alone (it covers them), so a deep OFFSET
+     * skips index entries, not table rows; then the page's rows by primary key */
+    [ST_DRAWING_PAGE] = "SELECT d.id, d.user_id, d.tutorial_id, d.original_key, d.thumbnail_key, "
+                        "d.created_at, d.updated_at "
+                        "FROM (SELECT id FROM drawings WHERE user_id = ?1 " GALLERY_ORDER
+                        " LIMIT ?2 OFFSET ?3) AS p JOIN drawings AS d ON d.id = p.id "
+                        "ORDER BY d.created_at DESC, d.id DESC",
     [ST_DRAWING_DELETE] = "DELETE FROM drawings WHERE id = ?1 AND user_id = ?2",
     [ST_DRAWING_TOUCH] = "UPDATE drawings SET updated_at = ?1 WHERE id = ?2 AND user_id = ?3",
     [ST_EDIT_INSERT] = "INSERT INTO edits(drawing_id, image_key, thumbnail_key, prompt, source, "
