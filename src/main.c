@@ -14,6 +14,7 @@
 #include "config.h"
 #include "handlers/handlers.h"
 #include "http/server.h"
+#include "imaging/editor.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
@@ -31,6 +32,7 @@ static void usage(FILE *out)
             "  migrate                            bring the database schema up to date\n"
             "  tutorial add --title TEXT [--id UUID]\n"
             "  tutorial list\n"
+            "  edit IN --prompt TEXT -o OUT       run the local editor on an image file\n"
             "  help                               this text and the configuration table\n"
             "\n"
             "configuration (environment, or .env in the working directory):\n");
@@ -220,6 +222,106 @@ out:
     return status;
 }
 
+static bool read_file(const char *path, int64_t max, unsigned char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!f)
+        return false;
+    for (;;) {
+        size_t k;
+        if (n == cap) {
+            unsigned char *grown;
+            cap = cap ? cap * 2 : 65536;
+            if ((int64_t)cap > max + 1)
+                cap = (size_t)max + 1;
+            grown = n < cap ? realloc(buf, cap) : NULL;
+            if (!grown)
+                break; /* over max, or out of memory */
+            buf = grown;
+        }
+        k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    if (ferror(f) || (int64_t)n > max || !feof(f)) {
+        fclose(f);
+        free(buf);
+        return false;
+    }
+    fclose(f);
+    *out = buf;
+    *len = n;
+    return true;
+}
+
+/* The same path as an upload: ingest (validate, normalise), then the local editor. */
+static int cmd_edit(const struct config *cfg, int argc, char **argv, const char *argv0)
+{
+    static const struct option opts[] = {
+        {"prompt", required_argument, NULL, 'p'},
+        {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *prompt = NULL, *outpath = NULL, *why = NULL;
+    struct ingest_limits lim = {cfg->max_upload_bytes, (int)cfg->max_image_side,
+                                cfg->max_image_pixels};
+    struct ingest_result img = {0};
+    unsigned char *in = NULL;
+    void *edited = NULL;
+    size_t len = 0, edited_len = 0;
+    FILE *f = NULL;
+    int c, status = 1;
+    enum err rc;
+
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        if (c == 'p')
+            prompt = optarg;
+        else if (c == 'o')
+            outpath = optarg;
+        else
+            return EXIT_USAGE;
+    }
+    if (optind != argc - 1 || !prompt || !*prompt || !outpath) {
+        fprintf(stderr, "usage: novadraw edit IN --prompt TEXT -o OUT\n");
+        return EXIT_USAGE;
+    }
+    if (!read_file(argv[optind], cfg->max_upload_bytes, &in, &len)) {
+        fprintf(stderr, "novadraw edit: cannot read %s (or it is over MAX_UPLOAD_BYTES)\n",
+                argv[optind]);
+        return 1;
+    }
+    if (imaging_init(argv0) != ERR_OK)
+        goto out;
+    rc = ingest_image(in, len, &lim, &img, &why);
+    if (rc == ERR_OK)
+        rc = editor_local_apply(img.png, img.png_len, prompt, &edited, &edited_len, &why);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "novadraw edit: %s\n", why ? why : err_name(rc));
+        goto out_vips;
+    }
+    f = fopen(outpath, "wb");
+    if (!f || fwrite(edited, 1, edited_len, f) != edited_len || fclose(f) != 0) {
+        fprintf(stderr, "novadraw edit: cannot write %s\n", outpath);
+        f = NULL;
+        goto out_vips;
+    }
+    f = NULL;
+    status = 0;
+out_vips:
+    if (f)
+        fclose(f);
+    editor_output_free(edited);
+    ingest_result_free(&img);
+    imaging_shutdown();
+out:
+    free(in);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -232,7 +334,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "migrate") != 0 &&
-        strcmp(cmd, "tutorial") != 0) {
+        strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0) {
         if (*cmd)
             fprintf(stderr, "novadraw: unknown command '%s'\n\n", cmd);
         usage(stderr);
@@ -256,6 +358,8 @@ int main(int argc, char **argv)
         status = cmd_token(&cfg, argc - 1, argv + 1);
     else if (strcmp(cmd, "migrate") == 0)
         status = cmd_migrate(&cfg);
+    else if (strcmp(cmd, "edit") == 0)
+        status = cmd_edit(&cfg, argc - 1, argv + 1, argv[0]);
     else
         status = cmd_tutorial(&cfg, argc - 1, argv + 1);
     config_free(&cfg);

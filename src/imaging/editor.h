@@ -1,0 +1,151 @@
+/*
+ * editor.h - image editing from an English prompt (SPEC §8).
+ *
+ * Two layers:
+ *  - the editor interface, a vtable every backend (local, Gemini, ...) implements: it
+ *    takes our normalised PNG and a prompt and returns an edited PNG;
+ *  - the local (embedded, default) backend's pure parts: the one vocabulary table of
+ *    edits and the phrases that trigger them, and the prompt parser. The voice-prompt
+ *    feature builds its speech grammar from the same table.
+ *
+ * This header does not include libvips; only the .c files in src/imaging do.
+ *
+ * Output buffers (edited PNGs and raw pixels) come from GLib's allocator (g_malloc):
+ * release them with editor_output_free(), never with free().
+ *
+ * Everything here is thread-safe once imaging_init() has run: the table is read-only,
+ * the parser is pure and each edit builds a private libvips pipeline.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+/* ---- the backend interface ---- */
+
+struct editor;
+struct editor_ops {
+    const char *name; /* "local" | "gemini" */
+    /* png/len: our normalised PNG (borrowed). On ERR_OK, *out (of *out_len bytes) is a new PNG
+     * owned by the caller (editor_output_free). On an error, *why (may be NULL) is a static,
+     * client-safe sentence. *out is written only on success. */
+    enum err (*edit)(struct editor *e, const void *png, size_t len, const char *prompt, void **out,
+                     size_t *out_len, const char **why);
+    void (*close)(struct editor *e); /* accepts NULL */
+};
+struct editor {
+    const struct editor_ops *ops; /* first member of every backend's struct */
+};
+
+static inline enum err editor_edit(struct editor *e, const void *png, size_t len,
+                                   const char *prompt, void **out, size_t *out_len,
+                                   const char **why)
+{
+    return e->ops->edit(e, png, len, prompt, out, out_len, why);
+}
+
+static inline void editor_close(struct editor *e)
+{
+    if (e)
+        e->ops->close(e);
+}
+
+/* Releases a buffer returned by any editor function. Accepts NULL. */
+void editor_output_free(void *buf);
+
+/* The local backend. It holds no state; *out is a static object, close is a no-op. */
+extern const struct editor_ops editor_local_ops;
+enum err editor_local_open(struct editor **out);
+
+/* ---- the local backend's vocabulary ---- */
+
+enum edit_kind {
+    EDIT_COLORFUL,
+    EDIT_GRAYSCALE,
+    EDIT_SEPIA,
+    EDIT_INVERT,
+    EDIT_BLUR,
+    EDIT_SHARPEN,
+    EDIT_BRIGHTER,
+    EDIT_DARKER,
+    EDIT_CONTRAST,
+    EDIT_WARM,
+    EDIT_COOL,
+    EDIT_ROTATE_LEFT,
+    EDIT_ROTATE_RIGHT,
+    EDIT_UPSIDE_DOWN,
+    EDIT_FLIP,
+    EDIT_FLIP_VERTICAL,
+    EDIT_PIXELATE,
+    EDIT_POSTERIZE,
+    EDIT_SKETCH,
+    EDIT_EMBOSS,
+    EDIT_GLOW,
+    EDIT_WATERCOLOR,
+    EDIT_NEON,
+    EDIT_PASTEL,
+    EDIT_NIGHT,
+    EDIT_SUNSET,
+    EDIT_KIND_COUNT /* not an edit: the number of edits */
+};
+
+#define EDITOR_MAX_PHRASES 12
+
+/* One row per edit. Phrases are lowercase ASCII words separated by single spaces; the
+ * list ends at the first NULL. */
+struct editor_word {
+    enum edit_kind kind;
+    const char *name;                            /* canonical, e.g. "black and white" */
+    const char *description;                     /* one line, for docs and 422 bodies */
+    const char *phrases[EDITOR_MAX_PHRASES + 1]; /* NULL-terminated */
+};
+
+/* Indexed by enum edit_kind: editor_vocabulary[k].kind == k. */
+extern const struct editor_word editor_vocabulary[];
+extern const size_t editor_vocabulary_len; /* == EDIT_KIND_COUNT */
+
+/* The canonical name of k, or NULL if k is out of range. */
+const char *editor_kind_name(enum edit_kind k);
+
+/*
+ * Finds the edits a prompt asks for. Pure; no allocation beyond a scratch copy of the
+ * prompt (freed before return). The prompt is lowercased and split into words at
+ * anything that is not an ASCII letter or digit ("&" reads as "and"); every vocabulary
+ * phrase is looked for on word boundaries, longest phrase first, each word used by at
+ * most one phrase. "rotate"/"turn"/"spin"/"flip" may be separated from their direction
+ * by a few words ("rotate it to the left"). Edits are written to out in the order they
+ * appear in the prompt, each at most once. Returns the number written (at most max;
+ * max >= EDIT_KIND_COUNT always suffices); 0 if nothing is recognised, prompt is NULL,
+ * or the scratch copy cannot be allocated.
+ */
+size_t editor_parse(const char *prompt, enum edit_kind *out, size_t max);
+
+/* The sentence returned with ERR_REFUSED when a prompt names no edit (static). */
+extern const char editor_refusal[];
+
+/* ---- the local backend's entry points ---- */
+
+/*
+ * Applies every edit recognised in prompt, in order, to png (our own normalised PNG:
+ * 8-bit sRGB or grey, optionally with alpha). The result is an 8-bit sRGB PNG, with
+ * alpha iff the input had it, the same size unless rotated, metadata stripped.
+ * Deterministic. Errors: ERR_REFUSED (nothing recognised; *why = editor_refusal),
+ * ERR_UNSUPPORTED (not a decodable PNG), ERR_INVALID (bad arguments), ERR_NOMEM,
+ * ERR_INTERNAL. *out (release with editor_output_free) is written only on success.
+ */
+enum err editor_local_apply(const void *png, size_t len, const char *prompt, void **out,
+                            size_t *out_len, const char **why);
+
+/*
+ * The same edit on decoded pixels, without PNG decode or encode (used by benchmarks).
+ * pixels: width*height*bands bytes, 8-bit, interleaved, rows top to bottom, no padding;
+ * bands 1 (grey), 2 (grey+alpha), 3 (sRGB) or 4 (sRGB+alpha); borrowed. On ERR_OK,
+ * *out_pixels is a new g_malloc'd buffer of out_w*out_h*out_bands bytes (out_bands is 3,
+ * or 4 when the input had alpha), released with editor_output_free(). Errors as
+ * editor_local_apply (ERR_REFUSED when nothing is recognised). Outputs written only on
+ * success.
+ */
+enum err editor_local_apply_raw(const unsigned char *pixels, int width, int height, int bands,
+                                const char *prompt, unsigned char **out_pixels, int *out_w,
+                                int *out_h, int *out_bands);
