@@ -19,6 +19,7 @@
 
 #include <vips/vips.h>
 
+#include "imaging/vips_log.h"
 #include "util/log.h"
 
 #define WHY_INTERNAL "The image could not be edited"
@@ -33,22 +34,6 @@
 
 typedef int (*edit_fn)(VipsImage *in, VipsImage **out);
 
-/* ---- helpers: every one returns 0 or -1 with a libvips error pending ---- */
-
-static void log_vips_error(const char *what)
-{
-    char *msg = vips_error_buffer_copy(); /* copies and clears, under libvips's lock */
-    size_t n = strlen(msg);
-
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        msg[--n] = '\0';
-    for (char *p = msg; *p; p++) {
-        if (*p == '\n')
-            *p = ' ';
-    }
-    log_warn("editor: %s: %s", what, n ? msg : "(no libvips message)");
-    g_free(msg);
-}
 
 /* A context object whose local array holds intermediates; unref it to drop them all. */
 static VipsImage **scratch(VipsImage **ctx, int n)
@@ -685,25 +670,25 @@ enum err editor_local_apply(const void *png, size_t len, const char *prompt, voi
     rc = ERR_UNSUPPORTED;
     reason = WHY_CORRUPT;
     if (vips_pngload_buffer((void *)png, len, &in, "fail_on", VIPS_FAIL_ON_ERROR, NULL)) {
-        log_vips_error("PNG decode");
+        vips_log_error("editor", "PNG decode");
         goto out;
     }
     /* Decode once into memory: rotations need random access. */
     img = vips_image_copy_memory(in);
     if (!img) {
-        log_vips_error("PNG decode");
+        vips_log_error("editor", "PNG decode");
         goto out;
     }
     VIPS_UNREF(in);
     rc = ERR_INTERNAL;
     reason = WHY_INTERNAL;
     if (apply_image(img, ops, n, &in)) {
-        log_vips_error("edit");
+        vips_log_error("editor", "edit");
         goto out;
     }
     if (vips_pngsave_buffer(in, &buf, &buf_len, "strip", TRUE, "compression", PNG_COMPRESSION,
                             NULL)) {
-        log_vips_error("PNG encode");
+        vips_log_error("editor", "PNG encode");
         goto out;
     }
     *out = buf;
@@ -742,16 +727,16 @@ enum err editor_local_apply_raw(const unsigned char *pixels, int width, int heig
     in = vips_image_new_from_memory(pixels, (size_t)width * height * bands, width, height, bands,
                                     VIPS_FORMAT_UCHAR);
     if (!in) {
-        log_vips_error("raw input");
+        vips_log_error("editor", "raw input");
         goto out;
     }
     if (apply_image(in, ops, n, &img)) {
-        log_vips_error("edit");
+        vips_log_error("editor", "edit");
         goto out;
     }
     buf = vips_image_write_to_memory(img, &buf_len);
     if (!buf) {
-        log_vips_error("render");
+        vips_log_error("editor", "render");
         rc = ERR_NOMEM;
         goto out;
     }

@@ -25,6 +25,7 @@
 
 #include <vips/vips.h>
 
+#include "imaging/vips_log.h"
 #include "util/log.h"
 
 #define WHY_FORMAT "Unsupported image format: use PNG, JPEG, WebP or GIF"
@@ -44,22 +45,6 @@ enum format { FMT_NONE, FMT_PNG, FMT_JPEG, FMT_WEBP, FMT_GIF, FMT_HEIF };
 
 static bool vips_started;
 static bool heif_available;
-
-/* Writes libvips's pending error text (made one line) to the log and clears it. */
-static void log_vips_error(const char *what)
-{
-    char *msg = vips_error_buffer_copy(); /* copies and clears, under libvips's lock */
-    size_t n = strlen(msg);
-
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        msg[--n] = '\0';
-    for (char *p = msg; *p; p++) {
-        if (*p == '\n')
-            *p = ' ';
-    }
-    log_warn("ingest: %s: %s", what, n ? msg : "(no libvips message)");
-    g_free(msg);
-}
 
 /* Moves text a successful operation left in libvips's error buffer to the debug log,
  * so that it is not blamed on the next failure. */
@@ -88,7 +73,7 @@ enum err imaging_init(const char *argv0)
     if (vips_started)
         return ERR_OK;
     if (VIPS_INIT(argv0 ? argv0 : "novadraw")) {
-        log_vips_error("libvips failed to start");
+        vips_log_error("ingest", "libvips failed to start");
         return ERR_INTERNAL;
     }
     g_log_set_handler("VIPS", G_LOG_LEVEL_MASK, on_glib_log, NULL);
@@ -251,7 +236,7 @@ static bool has_usable_profile(VipsImage *img)
         return false;
     }
     if (!vips_icc_is_compatible_profile(img, data, len)) {
-        log_vips_error("embedded ICC profile ignored");
+        vips_log_error("ingest", "embedded ICC profile ignored");
         return false;
     }
     return true;
@@ -274,7 +259,7 @@ static int normalise_colour(VipsImage **img)
         if (vips_icc_transform(*img, &t, "srgb", "embedded", TRUE, "depth", 8, NULL) == 0)
             advance(img, t);
         else
-            log_vips_error("embedded ICC profile ignored");
+            vips_log_error("ingest", "embedded ICC profile ignored");
         t = NULL;
     }
     interp = vips_image_guess_interpretation(*img);
@@ -481,7 +466,7 @@ enum err ingest_image(const void *data, size_t len, const struct ingest_limits *
     rc = ERR_UNSUPPORTED;
     reason = WHY_CORRUPT;
     if (load(f, data, len, &img)) {
-        log_vips_error("unreadable header");
+        vips_log_error("ingest", "unreadable header");
         goto out;
     }
     if (f == FMT_HEIF)
@@ -500,21 +485,21 @@ enum err ingest_image(const void *data, size_t len, const struct ingest_limits *
     }
 
     if (normalise_colour(&img)) {
-        log_vips_error("colour conversion");
+        vips_log_error("ingest", "colour conversion");
         reason = WHY_COLOUR;
         goto out;
     }
     rc = ERR_INTERNAL;
     reason = WHY_INTERNAL;
     if (fit_within(&img, lim->max_side)) {
-        log_vips_error("scaling");
+        vips_log_error("ingest", "scaling");
         goto out;
     }
 
     /* The decode happens here; a failure now is the file's fault. */
     t = vips_image_copy_memory(img);
     if (!t) {
-        log_vips_error("decode");
+        vips_log_error("ingest", "decode");
         rc = ERR_UNSUPPORTED;
         reason = WHY_CORRUPT;
         goto out;
@@ -523,13 +508,13 @@ enum err ingest_image(const void *data, size_t len, const struct ingest_limits *
     t = NULL;
 
     if (vips_autorot(img, &t, NULL)) {
-        log_vips_error("orientation");
+        vips_log_error("ingest", "orientation");
         goto out;
     }
     advance(&img, t);
     t = NULL;
     if (strip_metadata(&img)) {
-        log_vips_error("metadata");
+        vips_log_error("ingest", "metadata");
         goto out;
     }
     if (img->BandFmt != VIPS_FORMAT_UCHAR || img->Bands < 1 || img->Bands > 4) {
@@ -538,11 +523,11 @@ enum err ingest_image(const void *data, size_t len, const struct ingest_limits *
         goto out;
     }
     if (vips_pngsave_buffer(img, &png, &png_len, "strip", TRUE, NULL)) {
-        log_vips_error("PNG encode");
+        vips_log_error("ingest", "PNG encode");
         goto out;
     }
     if (make_thumbnail(img, &thumb, &thumb_len)) {
-        log_vips_error("thumbnail");
+        vips_log_error("ingest", "thumbnail");
         goto out;
     }
 
