@@ -483,51 +483,39 @@ out:
     return rc;
 }
 
-static int edit_pastel(VipsImage *in, VipsImage **out)
+/* A colour grade: saturation scaled by sat, then a * v + b per band (R, G, B). */
+static int grade(VipsImage *in, VipsImage **out, double sat, const double a[3],
+                 const double b[3])
 {
     VipsImage *ctx, **t = scratch(&ctx, 1);
     int rc = -1;
 
-    if (saturate(in, &t[0], 0.6))
+    if (saturate(in, &t[0], sat))
         goto out;
-    if (linear1_uchar(t[0], out, 0.6, 100.0))
+    if (linear_uchar(t[0], out, a, b, 3))
         goto out;
     rc = 0;
 out:
     g_object_unref(ctx);
     return rc;
+}
+
+static int edit_pastel(VipsImage *in, VipsImage **out)
+{
+    static const double a[3] = {0.6, 0.6, 0.6}, b[3] = {100.0, 100.0, 100.0};
+    return grade(in, out, 0.6, a, b);
 }
 
 static int edit_night(VipsImage *in, VipsImage **out)
 {
     static const double a[3] = {0.35, 0.45, 0.75}, b[3] = {0.0, 4.0, 22.0};
-    VipsImage *ctx, **t = scratch(&ctx, 1);
-    int rc = -1;
-
-    if (saturate(in, &t[0], 0.4))
-        goto out;
-    if (linear_uchar(t[0], out, a, b, 3))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
-    return rc;
+    return grade(in, out, 0.4, a, b);
 }
 
 static int edit_sunset(VipsImage *in, VipsImage **out)
 {
     static const double a[3] = {1.12, 0.92, 0.7}, b[3] = {30.0, 6.0, 10.0};
-    VipsImage *ctx, **t = scratch(&ctx, 1);
-    int rc = -1;
-
-    if (saturate(in, &t[0], 1.2))
-        goto out;
-    if (linear_uchar(t[0], out, a, b, 3))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
-    return rc;
+    return grade(in, out, 1.2, a, b);
 }
 
 /* Indexed by enum edit_kind. geometric: also applied to the alpha band. */
