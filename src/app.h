@@ -11,12 +11,15 @@
 #include "imaging/ingest.h"
 #include "storage/storage.h"
 
+struct edits;
+
 struct app {
     const struct config *cfg; /* borrowed: main owns it */
     struct db *db;
     struct storage *storage;
     struct auth *auth;
     struct ingest_limits image_limits;
+    struct edits *edits; /* the edit pipeline (edits.h); serve only, NULL in other commands */
 };
 
 /* Opens every backend, runs migrations if migrate is true. Logs what failed. */

@@ -42,6 +42,8 @@ struct config {
     /* editing and transcription */
     char *editor;
     char *gemini_api_key, *gemini_model, *gemini_base_url;
+    long gemini_timeout, gemini_retries;
+    long edit_workers, edit_queue;
     char *transcriber;
     char *transcribe_url, *transcribe_api_key, *transcribe_model;
 

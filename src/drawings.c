@@ -16,9 +16,9 @@
 
 enum err drawings_store_image(struct app *app, const char *user_id,
                               enum storage_kind_of_object kind, const struct ingest_result *img,
-                              int64_t now_ms, struct arena *a, char **out_key, char **out_thumb)
+                              int64_t now_ms, char key[STORAGE_KEY_MAX],
+                              char thumb[STORAGE_KEY_MAX])
 {
-    char key[STORAGE_KEY_MAX], thumb[STORAGE_KEY_MAX];
     enum err rc;
 
     if (!storage_key_new(user_id, kind, now_ms, key) ||
@@ -32,13 +32,6 @@ enum err drawings_store_image(struct app *app, const char *user_id,
         storage_del(app->storage, key);
         return rc;
     }
-    *out_key = arena_strdup(a, key);
-    *out_thumb = arena_strdup(a, thumb);
-    if (!*out_key || !*out_thumb) {
-        storage_del(app->storage, key);
-        storage_del(app->storage, thumb);
-        return ERR_NOMEM;
-    }
     return ERR_OK;
 }
 
@@ -48,6 +41,7 @@ enum err drawings_create(struct app *app, const char *user_id, const char *tutor
 {
     struct ingest_result img = {0};
     struct drawing d;
+    char key[STORAGE_KEY_MAX], thumb[STORAGE_KEY_MAX];
     int64_t now = time_now_ms();
     enum err rc;
 
@@ -72,10 +66,17 @@ enum err drawings_create(struct app *app, const char *user_id, const char *tutor
     memcpy(d.user_id, user_id, ID_UUID_LEN);
     d.tutorial_id = tutorial_id ? arena_strdup(a, tutorial_id) : NULL;
     d.created_at = d.updated_at = now;
-    rc = drawings_store_image(app, user_id, STORAGE_ORIGINAL, &img, now, a, &d.original_key,
-                              &d.thumbnail_key);
+    rc = drawings_store_image(app, user_id, STORAGE_ORIGINAL, &img, now, key, thumb);
     if (rc != ERR_OK)
         goto out;
+    d.original_key = arena_strdup(a, key);
+    d.thumbnail_key = arena_strdup(a, thumb);
+    if (!d.original_key || !d.thumbnail_key) {
+        storage_del(app->storage, key);
+        storage_del(app->storage, thumb);
+        rc = ERR_NOMEM;
+        goto out;
+    }
     rc = db_drawing_insert(app->db, &d);
     if (rc != ERR_OK) {
         /* the row is not there: take its objects back */

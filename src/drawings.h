@@ -25,8 +25,9 @@ enum err drawings_delete(struct app *app, const char *user_id, const char *id, s
 
 /*
  * Stores an ingested image and its thumbnail under fresh keys of the given kind,
- * writing the keys to out_key/out_thumb (arena strings). On failure nothing stays.
+ * writing the keys to key and thumb. On failure nothing stays. Thread-safe.
  */
 enum err drawings_store_image(struct app *app, const char *user_id,
                               enum storage_kind_of_object kind, const struct ingest_result *img,
-                              int64_t now_ms, struct arena *a, char **out_key, char **out_thumb);
+                              int64_t now_ms, char key[STORAGE_KEY_MAX],
+                              char thumb[STORAGE_KEY_MAX]);

@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "app.h"
+#include "edits.h"
 #include "config.h"
 #include "handlers/handlers.h"
 #include "http/server.h"
 #include "imaging/editor.h"
+#include "util/httpc.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
@@ -50,6 +53,19 @@ static enum log_level level_of(const char *s)
     return LOG_INFO;
 }
 
+/* Thousands of edits in flight hold a client socket and a socket to the editor
+ * each: take all the descriptors the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_warn("novadraw: cannot raise the open-file limit");
+    }
+}
+
 static int cmd_serve(const struct config *cfg, const char *argv0)
 {
     struct app app;
@@ -64,24 +80,38 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (imaging_init(argv0) != ERR_OK)
+    raise_fd_limit();
+    if (httpc_global_init() != ERR_OK)
         return 1;
+    if (imaging_init(argv0) != ERR_OK)
+        goto out_curl;
     if (app_open(cfg, true, &app) != ERR_OK)
         goto out_imaging;
+    if (edits_open(&app, &app.edits) != ERR_OK)
+        goto out_app;
     if (http_server_start(&app, routes, n_routes, &srv) != ERR_OK)
         goto out_app;
-    log_info("novadraw: serving at %s (database %s, storage %s)", cfg->public_base_url,
-             app.db->ops->name, app.storage->ops->name);
+    log_info("novadraw: serving at %s (database %s, storage %s, editor %s)",
+             cfg->public_base_url, app.db->ops->name, app.storage->ops->name,
+             edits_editor_name(app.edits));
     sigwait(&stop, &sig);
     log_info("novadraw: %s received, finishing requests in flight",
              sig == SIGINT ? "SIGINT" : "SIGTERM");
-    http_server_stop(srv, SHUTDOWN_GRACE_SECONDS);
+    /* stop taking requests and let those in flight finish; edits still running after
+     * that end as 503, which resumes their connections; then the threads stop */
+    http_server_quiesce(srv, SHUTDOWN_GRACE_SECONDS);
+    edits_close(app.edits, 1);
+    app.edits = NULL;
+    http_server_free(srv);
     status = 0;
     log_info("novadraw: stopped");
 out_app:
+    edits_close(app.edits, 0);
     app_close(&app);
 out_imaging:
     imaging_shutdown();
+out_curl:
+    httpc_global_cleanup();
     return status;
 }
 

@@ -18,6 +18,10 @@ enum err handle_drawing_delete(struct request *req, struct response *res);
 enum err handle_gallery(struct request *req, struct response *res);
 enum err handle_stats(struct request *req, struct response *res);
 
+/* edits.c */
+enum err handle_edit_image(struct request *req, struct response *res);
+enum err handle_drawing_edit(struct request *req, struct response *res);
+
 /* tutorials.c */
 enum err handle_tutorials_list(struct request *req, struct response *res);
 

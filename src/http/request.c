@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,70 @@ enum err request_invalid(struct request *req, const char *where, const char *nam
 {
     return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:n}", "type", type, "loc", where,
                                       name, "msg", msg, "input"));
+}
+
+/* Code points in s if it is valid UTF-8 without NUL bytes, else -1. */
+static long long utf8_chars(const unsigned char *s, size_t n)
+{
+    long long count = 0;
+
+    for (size_t i = 0; i < n; count++) {
+        unsigned char c = s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        uint32_t cp;
+
+        if (len == 0 || i + len > n || c == 0)
+            return -1;
+        cp = len == 1 ? c : (uint32_t)(c & (0x7f >> len));
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates and code points past U+10FFFF are not UTF-8 */
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return -1;
+        i += len;
+    }
+    return count;
+}
+
+enum err request_form_text(struct request *req, const char *name, bool required, size_t min,
+                           size_t max, const char **out)
+{
+    const struct form_field *f = request_field(req, name);
+    long long chars;
+    char msg[96];
+
+    *out = NULL;
+    if (!f || (!f->too_large && f->len == 0)) {
+        if (!required)
+            return ERR_OK;
+        return request_invalid(req, "body", name, "Field required", "missing");
+    }
+    chars = f->too_large ? (long long)max + 1 : utf8_chars(f->data, f->len);
+    if (chars < 0)
+        return request_invalid(req, "body", name, "Input should be a valid string",
+                               "string_type");
+    if ((size_t)chars < min) {
+        snprintf(msg, sizeof(msg), "String should have at least %zu character%s", min,
+                 min == 1 ? "" : "s");
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
+                                          "string_too_short", "loc", "body", name, "msg", msg,
+                                          "input", (const char *)f->data, "ctx", "min_length",
+                                          (json_int_t)min));
+    }
+    if ((size_t)chars > max) {
+        /* the input is not echoed: it may be megabytes */
+        snprintf(msg, sizeof(msg), "String should have at most %zu character%s", max,
+                 max == 1 ? "" : "s");
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:{s:I}}", "type",
+                                          "string_too_long", "loc", "body", name, "msg", msg,
+                                          "ctx", "max_length", (json_int_t)max));
+    }
+    *out = (const char *)f->data;
+    return ERR_OK;
 }
 
 /* Pydantic's lax int from a string: optional whitespace and sign, decimal digits. */
@@ -225,6 +290,9 @@ void response_error(struct request *req, struct response *res, enum err err)
     res->n_headers = 0;
     if (err == ERR_VALIDATION && req->error_list) {
         rc = response_json(res, status, json_pack("{s:O}", "detail", req->error_list));
+    } else if (req->error_drawing_id) {
+        rc = response_json(res, status, json_pack("{s:s, s:s}", "detail", detail, "drawing_id",
+                                                  req->error_drawing_id));
     } else {
         rc = response_detail(res, status, detail);
     }

@@ -60,6 +60,7 @@ struct request {
     /* set by request_fail*() for the error renderer */
     const char *error_detail;
     json_t *error_list; /* FastAPI's 422 list, owned */
+    const char *error_drawing_id; /* a drawing saved although the request failed */
 };
 
 struct header {
@@ -78,6 +79,18 @@ struct response {
     struct header headers[RESPONSE_MAX_HEADERS];
     size_t n_headers;
 };
+
+/*
+ * Answering later. A handler that hands its work to another thread calls
+ * request_defer(), hands it on, and returns ERR_OK without filling res; the
+ * connection is then suspended (no HTTP thread waits). Whoever finishes the work
+ * fills res (the struct response the handler got) and calls request_resume(req),
+ * exactly once, from any thread; after that call neither req nor res may be
+ * touched. A handler that returns an error after request_defer() must not have
+ * handed the work on: the error is answered at once.
+ */
+void request_defer(struct request *req);
+void request_resume(struct request *req);
 
 /* The last query value named key, or NULL. */
 const char *request_query(const struct request *req, const char *key);
@@ -100,6 +113,15 @@ enum err request_invalid(struct request *req, const char *where, const char *nam
  */
 enum err request_query_int(struct request *req, const char *name, int64_t def, int64_t min,
                            int64_t max, int64_t *out);
+
+/*
+ * Reads a text form field as FastAPI's Form(str) with length limits does: absent or
+ * empty is "Field required" (when required; else *out = NULL), not UTF-8 or holding
+ * NUL is string_type, and fewer than min or more than max characters (code points)
+ * is string_too_short / string_too_long; each adds a 422 entry at ["body", name].
+ */
+enum err request_form_text(struct request *req, const char *name, bool required, size_t min,
+                           size_t max, const char **out);
 
 /* Parses raw as a UUID into out, or adds a 422 uuid_parsing entry at [where, name]. */
 enum err request_uuid(struct request *req, const char *where, const char *name, const char *raw,

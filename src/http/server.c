@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +37,19 @@ struct http_server {
     const struct route *routes;
     size_t n_routes;
     atomic_long in_flight;
-    atomic_bool stopping; /* set by http_server_stop: close connections after answering */
+    atomic_bool stopping; /* set by http_server_quiesce: close connections after answering */
     atomic_ulong next_id;
     unsigned id_prefix;
 };
 
+/* A deferred answer's states (see request_defer): the handler's thread and the
+ * thread that finishes the work race to move out of DEFER_RUNNING. */
+enum { DEFER_NONE, DEFER_RUNNING, DEFER_SUSPENDED, DEFER_READY };
+
 struct exchange {
     struct http_server *srv;
+    struct MHD_Connection *conn;
+    atomic_int defer;
     struct request req;
     struct response res;
     const struct route *route;
@@ -91,6 +98,28 @@ static void exchange_free(struct exchange *x)
     atomic_fetch_sub(&x->srv->in_flight, 1);
     arena_free(x->req.arena);
     free(x);
+}
+
+/* ---- deferred answers ---------------------------------------------------------- */
+
+static struct exchange *exchange_of(struct request *req)
+{
+    return (struct exchange *)((char *)req - offsetof(struct exchange, req));
+}
+
+void request_defer(struct request *req)
+{
+    atomic_store(&exchange_of(req)->defer, DEFER_RUNNING);
+}
+
+void request_resume(struct request *req)
+{
+    struct exchange *x = exchange_of(req);
+
+    /* if the connection is already suspended, wake it; if not, the handler's thread
+     * sees READY after the handler returns and answers without suspending */
+    if (atomic_exchange(&x->defer, DEFER_READY) == DEFER_SUSPENDED)
+        MHD_resume_connection(x->conn);
 }
 
 /* ---- responses -------------------------------------------------------------- */
@@ -398,6 +427,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0; /* an early answer went out: drain what still comes */
         return MHD_YES;
     }
+    if (atomic_load(&x->defer) != DEFER_NONE) /* resumed: the deferred answer is ready */
+        return atomic_load(&x->defer) == DEFER_READY ? send_response(conn, x) : MHD_YES;
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         x->body_seen += n;
@@ -421,10 +452,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_error(conn, x, ERR_TOO_LARGE);
     if (x->body_malformed)
         return send_detail(conn, x, 400, "There was an error parsing the body");
+    x->conn = conn;
     rc = x->route->handler(&x->req, &x->res);
-    if (rc != ERR_OK)
+    if (rc != ERR_OK) {
+        atomic_store(&x->defer, DEFER_NONE); /* failed before handing the work on */
         return send_error(conn, x, rc);
-    return send_response(conn, x);
+    }
+    if (atomic_load(&x->defer) == DEFER_NONE)
+        return send_response(conn, x);
+    /* suspend first, then publish it: request_resume() may only resume a suspended
+     * connection; if the work finished meanwhile, resume at once ourselves */
+    MHD_suspend_connection(conn);
+    {
+        int expected = DEFER_RUNNING;
+        if (!atomic_compare_exchange_strong(&x->defer, &expected, DEFER_SUSPENDED))
+            MHD_resume_connection(conn);
+    }
+    return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -528,7 +572,7 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     return ERR_OK;
 }
 
-void http_server_stop(struct http_server *s, int grace_seconds)
+void http_server_quiesce(struct http_server *s, int grace_seconds)
 {
     MHD_socket listen_fd;
     int64_t deadline;
@@ -549,6 +593,12 @@ void http_server_stop(struct http_server *s, int grace_seconds)
     }
     if (atomic_load(&s->in_flight) > 0)
         log_warn("http: stopping with %ld requests still in flight", atomic_load(&s->in_flight));
+}
+
+void http_server_free(struct http_server *s)
+{
+    if (!s)
+        return;
     MHD_stop_daemon(s->daemon);
     free(s);
 }

@@ -20,7 +20,11 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
                            struct http_server **out);
 
 /*
- * Stops accepting connections, waits up to grace_seconds for requests in flight
- * to finish, then stops the threads and frees the server. Accepts NULL.
+ * Stops accepting connections and waits up to grace_seconds for requests in flight
+ * to finish; answers sent from now on close their connection. Accepts NULL.
  */
-void http_server_stop(struct http_server *s, int grace_seconds);
+void http_server_quiesce(struct http_server *s, int grace_seconds);
+
+/* Stops the threads (closing connections left) and frees the server. Accepts NULL.
+ * Deferred answers must all have been resumed first (edits_close does). */
+void http_server_free(struct http_server *s);

@@ -24,25 +24,41 @@
 
 /* ---- the backend interface ---- */
 
+/*
+ * How an edit ends. rc is ERR_OK with the edited image (out, out_len bytes), or an
+ * error with why, a client-safe sentence or NULL. Both are borrowed: valid only during
+ * the call, so copy or consume them before returning. Errors: ERR_REFUSED (the prompt was not
+ * understood, or the model refused: 422), ERR_UPSTREAM (502), ERR_TIMEOUT (504),
+ * ERR_UNSUPPORTED (the input was not an image we can edit), ERR_NOMEM, ERR_INTERNAL.
+ * The returned bytes are untrusted for a remote editor: run them through ingest.
+ */
+typedef void (*editor_done_fn)(void *arg, enum err rc, const void *out, size_t out_len,
+                               const char *why);
+
 struct editor;
 struct editor_ops {
     const char *name; /* "local" | "gemini" */
-    /* png/len: our normalised PNG (borrowed). On ERR_OK, *out (of *out_len bytes) is a new PNG
-     * owned by the caller (editor_output_free). On an error, *why (may be NULL) is a static,
-     * client-safe sentence. *out is written only on success. */
-    enum err (*edit)(struct editor *e, const void *png, size_t len, const char *prompt, void **out,
-                     size_t *out_len, const char **why);
+    /*
+     * Edits png (our normalised PNG, len bytes; borrowed until done runs) as prompt
+     * asks (borrowed until done runs) and calls done(arg, ...) exactly once: on this
+     * thread before returning (local), or later on a CPU pool thread (remote, which
+     * never blocks the caller on the network).
+     */
+    void (*edit)(struct editor *e, const void *png, size_t len, const char *prompt,
+                 editor_done_fn done, void *arg);
+    /* optional (NULL: every prompt may work): ERR_REFUSED with a static *why when the
+     * prompt cannot be done, checked before anything is stored. Pure and quick. */
+    enum err (*check)(struct editor *e, const char *prompt, const char **why);
     void (*close)(struct editor *e); /* accepts NULL */
 };
 struct editor {
     const struct editor_ops *ops; /* first member of every backend's struct */
 };
 
-static inline enum err editor_edit(struct editor *e, const void *png, size_t len,
-                                   const char *prompt, void **out, size_t *out_len,
-                                   const char **why)
+static inline void editor_edit(struct editor *e, const void *png, size_t len, const char *prompt,
+                               editor_done_fn done, void *arg)
 {
-    return e->ops->edit(e, png, len, prompt, out, out_len, why);
+    e->ops->edit(e, png, len, prompt, done, arg);
 }
 
 static inline void editor_close(struct editor *e)
@@ -51,12 +67,28 @@ static inline void editor_close(struct editor *e)
         e->ops->close(e);
 }
 
-/* Releases a buffer returned by any editor function. Accepts NULL. */
+/* Releases a buffer returned by the editor_local_* functions. Accepts NULL. */
 void editor_output_free(void *buf);
 
 /* The local backend. It holds no state; *out is a static object, close is a no-op. */
 extern const struct editor_ops editor_local_ops;
 enum err editor_local_open(struct editor **out);
+
+/*
+ * The Gemini backend (editor_gemini.c): generateContent over the asynchronous HTTP
+ * client, parsing and retries scheduled on the cpu pool. Borrows cfg, http and cpu,
+ * which must outlive it. Settings: GEMINI_API_KEY, GEMINI_MODEL, GEMINI_BASE_URL,
+ * GEMINI_TIMEOUT (seconds per attempt), GEMINI_RETRIES.
+ */
+struct config;
+struct httpc;
+struct pool;
+enum err editor_gemini_open(const struct config *cfg, struct httpc *http, struct pool *cpu,
+                            struct editor **out);
+
+/* Opens the editor cfg->editor names ("auto": gemini if GEMINI_API_KEY is set). */
+enum err editor_open(const struct config *cfg, struct httpc *http, struct pool *cpu,
+                     struct editor **out);
 
 /* ---- the local backend's vocabulary ---- */
 

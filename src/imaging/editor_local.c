@@ -748,11 +748,28 @@ void editor_output_free(void *buf)
 
 /* ---- the backend vtable ---- */
 
-static enum err local_edit(struct editor *e, const void *png, size_t len, const char *prompt,
-                           void **out, size_t *out_len, const char **why)
+static void local_edit(struct editor *e, const void *png, size_t len, const char *prompt,
+                       editor_done_fn done, void *arg)
 {
+    void *out = NULL;
+    size_t out_len = 0;
+    const char *why = NULL;
+    enum err rc = editor_local_apply(png, len, prompt, &out, &out_len, &why);
+
     (void)e;
-    return editor_local_apply(png, len, prompt, out, out_len, why);
+    done(arg, rc, out, out_len, why);
+    editor_output_free(out);
+}
+
+static enum err local_check(struct editor *e, const char *prompt, const char **why)
+{
+    enum edit_kind kinds[EDIT_KIND_COUNT];
+
+    (void)e;
+    if (editor_parse(prompt, kinds, EDIT_KIND_COUNT) > 0)
+        return ERR_OK;
+    *why = editor_refusal;
+    return ERR_REFUSED;
 }
 
 static void local_close(struct editor *e)
@@ -763,6 +780,7 @@ static void local_close(struct editor *e)
 const struct editor_ops editor_local_ops = {
     .name = "local",
     .edit = local_edit,
+    .check = local_check,
     .close = local_close,
 };
 

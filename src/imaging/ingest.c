@@ -98,6 +98,11 @@ void imaging_shutdown(void)
     vips_started = false;
 }
 
+void imaging_thread_done(void)
+{
+    vips_thread_shutdown();
+}
+
 static bool is_heif_brand(const unsigned char *b)
 {
     static const char brands[][4] = {"heic", "heix", "hevc", "hevx", "heim",

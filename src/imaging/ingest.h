@@ -39,6 +39,8 @@ struct ingest_result {
  * Call once from main before threads start. Returns ERR_INTERNAL on failure. */
 enum err imaging_init(const char *argv0);
 void imaging_shutdown(void);
+/* Frees libvips' per-thread state; call on a worker thread that used libvips, as it ends. */
+void imaging_thread_done(void);
 
 /*
  * Validates and normalises an upload. On error *why (may be NULL) points at a static,

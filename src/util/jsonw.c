@@ -3,6 +3,7 @@
  */
 #include "jsonw.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,20 @@ void jsonw_int(struct jsonw *w, int64_t v)
     put(w, p, (size_t)(num + sizeof(num) - p));
 }
 
+void jsonw_fixed(struct jsonw *w, double v, int decimals)
+{
+    char num[64];
+    int n;
+
+    if (!isfinite(v) || v > 1e15 || v < -1e15 || decimals < 0 || decimals > 9) {
+        w->failed = true; /* JSON has no NaN or infinity; a duration never gets here */
+        return;
+    }
+    n = snprintf(num, sizeof(num), "%.*f", decimals, v);
+    before_value(w);
+    put(w, num, (size_t)n);
+}
+
 void jsonw_bool(struct jsonw *w, bool v)
 {
     before_value(w);
@@ -299,6 +314,12 @@ void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v)
 {
     jsonw_key(w, key);
     jsonw_int(w, v);
+}
+
+void jsonw_kv_fixed(struct jsonw *w, const char *key, double v, int decimals)
+{
+    jsonw_key(w, key);
+    jsonw_fixed(w, v, decimals);
 }
 
 void jsonw_kv_bool(struct jsonw *w, const char *key, bool v)

@@ -41,11 +41,14 @@ void jsonw_key(struct jsonw *w, const char *key);
 void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_strn(struct jsonw *w, const char *s, size_t n);
 void jsonw_int(struct jsonw *w, int64_t v);
+/* A number with a fixed count of decimals (0-9), e.g. 12.450 seconds. */
+void jsonw_fixed(struct jsonw *w, double v, int decimals);
 void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 /* Key and value in one call. */
 void jsonw_kv_str(struct jsonw *w, const char *key, const char *s);
 void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v);
+void jsonw_kv_fixed(struct jsonw *w, const char *key, double v, int decimals);
 void jsonw_kv_bool(struct jsonw *w, const char *key, bool v);
 
 /* Returns the NUL-terminated text (caller frees) and its length, or NULL if anything

@@ -418,6 +418,28 @@ static void *to_png(const struct raw *in, size_t *len)
     return buf;
 }
 
+/* What an editor's done callback was given (the image is borrowed: keep its head). */
+struct done_capture {
+    int calls;
+    enum err rc;
+    size_t len;
+    unsigned char head[8];
+    const char *why;
+};
+
+static void capture_done(void *arg, enum err rc, const void *out, size_t out_len, const char *why)
+{
+    struct done_capture *c = arg;
+
+    c->calls++;
+    c->rc = rc;
+    c->len = out_len;
+    c->why = why;
+    memset(c->head, 0, sizeof(c->head));
+    if (out && out_len >= sizeof(c->head))
+        memcpy(c->head, out, sizeof(c->head));
+}
+
 static void test_png(void)
 {
     struct raw in = make_image(200, 150, 4);
@@ -462,8 +484,15 @@ static void test_png(void)
     struct editor *ed = NULL;
     CHECK_EQ_INT(editor_local_open(&ed), ERR_OK);
     CHECK_EQ_STR(ed->ops->name, "local");
-    CHECK_EQ_INT(editor_edit(ed, png, len, "invert", &a, &a_len, &why), ERR_OK);
-    editor_output_free(a);
+    struct done_capture cap = {0};
+    editor_edit(ed, png, len, "invert", capture_done, &cap);
+    CHECK_EQ_INT(cap.calls, 1);
+    CHECK_EQ_INT(cap.rc, ERR_OK);
+    CHECK(cap.len > 8 && memcmp(cap.head, "\x89PNG", 4) == 0);
+    editor_edit(ed, png, len, "make it nicer", capture_done, &cap);
+    CHECK_EQ_INT(cap.calls, 2);
+    CHECK_EQ_INT(cap.rc, ERR_REFUSED);
+    CHECK(cap.why == editor_refusal);
     editor_close(ed);
 
     /* bad raw arguments */

@@ -1,0 +1,454 @@
+/*
+ * edits.c - the edit pipeline's steps (see edits.h for the picture). Each step
+ * is a function that runs on one pool and queues the next; a job moves between
+ * threads only through a pool's queue (whose lock orders its memory), so a job
+ * is touched by one thread at a time, except for the two branches of a new
+ * drawing, which write disjoint fields and meet in join().
+ */
+#include "edits.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "drawings.h"
+#include "imaging/editor.h"
+#include "util/httpc.h"
+#include "util/log.h"
+#include "util/pool.h"
+#include "util/timefmt.h"
+
+#define IO_THREADS 8
+#define WHY_MAX 1024 /* the local editor's refusal lists its vocabulary */
+
+struct edits {
+    struct app *app;
+    struct pool *cpu, *io;
+    struct httpc *http;
+    struct editor *editor;
+    atomic_long in_flight;
+    long max_in_flight;
+    atomic_bool closing;
+};
+
+struct job {
+    struct edits *e;
+    struct edit_order o;
+    edit_done_fn done;
+    void *arg;
+    int64_t start_ns, now_ms;
+
+    struct ingest_result orig; /* a new drawing: the normalised upload */
+    void *saved_png;           /* a saved drawing: its stored original (malloc'd) */
+    size_t saved_len;
+    struct ingest_result result; /* the edited image, normalised */
+
+    atomic_int branches; /* a new drawing: 2, counted down by join() */
+    enum err orig_rc;    /* storing the original (branch 1) */
+    enum err edit_rc;    /* editing and storing the edit (branch 2) */
+    char edit_why[WHY_MAX];
+
+    char drawing_id[ID_UUID_LEN];
+    char orig_key[STORAGE_KEY_MAX], orig_thumb[STORAGE_KEY_MAX];
+    char edit_key[STORAGE_KEY_MAX], edit_thumb[STORAGE_KEY_MAX];
+    bool orig_stored, edit_stored;
+};
+
+/* ---- the end of a job ------------------------------------------------------------- */
+
+static void job_free(struct job *j)
+{
+    ingest_result_free(&j->orig);
+    ingest_result_free(&j->result);
+    free(j->saved_png);
+    free(j);
+}
+
+static void delete_stored(struct job *j, bool original, bool edit)
+{
+    struct storage *st = j->e->app->storage;
+
+    if (original && j->orig_stored) {
+        storage_del(st, j->orig_key);
+        storage_del(st, j->orig_thumb);
+        j->orig_stored = false;
+    }
+    if (edit && j->edit_stored) {
+        storage_del(st, j->edit_key);
+        storage_del(st, j->edit_thumb);
+        j->edit_stored = false;
+    }
+}
+
+/* Tells the caller how it went and frees the job. with_drawing: j->drawing_id exists. */
+static void finish(struct job *j, enum err rc, const char *why, bool with_drawing)
+{
+    struct edits *e = j->e;
+    struct arena *a = NULL;
+    struct edit_outcome o = {
+        .rc = rc,
+        .why = why,
+        .drawing_id = with_drawing ? j->drawing_id : NULL,
+        .seconds = (double)(time_mono_ns() - j->start_ns) / 1e9,
+    };
+
+    if (rc == ERR_OK) {
+        a = arena_new();
+        o.result_url = a ? storage_url(e->app->storage, j->edit_key, a) : NULL;
+        if (!o.result_url) {
+            o.rc = ERR_NOMEM;
+            o.why = NULL;
+        }
+    }
+    j->done(j->arg, &o);
+    arena_free(a);
+    job_free(j);
+    atomic_fetch_sub(&e->in_flight, 1);
+}
+
+static void set_edit_error(struct job *j, enum err rc, const char *why)
+{
+    j->edit_rc = rc;
+    snprintf(j->edit_why, sizeof(j->edit_why), "%s", why ? why : "");
+}
+
+/* Ingests the editor's image like an upload: untrusted bytes, same limits. */
+static enum err ingest_edited(struct job *j, enum err rc, const void *out, size_t len,
+                              const char *why)
+{
+    const char *ingest_why = NULL;
+
+    if (rc != ERR_OK) {
+        set_edit_error(j, rc, why);
+        return rc;
+    }
+    rc = ingest_image(out, len, &j->e->app->image_limits, &j->result, &ingest_why);
+    if (rc != ERR_OK) {
+        log_warn("edits: the %s editor returned an image we cannot use (%s)",
+                 j->e->editor->ops->name, err_name(rc));
+        set_edit_error(j, ERR_UPSTREAM, "The editor returned an image that could not be used");
+        return ERR_UPSTREAM;
+    }
+    return ERR_OK;
+}
+
+static enum err store_edit(struct job *j)
+{
+    enum err rc = drawings_store_image(j->e->app, j->o.user_id, STORAGE_EDITED, &j->result,
+                                       j->now_ms, j->edit_key, j->edit_thumb);
+
+    if (rc == ERR_OK)
+        j->edit_stored = true;
+    else
+        set_edit_error(j, ERR_UNAVAILABLE, "Storage unavailable");
+    return rc;
+}
+
+/* ---- a new drawing ---------------------------------------------------------------- */
+
+static void new_record(void *arg)
+{
+    struct job *j = arg;
+    struct edits *e = j->e;
+    struct drawing d;
+    struct edit ed;
+    enum err rc;
+
+    if (j->orig_rc != ERR_OK) {
+        delete_stored(j, true, true);
+        finish(j, ERR_UNAVAILABLE, "Storage unavailable", false);
+        return;
+    }
+    memset(&d, 0, sizeof(d));
+    memcpy(d.id, j->drawing_id, ID_UUID_LEN);
+    memcpy(d.user_id, j->o.user_id, ID_UUID_LEN);
+    d.tutorial_id = (char *)j->o.tutorial_id;
+    d.original_key = j->orig_key;
+    d.thumbnail_key = j->orig_thumb;
+    d.created_at = d.updated_at = j->now_ms;
+    if (j->edit_rc == ERR_OK) {
+        ed.image_key = j->edit_key;
+        ed.thumbnail_key = j->edit_thumb;
+        ed.prompt = (char *)j->o.prompt;
+        ed.source = (char *)j->o.source;
+        ed.created_at = j->now_ms;
+        d.edits = &ed;
+        d.n_edits = 1;
+    }
+    rc = db_drawing_insert(e->app->db, &d); /* the drawing and its edit: one transaction */
+    if (rc != ERR_OK) {
+        delete_stored(j, true, true);
+        finish(j, rc, rc == ERR_NOT_FOUND ? "Tutorial not found" : "Database unavailable", false);
+        return;
+    }
+    if (j->edit_rc != ERR_OK) {
+        /* the drawing is saved; the error names it */
+        delete_stored(j, false, true);
+        finish(j, j->edit_rc, j->edit_why[0] ? j->edit_why : NULL, true);
+        return;
+    }
+    finish(j, ERR_OK, NULL, true);
+}
+
+/* Where the two branches meet: the second to arrive records the result. */
+static void join(struct job *j)
+{
+    if (atomic_fetch_sub(&j->branches, 1) != 1)
+        return;
+    if (pool_submit_always(j->e->io, new_record, j) != ERR_OK)
+        new_record(j);
+}
+
+static void new_store_original(void *arg)
+{
+    struct job *j = arg;
+
+    j->orig_rc = drawings_store_image(j->e->app, j->o.user_id, STORAGE_ORIGINAL, &j->orig,
+                                      j->now_ms, j->orig_key, j->orig_thumb);
+    j->orig_stored = j->orig_rc == ERR_OK;
+    join(j);
+}
+
+static void new_store_edit(void *arg)
+{
+    struct job *j = arg;
+
+    store_edit(j);
+    join(j);
+}
+
+static void new_edited(void *arg, enum err rc, const void *out, size_t len, const char *why)
+{
+    struct job *j = arg;
+
+    if (ingest_edited(j, rc, out, len, why) != ERR_OK) {
+        join(j);
+        return;
+    }
+    if (pool_submit_always(j->e->io, new_store_edit, j) != ERR_OK)
+        new_store_edit(j);
+}
+
+static void new_ingest(void *arg)
+{
+    struct job *j = arg;
+    struct edits *e = j->e;
+    const char *why = NULL;
+    enum err rc = ingest_image(j->o.image, j->o.image_len, &e->app->image_limits, &j->orig, &why);
+
+    if (rc != ERR_OK) {
+        finish(j, rc, why, false); /* nothing stored yet */
+        return;
+    }
+    atomic_store(&j->branches, 2);
+    if (pool_submit_always(e->io, new_store_original, j) != ERR_OK) {
+        j->orig_rc = ERR_NOMEM;
+        join(j);
+    }
+    editor_edit(e->editor, j->orig.png, j->orig.png_len, j->o.prompt, new_edited, j);
+}
+
+/* ---- an edit of a saved drawing ---------------------------------------------------------- */
+
+static void saved_record(void *arg)
+{
+    struct job *j = arg;
+    struct edit ed = {
+        .image_key = j->edit_key,
+        .thumbnail_key = j->edit_thumb,
+        .prompt = (char *)j->o.prompt,
+        .source = (char *)j->o.source,
+        .created_at = j->now_ms,
+    };
+    enum err rc;
+
+    if (store_edit(j) != ERR_OK) {
+        finish(j, j->edit_rc, j->edit_why, true);
+        return;
+    }
+    rc = db_edit_append(j->e->app->db, j->o.user_id, j->drawing_id, &ed);
+    if (rc != ERR_OK) {
+        delete_stored(j, false, true);
+        if (rc == ERR_NOT_FOUND) /* deleted meanwhile */
+            finish(j, rc, "Drawing not found", false);
+        else
+            finish(j, rc, "Database unavailable", true);
+        return;
+    }
+    finish(j, ERR_OK, NULL, true);
+}
+
+static void saved_edited(void *arg, enum err rc, const void *out, size_t len, const char *why)
+{
+    struct job *j = arg;
+
+    if (ingest_edited(j, rc, out, len, why) != ERR_OK) {
+        finish(j, j->edit_rc, j->edit_why[0] ? j->edit_why : NULL, true);
+        return;
+    }
+    if (pool_submit_always(j->e->io, saved_record, j) != ERR_OK)
+        saved_record(j);
+}
+
+static void saved_edit(void *arg)
+{
+    struct job *j = arg;
+
+    editor_edit(j->e->editor, j->saved_png, j->saved_len, j->o.prompt, saved_edited, j);
+}
+
+static void saved_load(void *arg)
+{
+    struct job *j = arg;
+    struct edits *e = j->e;
+    struct arena *a = arena_new();
+    struct drawing d;
+    enum err rc = a ? db_drawing_get(e->app->db, j->o.user_id, j->o.drawing_id, a, &d)
+                    : ERR_NOMEM;
+
+    if (rc == ERR_OK && strlen(d.original_key) >= sizeof(j->orig_key))
+        rc = ERR_INTERNAL;
+    if (rc == ERR_OK)
+        memcpy(j->orig_key, d.original_key, strlen(d.original_key) + 1);
+    arena_free(a);
+    if (rc != ERR_OK) {
+        finish(j, rc, rc == ERR_NOT_FOUND ? "Drawing not found" : NULL, false);
+        return;
+    }
+    rc = storage_get(e->app->storage, j->orig_key, &j->saved_png, &j->saved_len);
+    if (rc != ERR_OK) {
+        log_warn("edits: cannot read the original of drawing %s (%s)", j->drawing_id,
+                 err_name(rc));
+        finish(j, ERR_UNAVAILABLE, "Storage unavailable", false);
+        return;
+    }
+    if (pool_submit_always(e->cpu, saved_edit, j) != ERR_OK)
+        saved_edit(j);
+}
+
+/* ---- public ---------------------------------------------------------------------------- */
+
+enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn done, void *arg)
+{
+    struct job *j;
+    enum err rc;
+
+    if (atomic_load(&e->closing))
+        return ERR_UNAVAILABLE;
+    if (atomic_fetch_add(&e->in_flight, 1) >= e->max_in_flight) {
+        atomic_fetch_sub(&e->in_flight, 1);
+        return ERR_BUSY;
+    }
+    j = calloc(1, sizeof(*j));
+    if (!j) {
+        atomic_fetch_sub(&e->in_flight, 1);
+        return ERR_NOMEM;
+    }
+    j->e = e;
+    j->o = *o;
+    j->done = done;
+    j->arg = arg;
+    j->start_ns = time_mono_ns();
+    j->now_ms = time_now_ms();
+    if (o->image) {
+        if (!id_uuid_new(j->drawing_id)) {
+            rc = ERR_INTERNAL;
+            goto fail;
+        }
+        rc = pool_submit(e->cpu, new_ingest, j);
+    } else {
+        memcpy(j->drawing_id, o->drawing_id, ID_UUID_LEN);
+        rc = pool_submit(e->io, saved_load, j);
+    }
+    if (rc == ERR_OK)
+        return ERR_OK;
+fail:
+    free(j);
+    atomic_fetch_sub(&e->in_flight, 1);
+    return rc;
+}
+
+enum err edits_check_prompt(const struct edits *e, const char *prompt, const char **why)
+{
+    if (!e->editor->ops->check)
+        return ERR_OK;
+    return e->editor->ops->check(e->editor, prompt, why);
+}
+
+const char *edits_editor_name(const struct edits *e)
+{
+    return e->editor->ops->name;
+}
+
+static void on_worker_exit(void)
+{
+    imaging_thread_done();
+}
+
+enum err edits_open(struct app *app, struct edits **out)
+{
+    const struct config *cfg = app->cfg;
+    struct edits *e = calloc(1, sizeof(*e));
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned workers = cfg->edit_workers > 0 ? (unsigned)cfg->edit_workers
+                                             : (unsigned)(cores > 0 ? cores : 1);
+    enum err rc;
+
+    if (!e)
+        return ERR_NOMEM;
+    e->app = app;
+    e->max_in_flight = cfg->edit_queue;
+    rc = pool_open("cpu", workers, (size_t)cfg->edit_queue, on_worker_exit, &e->cpu);
+    if (rc == ERR_OK)
+        rc = pool_open("io", IO_THREADS, (size_t)cfg->edit_queue, on_worker_exit, &e->io);
+    if (rc == ERR_OK)
+        rc = httpc_open(0, &e->http);
+    if (rc == ERR_OK)
+        rc = editor_open(cfg, e->http, e->cpu, &e->editor);
+    if (rc != ERR_OK) {
+        edits_close(e, 0);
+        return rc;
+    }
+    log_info("edits: %u cpu workers, %d io workers, at most %ld edits in flight", workers,
+             IO_THREADS, e->max_in_flight);
+    *out = e;
+    return ERR_OK;
+}
+
+/* Waits until no edit is in flight, or the deadline. */
+static bool wait_idle(struct edits *e, int64_t deadline_ns)
+{
+    while (atomic_load(&e->in_flight) > 0 && time_mono_ns() < deadline_ns) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load(&e->in_flight) == 0;
+}
+
+void edits_close(struct edits *e, int grace_seconds)
+{
+    if (!e)
+        return;
+    atomic_store(&e->closing, true);
+    if (!wait_idle(e, time_mono_ns() + (int64_t)grace_seconds * 1000000000)) {
+        log_warn("edits: %ld edits still in flight; failing their remote calls",
+                 atomic_load(&e->in_flight));
+        httpc_shutdown(e->http); /* waiting calls end now, as 503 */
+        if (!wait_idle(e, time_mono_ns() + 10LL * 1000000000)) {
+            /* a step is stuck (a hung storage call?): leave the threads be rather than
+             * free what they still use; the process is about to exit */
+            log_error("edits: %ld edits did not finish; not waiting for them",
+                      atomic_load(&e->in_flight));
+            return;
+        }
+    }
+    httpc_shutdown(e->http);
+    pool_close(e->cpu);
+    pool_close(e->io);
+    editor_close(e->editor);
+    httpc_close(e->http);
+    free(e);
+}

@@ -1,0 +1,79 @@
+/*
+ * edits.h - the edit pipeline (SPEC §5 edit routes, §8): an uploaded drawing, or
+ * one already saved, goes through the editor and comes back as a stored edit,
+ * without an HTTP thread ever waiting on it.
+ *
+ * An edit of a new upload runs as two branches that meet at the end:
+ *
+ *   cpu: ingest the upload ──┬── io:  store original + thumbnail ──────────┐
+ *                            └── editor (local on cpu, or remote: no thread │
+ *                                while waiting) → cpu: ingest the result    │
+ *                                → io: store edit + thumbnail ──────────────┴→ io: record
+ *
+ * and is recorded in one transaction: the drawing with its edit, or, when the
+ * editor failed, the drawing alone (the error then names its drawing_id: nothing
+ * the user uploaded is lost). If storage or the database fails, what was stored
+ * is deleted and nothing is recorded. An edit of a saved drawing reads its
+ * original, edits it, stores the result and appends it.
+ *
+ * Admission is bounded: past EDIT_QUEUE edits in flight, edits_submit() answers
+ * ERR_BUSY (503 with Retry-After) at once. CPU work runs on EDIT_WORKERS threads
+ * (default one per core), blocking storage and database calls on a separate
+ * I/O pool, remote calls on the one asynchronous HTTP client.
+ *
+ * Ownership: struct edits owns its pools, the HTTP client and the editor. An
+ * order's strings and image are borrowed until its done callback has run; the
+ * outcome passed to done is borrowed for the duration of the call. Thread-safe.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "app.h"
+#include "util/id.h"
+
+struct edits;
+
+struct edit_order {
+    const char *user_id;     /* canonical UUID */
+    const char *prompt;      /* 1-1000 characters, checked by the caller */
+    const char *source;      /* "text" | "audio" */
+    /* a new drawing: */
+    const void *image;       /* the upload, untrusted */
+    size_t image_len;
+    const char *tutorial_id; /* canonical, already checked to exist; or NULL */
+    /* or an edit of a saved drawing (image is then NULL): */
+    const char *drawing_id;  /* canonical; must be user_id's (ERR_NOT_FOUND) */
+};
+
+struct edit_outcome {
+    enum err rc;
+    const char *why;        /* client-safe sentence for rc, or NULL */
+    const char *drawing_id; /* the drawing saved or edited; NULL if none was saved */
+    const char *result_url; /* the edit's URL, on success */
+    double seconds;         /* from submit to outcome */
+};
+
+typedef void (*edit_done_fn)(void *arg, const struct edit_outcome *o);
+
+/* Starts the pools, the HTTP client and the editor the configuration names. */
+enum err edits_open(struct app *app, struct edits **out);
+
+/*
+ * Starts an edit; done(arg, outcome) is called exactly once, later, from a pipeline
+ * thread. ERR_BUSY when EDIT_QUEUE edits are in flight, ERR_NOMEM, ERR_UNAVAILABLE
+ * while closing: then done is never called.
+ */
+enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn done,
+                      void *arg);
+
+/* ERR_REFUSED (with a static *why) if the editor already knows it cannot do what
+ * prompt asks (the local editor recognises no edit in it); ERR_OK otherwise. */
+enum err edits_check_prompt(const struct edits *e, const char *prompt, const char **why);
+
+/* The name of the editor in use ("local", "gemini"). */
+const char *edits_editor_name(const struct edits *e);
+
+/* Refuses new edits, lets those in flight finish (remote calls still waiting after
+ * grace_seconds fail as 503), then stops the threads. Accepts NULL. */
+void edits_close(struct edits *e, int grace_seconds);

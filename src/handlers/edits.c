@@ -1,0 +1,148 @@
+/*
+ * edits.c - the edit routes: POST /api/edit-image (upload and edit) and
+ * POST /api/drawings/{id}/edits (edit a saved drawing again). Handlers parse and
+ * validate every field, check the tutorial, then hand the work to the edit
+ * pipeline (src/edits.c) and defer the answer: no HTTP thread waits on an editor.
+ */
+#include "handlers/handlers.h"
+
+#include <string.h>
+
+#include "app.h"
+#include "edits.h"
+#include "util/jsonw.h"
+
+#define PROMPT_MAX_CHARS 1000
+
+/* What the pipeline's callback needs to answer; lives in the request's arena. */
+struct pending {
+    struct request *req;
+    struct response *res;
+    const char *prompt;
+};
+
+/* The seed's edit response: note "success" is the string "true". */
+static enum err write_success(struct pending *p, const struct edit_outcome *o)
+{
+    struct jsonw w;
+
+    jsonw_init(&w, 512);
+    jsonw_obj_begin(&w);
+    jsonw_kv_str(&w, "success", "true");
+    jsonw_kv_str(&w, "prompt", p->prompt);
+    jsonw_kv_str(&w, "result_image", o->result_url);
+    jsonw_kv_fixed(&w, "processing_time", o->seconds, 3);
+    jsonw_kv_str(&w, "drawing_id", o->drawing_id);
+    jsonw_kv_str(&w, "user_id", p->req->user_id);
+    jsonw_obj_end(&w);
+    return response_jsonw(p->res, 200, &w);
+}
+
+/* Runs on a pipeline thread; the request is ours until request_resume(). */
+static void on_done(void *arg, const struct edit_outcome *o)
+{
+    struct pending *p = arg;
+    struct request *req = p->req;
+    enum err rc = o->rc;
+
+    if (rc == ERR_OK)
+        rc = write_success(p, o);
+    if (rc != ERR_OK) {
+        /* the outcome's strings are borrowed: copy them into the request */
+        if (o->why)
+            request_fail(req, rc, arena_strdup(req->arena, o->why));
+        if (o->drawing_id)
+            req->error_drawing_id = arena_strdup(req->arena, o->drawing_id);
+        response_error(req, p->res, rc);
+    }
+    request_resume(req);
+}
+
+static enum err start(struct request *req, struct response *res, const struct edit_order *o)
+{
+    struct pending *p = arena_alloc(req->arena, sizeof(*p));
+    const char *why = NULL;
+    enum err rc;
+
+    if (!p)
+        return ERR_NOMEM;
+    /* a prompt the editor cannot do is refused before anything is stored */
+    rc = edits_check_prompt(req->app->edits, o->prompt, &why);
+    if (rc != ERR_OK)
+        return request_fail(req, rc, why);
+    p->req = req;
+    p->res = res;
+    p->prompt = o->prompt;
+    request_defer(req);
+    rc = edits_submit(req->app->edits, o, on_done, p);
+    if (rc == ERR_BUSY)
+        return request_fail(req, rc, "Too many edits in progress, try again shortly");
+    return rc;
+}
+
+/* The optional tutorial_id field: absent or "" is none; otherwise a UUID. */
+static enum err form_tutorial(struct request *req, char out[ID_UUID_LEN], bool *present)
+{
+    const char *raw = NULL;
+    enum err rc = request_form_text(req, "tutorial_id", false, 0, 64, &raw);
+
+    *present = false;
+    if (rc != ERR_OK || !raw)
+        return rc == ERR_OK ? ERR_OK : request_invalid(req, "body", "tutorial_id",
+                                                       "Input should be a valid UUID",
+                                                       "uuid_parsing");
+    *present = true;
+    return request_uuid(req, "body", "tutorial_id", raw, out);
+}
+
+enum err handle_edit_image(struct request *req, struct response *res)
+{
+    const struct form_field *file = request_field(req, "file");
+    struct edit_order o = {.user_id = req->user_id, .source = "text"};
+    char tutorial[ID_UUID_LEN];
+    bool has_tutorial = false;
+    enum err rc = ERR_OK;
+
+    /* every field is checked, so the client hears of every problem at once */
+    if (!file)
+        rc = request_invalid(req, "body", "file", "Field required", "missing");
+    if (request_form_text(req, "prompt", true, 1, PROMPT_MAX_CHARS, &o.prompt) != ERR_OK)
+        rc = ERR_VALIDATION;
+    if (form_tutorial(req, tutorial, &has_tutorial) != ERR_OK)
+        rc = ERR_VALIDATION;
+    if (rc != ERR_OK)
+        return rc;
+    if (file->too_large)
+        return request_fail(req, ERR_TOO_LARGE, "Request body too large");
+    if (has_tutorial) {
+        rc = db_tutorial_exists(req->app->db, tutorial);
+        if (rc == ERR_NOT_FOUND)
+            return request_fail(req, rc, "Tutorial not found");
+        if (rc != ERR_OK)
+            return request_fail(req, ERR_UNAVAILABLE, "Database unavailable");
+        o.tutorial_id = arena_strdup(req->arena, tutorial);
+        if (!o.tutorial_id)
+            return ERR_NOMEM;
+    }
+    o.image = file->data;
+    o.image_len = file->len;
+    return start(req, res, &o);
+}
+
+enum err handle_drawing_edit(struct request *req, struct response *res)
+{
+    struct edit_order o = {.user_id = req->user_id, .source = "text"};
+    char id[ID_UUID_LEN];
+    enum err rc = ERR_OK;
+
+    if (request_uuid(req, "path", "drawing_id", req->params[0], id) != ERR_OK)
+        rc = ERR_VALIDATION;
+    if (request_form_text(req, "prompt", true, 1, PROMPT_MAX_CHARS, &o.prompt) != ERR_OK)
+        rc = ERR_VALIDATION;
+    if (rc != ERR_OK)
+        return rc;
+    o.drawing_id = arena_strdup(req->arena, id);
+    if (!o.drawing_id)
+        return ERR_NOMEM;
+    return start(req, res, &o);
+}

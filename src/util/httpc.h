@@ -1,0 +1,76 @@
+/*
+ * httpc.h - an asynchronous HTTP client: one thread drives libcurl's multi
+ * interface for every outgoing request of the process, so thousands of calls
+ * to a slow remote service wait on sockets, not on threads.
+ *
+ * A caller hands over a request with httpc_submit() and gets its result in a
+ * callback, later, on the client's thread. Callbacks must be quick (queue the
+ * real work elsewhere, e.g. on a pool): every other transfer waits while one
+ * runs. A request may be delayed (for retry back-off) without holding anything
+ * but its queue node.
+ *
+ * httpc.c is the only file that drives libcurl's multi interface; it owns the
+ * easy handles. Ownership: httpc_submit() copies the method, URL and headers;
+ * the body is borrowed and must stay valid until the callback runs (so a retry
+ * sends the same bytes without a copy); the response handed to the callback is
+ * the callback's to keep and free with httpc_response_free(). Thread-safe:
+ * submit from any thread.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define HTTPC_MAX_HEADERS 8
+
+struct httpc;
+
+struct httpc_request {
+    const char *method;                       /* "GET", "POST"; copied */
+    const char *url;                          /* copied */
+    const char *headers[HTTPC_MAX_HEADERS];   /* "Name: value", copied; NULL-terminated */
+    const void *body;                         /* borrowed until done runs; NULL = empty */
+    size_t body_len;
+    long timeout_ms;                          /* whole transfer; 0 = 60 s */
+    size_t max_response;                      /* bigger answers fail as ERR_UPSTREAM; 0 = 64 MiB */
+};
+
+struct httpc_response {
+    enum err transport;  /* ERR_OK (an HTTP answer arrived), ERR_TIMEOUT, ERR_UPSTREAM (refused,
+                          * reset, malformed, too big), ERR_UNAVAILABLE (the client is closing) */
+    long status;         /* HTTP status when transport is ERR_OK, else 0 */
+    char *body;          /* malloc'd, NUL-terminated; may be NULL when empty */
+    size_t body_len;
+    char *retry_after;   /* the Retry-After header's value, or NULL */
+    double seconds;      /* time from start of transfer to completion */
+};
+
+typedef void (*httpc_done_fn)(void *arg, struct httpc_response *res);
+
+/* Starts the client's thread. max_connections caps connections per host (0: no cap). */
+enum err httpc_open(long max_connections, struct httpc **out);
+
+/*
+ * Queues req, to start after delay_ms (0: now). done(arg, res) is called exactly once,
+ * on the client's thread, with a response the callback owns — also when the client
+ * closes before the transfer ends (transport ERR_UNAVAILABLE). Returns ERR_NOMEM, or
+ * ERR_UNAVAILABLE when the client is closing, without calling done.
+ */
+enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
+                      httpc_done_fn done, void *arg);
+
+void httpc_response_free(struct httpc_response *res); /* accepts NULL */
+
+/* Fails every transfer still in flight or waiting (their callbacks run, with
+ * ERR_UNAVAILABLE) and stops the thread; later submits get ERR_UNAVAILABLE. The
+ * client stays valid until httpc_close(). Idempotent. */
+void httpc_shutdown(struct httpc *c);
+
+/* httpc_shutdown(), then frees the client. Accepts NULL. */
+void httpc_close(struct httpc *c);
+
+/* libcurl's process-wide set-up, once in main() before any thread starts. */
+enum err httpc_global_init(void);
+void httpc_global_cleanup(void);
