@@ -353,15 +353,15 @@ enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn 
     j->arg = arg;
     j->start_ns = time_mono_ns();
     j->now_ms = time_now_ms();
-    if (o->image) {
+    if (o->drawing_id) {
+        memcpy(j->drawing_id, o->drawing_id, ID_UUID_LEN);
+        rc = pool_submit(e->io, saved_load, j);
+    } else {
         if (!id_uuid_new(j->drawing_id)) {
             rc = ERR_INTERNAL;
             goto fail;
         }
         rc = pool_submit(e->cpu, new_ingest, j);
-    } else {
-        memcpy(j->drawing_id, o->drawing_id, ID_UUID_LEN);
-        rc = pool_submit(e->io, saved_load, j);
     }
     if (rc == ERR_OK)
         return ERR_OK;

@@ -38,12 +38,12 @@ struct edit_order {
     const char *user_id;     /* canonical UUID */
     const char *prompt;      /* 1-1000 characters, checked by the caller */
     const char *source;      /* "text" | "audio" */
-    /* a new drawing: */
-    const void *image;       /* the upload, untrusted */
+    /* an edit of a saved drawing: */
+    const char *drawing_id;  /* canonical; must be user_id's (ERR_NOT_FOUND); or NULL: */
+    /* a new drawing, from an upload: */
+    const void *image;       /* untrusted; may be NULL when image_len is 0 */
     size_t image_len;
     const char *tutorial_id; /* canonical, already checked to exist; or NULL */
-    /* or an edit of a saved drawing (image is then NULL): */
-    const char *drawing_id;  /* canonical; must be user_id's (ERR_NOT_FOUND) */
 };
 
 struct edit_outcome {
