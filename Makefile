@@ -29,7 +29,7 @@ unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
 e2e: build
-	NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw $(PYTEST) -q tests/e2e
+	NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw $(PYTEST) -q tests/e2e tests/fakes
 
 test: unit e2e
 

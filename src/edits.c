@@ -232,23 +232,38 @@ static void new_edited(void *arg, enum err rc, const void *out, size_t len, cons
         new_store_edit(j);
 }
 
+/* Branch 1, on the cpu pool: the original's thumbnail, then its storage on io. */
+static void new_thumbnail_original(void *arg)
+{
+    struct job *j = arg;
+
+    j->orig_rc = ingest_add_thumbnail(&j->orig);
+    if (j->orig_rc != ERR_OK) {
+        join(j);
+        return;
+    }
+    if (pool_submit_always(j->e->io, new_store_original, j) != ERR_OK)
+        new_store_original(j);
+}
+
 static void new_ingest(void *arg)
 {
     struct job *j = arg;
     struct edits *e = j->e;
     const char *why = NULL;
-    enum err rc = ingest_image(j->o.image, j->o.image_len, &e->app->image_limits, &j->orig, &why);
+    enum err rc = ingest_image_only(j->o.image, j->o.image_len, &e->app->image_limits, &j->orig,
+                                    &why);
 
     if (rc != ERR_OK) {
         finish(j, rc, why, false); /* nothing stored yet */
         return;
     }
     atomic_store(&j->branches, 2);
-    if (pool_submit_always(e->io, new_store_original, j) != ERR_OK) {
-        j->orig_rc = ERR_NOMEM;
-        join(j);
-    }
+    /* the editor first: a remote one then works while we make the thumbnail and store
+     * the original (queued behind the other uploads' first steps, not ahead of them) */
     editor_edit(e->editor, j->orig.png, j->orig.png_len, j->o.prompt, new_edited, j);
+    if (pool_submit_always(e->cpu, new_thumbnail_original, j) != ERR_OK)
+        new_thumbnail_original(j);
 }
 
 /* ---- an edit of a saved drawing ---------------------------------------------------------- */

@@ -51,6 +51,17 @@ void imaging_thread_done(void);
 enum err ingest_image(const void *data, size_t len, const struct ingest_limits *lim,
                       struct ingest_result *out, const char **why);
 
+/*
+ * The same, without the thumbnail (out->thumb stays NULL): what a caller in a hurry
+ * needs first, e.g. to send the image to a remote editor; ingest_add_thumbnail()
+ * adds it later.
+ */
+enum err ingest_image_only(const void *data, size_t len, const struct ingest_limits *lim,
+                           struct ingest_result *out, const char **why);
+
+/* Makes r's thumbnail from r's PNG. ERR_INVALID if r has no PNG or already a thumbnail. */
+enum err ingest_add_thumbnail(struct ingest_result *r);
+
 /* Sniffs the format by magic bytes: "png", "jpeg", "webp", "gif", "heif", or NULL. */
 const char *ingest_sniff(const void *data, size_t len);
 

@@ -148,7 +148,6 @@ static enum err job_start(struct httpc *c, struct job *j)
                           j->timeout_ms < CONNECT_TIMEOUT_MS ? j->timeout_ms
                                                              : CONNECT_TIMEOUT_MS) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS) == CURLE_OK &&
-         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_WRITEDATA, j) == CURLE_OK &&

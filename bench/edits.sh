@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Edit benchmark: novadraw serve with EDITOR=gemini against the fake Gemini
+# (tests/fakes/gemini.py), both on 127.0.0.1, temp DATA_DIR, cleaned up on exit.
+#   bench/edits.sh            K concurrent edits (default 1000), all started at once,
+#                             each held D ms by the fake (default 5000), while 4
+#                             connections loop on the gallery; reports latency, status,
+#                             gallery latency during the burst, server peak RSS.
+#   MODE=cpu bench/edits.sh   K edits (default 50) of a 1024x1024 drawing, 2 in flight,
+#                             D=0; reports server CPU seconds (utime+stime) per edit.
+# Builds nothing: expects build/novadraw (or NOVADRAW_BIN).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=${MODE:-burst}
+case $MODE in
+  burst) K=${K:-1000} D=${D:-5000} ;;
+  cpu)   K=${K:-50}   D=${D:-0} ;;
+  *) echo "MODE must be burst or cpu" >&2; exit 2 ;;
+esac
+BIN=$(realpath "${NOVADRAW_BIN:-build/novadraw}")
+[ -x "$BIN" ] || { echo "no executable $BIN: build it first (make build)" >&2; exit 1; }
+PY=/usr/bin/python3
+USER_ID=550e8400-e29b-41d4-a716-446655440002
+KEY=test-gemini-key
+
+# every request holds a socket on each side of the server
+ulimit -n "$(ulimit -Hn)"
+
+dir=$(mktemp -d)
+fake_pid='' server_pid=''
+cleanup() {
+  set +e  # a server that exits non-zero must not stop the clean-up
+  for pid in $server_pid $fake_pid; do
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+wait_for() {  # wait_for WHAT PID COMMAND...: up to 10 s for COMMAND to succeed
+  local what=$1 pid=$2
+  shift 2
+  for _ in $(seq 100); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$what did not start" >&2
+  tail -n 20 "$dir"/*.log >&2 || true
+  exit 1
+}
+
+$PY tests/fakes/gemini.py --port 0 --port-file "$dir/gemini.port" \
+  --set delay_ms="$D" --set record_bodies=0 2>"$dir/gemini.log" &
+fake_pid=$!
+wait_for "fake Gemini" "$fake_pid" test -s "$dir/gemini.port"
+
+gemini_port=$(cat "$dir/gemini.port")
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export HOST=127.0.0.1 PORT=$port DATA_DIR=$dir/data JWT_SECRET=bench-secret-0123456789abcdef \
+  LOG_LEVEL=warn EDITOR=gemini GEMINI_API_KEY=$KEY \
+  GEMINI_BASE_URL=http://127.0.0.1:$gemini_port
+# run from the temp dir so a developer's .env in the repo cannot change the set-up
+(cd "$dir" && exec "$BIN" serve) 2>"$dir/server.log" &
+server_pid=$!
+wait_for "novadraw serve" "$server_pid" curl -sf "http://127.0.0.1:$port/health" -o /dev/null
+
+TOKEN=$("$BIN" token --user "$USER_ID" --ttl 3600)
+echo "server: $(nproc) cores, HTTP_THREADS=${HTTP_THREADS:-auto}, client on the same machine"
+
+if [ "$MODE" = burst ]; then
+  echo "MODE=burst: $K concurrent edits of a 256x256 PNG, fake Gemini delay ${D} ms"
+  $PY bench/edits.py --url "http://127.0.0.1:$port" --token "$TOKEN" -k "$K" \
+    --gallery-probe --pid "$server_pid"
+else
+  echo "MODE=cpu: $K edits of a 1024x1024 PNG, 2 in flight, fake Gemini delay ${D} ms"
+  $PY bench/edits.py --url "http://127.0.0.1:$port" --token "$TOKEN" -k 2 -n "$K" \
+    --size 1024 --pid "$server_pid"
+fi
+
+if [ -s "$dir/server.log" ]; then
+  echo "server log (last 5 of $(wc -l <"$dir/server.log") lines):"
+  tail -n 5 "$dir/server.log"
+fi

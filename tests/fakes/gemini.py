@@ -1,0 +1,825 @@
+#!/usr/bin/env python3
+"""A fake of Google's Gemini `generateContent` REST API, for NovaDraw's end-to-end
+tests and benchmarks. Standard library only (PIL is used when importable).
+
+It speaks hand-written HTTP/1.1 on asyncio streams (keep-alive, Content-Length or
+chunked request bodies, `Expect: 100-continue`), binds 127.0.0.1 only, and can hold
+thousands of connections each waiting out a delay.
+
+Route: POST /v1beta/models/{model}:generateContent
+  - header `x-goog-api-key` must equal the `key` knob: missing -> 403
+    PERMISSION_DENIED, wrong -> 400 INVALID_ARGUMENT; a `key=` query parameter is
+    refused with 400 (and recorded), so tests can prove the key never is in a URL.
+  - body: {"contents": [{"parts": [{"text": ...}, {"inline_data": {"mime_type",
+    "data"}}]}], "generationConfig": {...}}; snake_case and camelCase both accepted,
+    unknown fields and bad base64 are 400 INVALID_ARGUMENT as with Google.
+  - success: 200, a candidate whose parts are a text part and an `inlineData` part
+    holding the input image converted to grayscale PNG (camelCase, as Google answers).
+Errors use Google's shape: {"error": {"code", "message", "status"}}.
+
+Knobs (see KNOBS) are set at start, with .set(), with `POST /__fake/config`, or per
+request by markers in the prompt text: `[fake:KNOB=VALUE]`, or `[fake:KNOB]` for a
+boolean (or `block` = SAFETY, `finish_reason` = IMAGE_SAFETY). A marker wins over the
+server-wide value, so one server can serve many concurrent test cases.
+With `fail_times=N` the fault knobs (FAULTS) apply only to the first N requests with
+the same prompt text; later ones get the plain success.
+
+Control: GET/POST /__fake/config, GET /__fake/requests (recorded requests, image
+data replaced by sizes), POST /__fake/reset (knobs back to the start values,
+records and fail_times counters cleared).
+
+CLI:    gemini.py --port 0 --port-file PATH [--set KNOB=VALUE ...] [--verbose]
+Import: fake = start_in_thread(delay_ms=100); fake.url, fake.port, fake.requests,
+        fake.set(status=503), fake.reset(), fake.stop()
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import email.utils
+import functools
+import hashlib
+import http
+import io
+import json
+import os
+import re
+import resource
+import signal
+import struct
+import sys
+import threading
+import time
+import uuid
+import zlib
+from urllib.parse import parse_qs, urlsplit
+
+try:
+    from PIL import Image
+except ImportError:  # without PIL the "edit" returns the input unchanged
+    Image = None
+
+HOST = "127.0.0.1"
+MAX_BODY = 20 * 1024 * 1024  # Google's limit for a request with inline data
+MAX_HEAD = 64 * 1024
+IDLE_TIMEOUT = 300.0
+MAX_INPUT_PIXELS = 50_000_000  # the fake must not be the one that gets bombed
+
+ROUTE = re.compile(r"^/v1beta/models/([A-Za-z0-9._-]+):generateContent$")
+MARKER = re.compile(r"\[fake:([a-z_]+)(?:=([^\]]*))?\]")
+
+# name -> (type, default)
+KNOBS = {
+    "delay_ms": (int, 0),          # sleep before answering
+    "status": (int, 0),            # answer this HTTP status with Google's error body
+    "fail_times": (int, 0),        # faults only for the first N requests per prompt
+    "block": (str, ""),            # 200 with promptFeedback.blockReason = value
+    "finish_reason": (str, ""),    # text-only candidate with this finishReason
+    "no_image": (bool, False),     # text-only candidate, finishReason STOP
+    "text_first": (bool, True),    # text part before the image part
+    "thought_parts": (bool, False),  # thought parts with a decoy image come first
+    "malformed": (bool, False),    # 200 with a body that is not JSON
+    "drop": (bool, False),         # read the request, close without answering
+    "not_image": (bool, False),    # inlineData whose bytes are not an image
+    "huge_image": (bool, False),   # a valid 20000x20000 PNG of ~50 KB
+    "text": (str, "Here is your edited image."),  # the text part's content
+    "key": (str, "test-gemini-key"),  # the API key expected (server-wide only)
+    "record_bodies": (bool, True),  # keep image data in .requests (server-wide only)
+}
+SERVER_ONLY = {"key", "record_bodies"}
+BARE_VALUES = {"block": "SAFETY", "finish_reason": "IMAGE_SAFETY"}
+FAULTS = ("delay_ms", "status", "drop", "malformed", "block", "finish_reason",
+          "no_image", "not_image", "huge_image")
+
+GOOGLE_STATUS = {
+    400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
+    401: ("UNAUTHENTICATED", "Request had invalid authentication credentials."),
+    403: ("PERMISSION_DENIED", "The caller does not have permission."),
+    404: ("NOT_FOUND", "Requested entity was not found."),
+    429: ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+    500: ("INTERNAL", "An internal error has occurred. Please retry or report in "
+                      "https://developers.generativeai.google/guide/troubleshooting"),
+    503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
+    504: ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+}
+
+TOP_FIELDS = {"contents", "generationConfig", "generation_config", "safetySettings",
+              "safety_settings", "systemInstruction", "system_instruction", "tools",
+              "toolConfig", "tool_config", "cachedContent", "cached_content"}
+PART_FIELDS = {"text", "inline_data", "inlineData", "thought", "thoughtSignature",
+               "thought_signature"}
+MODALITIES = {"TEXT", "IMAGE", "AUDIO"}
+
+
+# ----------------------------------------------------------------------------- knobs
+
+def parse_knob(name: str, value):
+    """The typed value of knob `name` from a Python value or a string; ValueError if bad."""
+    if name not in KNOBS:
+        raise ValueError(f"unknown knob {name!r}")
+    kind, default = KNOBS[name]
+    if value is None:
+        return default
+    if kind is bool:
+        if isinstance(value, (bool, int)):
+            return bool(value)
+        word = str(value).strip().lower()
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"knob {name}: not a boolean: {value!r}")
+    if kind is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"knob {name}: not an integer: {value!r}")
+        number = int(value)
+        if number < 0 or (name == "status" and number and not 100 <= number <= 599):
+            raise ValueError(f"knob {name}: out of range: {value!r}")
+        return number
+    return str(value)
+
+
+def parse_knobs(knobs: dict) -> dict:
+    return {name: parse_knob(name, value) for name, value in knobs.items()}
+
+
+def prompt_knobs(prompt: str) -> dict:
+    """The knobs set by `[fake:KNOB=VALUE]` markers in a prompt; ValueError if bad."""
+    found = {}
+    for m in MARKER.finditer(prompt):
+        name, raw = m.group(1), m.group(2)
+        if name not in KNOBS:
+            raise ValueError(f"unknown knob {name!r}")
+        if name in SERVER_ONLY:
+            raise ValueError(f"knob {name} cannot be set from a prompt")
+        if raw is None:
+            if name not in BARE_VALUES and KNOBS[name][0] is not bool:
+                raise ValueError(f"knob {name} needs a value: [fake:{name}=VALUE]")
+            raw = BARE_VALUES.get(name, "1")
+        found[name] = parse_knob(name, raw)
+    return found
+
+
+# ---------------------------------------------------------------------------- images
+
+def png_file(width: int, height: int, bit_depth: int, color_type: int, idat: bytes) -> bytes:
+    """A PNG file from already-compressed IDAT data (no PIL needed)."""
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data)))
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
+            + chunk(b"IEND", b""))
+
+
+@functools.cache
+def decoy_png() -> bytes:
+    """A 16x16 solid magenta PNG: what a client that reads thought parts would return."""
+    rows = (b"\0" + b"\xff\x00\xff" * 16) * 16
+    return png_file(16, 16, 8, 2, zlib.compress(rows))
+
+
+@functools.cache
+def bomb_png() -> bytes:
+    """A valid 20000x20000 1-bit grayscale PNG: ~50 KB of bytes, 400 megapixels decoded."""
+    side = 20000
+    row = b"\0" * (1 + side // 8)
+    comp = zlib.compressobj(9)
+    idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    return png_file(side, side, 1, 0, idat)
+
+
+NOT_AN_IMAGE = b"This is not an image, just text the model put in an inlineData part.\n"
+
+
+class BadImage(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=16)
+def grayscale(data: bytes, mime_type: str) -> tuple[str, bytes]:
+    """The "edit": the input as a grayscale PNG. Cached because benchmarks send one
+    image thousands of times. Raises BadImage when the input does not decode."""
+    if Image is None:
+        return mime_type, data
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > MAX_INPUT_PIXELS:
+                raise BadImage("too many pixels")
+            keep_alpha = "A" in im.getbands() or "transparency" in im.info
+            out = io.BytesIO()
+            # compress_level=1: the fake's CPU should not show up in server benchmarks
+            im.convert("LA" if keep_alpha else "L").save(out, "PNG", compress_level=1)
+    except BadImage:
+        raise
+    except Exception as e:  # any decoder failure means the input is not a usable image
+        raise BadImage(str(e)) from e
+    return "image/png", out.getvalue()
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the header only, or None."""
+    if Image is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:  # not an image: the record just has no size
+        return None
+
+
+# ------------------------------------------------------------------- request parsing
+
+class Invalid(Exception):
+    """A generateContent request Google would refuse with 400 INVALID_ARGUMENT."""
+
+
+class Generate:
+    """The parts of a generateContent request the fake acts on."""
+
+    def __init__(self, prompt: str, images: list[tuple[str, bytes]]):
+        self.prompt = prompt
+        self.images = images
+
+
+def decode_base64(text, where: str) -> bytes:
+    if not isinstance(text, str):
+        raise Invalid(f"Invalid value at '{where}' (TYPE_BYTES), expected a base64 string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        try:
+            return base64.urlsafe_b64decode(text.encode("ascii"))
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            raise Invalid(f"Invalid value at '{where}' (TYPE_BYTES), "
+                          "Base64 decoding failed") from None
+
+
+def parse_part(part, where: str, texts: list, images: list):
+    if not isinstance(part, dict) or not part:
+        raise Invalid(f"Invalid value at '{where}': expected a Part object")
+    for name in part:
+        if name not in PART_FIELDS:
+            raise Invalid(f'Invalid JSON payload received. Unknown name "{name}" '
+                          f"at '{where}': Cannot find field.")
+    if "text" in part:
+        if not isinstance(part["text"], str):
+            raise Invalid(f"Invalid value at '{where}.text' (TYPE_STRING)")
+        texts.append(part["text"])
+    blob = part.get("inline_data", part.get("inlineData"))
+    if blob is None:
+        if "text" not in part:
+            raise Invalid(f"Invalid value at '{where}': a Part needs text or inline_data")
+        return
+    if not isinstance(blob, dict):
+        raise Invalid(f"Invalid value at '{where}.inline_data': expected a Blob object")
+    for name in blob:
+        if name not in ("mime_type", "mimeType", "data"):
+            raise Invalid(f'Invalid JSON payload received. Unknown name "{name}" '
+                          f"at '{where}.inline_data': Cannot find field.")
+    mime_type = blob.get("mime_type", blob.get("mimeType"))
+    if not isinstance(mime_type, str) or "/" not in mime_type:
+        raise Invalid(f"Invalid value at '{where}.inline_data.mime_type'")
+    images.append((mime_type, decode_base64(blob.get("data"), f"{where}.inline_data.data")))
+
+
+def parse_generate(body: bytes) -> tuple[dict, Generate]:
+    """The parsed JSON and what the fake needs from it; Invalid when Google would refuse."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("Invalid JSON payload received. Unexpected token.") from None
+    if not isinstance(doc, dict):
+        raise Invalid("Invalid JSON payload received. Expected an object.")
+    for name in doc:
+        if name not in TOP_FIELDS:
+            raise Invalid(f'Invalid JSON payload received. Unknown name "{name}": '
+                          "Cannot find field.")
+    contents = doc.get("contents")
+    if not isinstance(contents, list) or not contents:
+        raise Invalid("* GenerateContentRequest.contents: contents is not specified")
+    texts, images = [], []
+    for i, content in enumerate(contents):
+        parts = content.get("parts") if isinstance(content, dict) else None
+        if not isinstance(parts, list) or not parts:
+            raise Invalid(f"* GenerateContentRequest.contents[{i}].parts: "
+                          "contents.parts must not be empty.")
+        for j, part in enumerate(parts):
+            parse_part(part, f"contents[{i}].parts[{j}]", texts, images)
+    config = doc.get("generationConfig", doc.get("generation_config", {}))
+    if not isinstance(config, dict):
+        raise Invalid("Invalid value at 'generation_config': expected an object")
+    modalities = config.get("responseModalities", config.get("response_modalities", []))
+    if not isinstance(modalities, list) or any(m not in MODALITIES for m in modalities):
+        raise Invalid("Invalid value at 'generation_config.response_modalities'")
+    return doc, Generate("\n".join(texts), images)
+
+
+def summarize(doc):
+    """A copy of a request body with each inline data string replaced by its size."""
+    if isinstance(doc, list):
+        return [summarize(v) for v in doc]
+    if not isinstance(doc, dict):
+        return doc
+    out = {}
+    for name, value in doc.items():
+        if name == "data" and isinstance(value, str):
+            out[name] = f"<{len(value)} base64 chars>"
+        else:
+            out[name] = summarize(value)
+    return out
+
+
+# ---------------------------------------------------------------------- HTTP parsing
+
+class HttpError(Exception):
+    """A request that cannot be parsed; answered, then the connection is closed."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Request:
+    def __init__(self, method: str, target: str, version: str, headers: dict, body: bytes):
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.body = body
+        split = urlsplit(target)
+        self.path = split.path
+        self.query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+
+    @property
+    def keep_alive(self) -> bool:
+        conn = self.headers.get("connection", "").lower()
+        if self.version == "HTTP/1.0":
+            return "keep-alive" in conn
+        return "close" not in conn
+
+
+async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    """The next request on a connection, or None when the peer closed it cleanly."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as e:
+        if e.partial.strip():
+            raise HttpError(400, "truncated request head") from None
+        return None
+    except asyncio.LimitOverrunError:
+        raise HttpError(431, "request head too large") from None
+    lines = head.decode("latin-1").lstrip("\r\n").split("\r\n")
+    fields = lines[0].split(" ")
+    if len(fields) != 3 or not fields[2].startswith("HTTP/1."):
+        raise HttpError(400, "bad request line")
+    method, target, version = fields
+    headers = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise HttpError(400, "bad header line")
+        name = name.strip().lower()
+        value = value.strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    body = await read_body(reader, writer, headers)
+    return Request(method, target, version, headers, body)
+
+
+async def read_body(reader, writer, headers: dict) -> bytes:
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    length = headers.get("content-length")
+    if not chunked and length is None:
+        return b""
+    if not chunked:
+        if not length.isdigit():
+            raise HttpError(400, "bad Content-Length")
+        if int(length) > MAX_BODY:
+            raise HttpError(400, f"Request payload size exceeds the limit: {MAX_BODY} bytes.")
+    if headers.get("expect", "").lower() == "100-continue":
+        # libcurl waits up to a second for this before sending a large body
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if not chunked:
+        return await reader.readexactly(int(length))
+    return await read_chunked(reader)
+
+
+async def read_chunked(reader: asyncio.StreamReader) -> bytes:
+    chunks, total = [], 0
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        try:
+            size = int(line.split(b";")[0].strip(), 16)
+        except ValueError:
+            raise HttpError(400, "bad chunk size") from None
+        if size == 0:
+            break
+        total += size
+        if total > MAX_BODY:
+            raise HttpError(400, f"Request payload size exceeds the limit: {MAX_BODY} bytes.")
+        chunks.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise HttpError(400, "bad chunk terminator")
+    while await reader.readuntil(b"\r\n") != b"\r\n":
+        pass  # trailers are ignored
+    return b"".join(chunks)
+
+
+def http_response(status: int, body: bytes, keep_alive: bool) -> bytes:
+    try:
+        reason = http.HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Status"
+    head = [f"HTTP/1.1 {status} {reason}",
+            "Content-Type: application/json; charset=UTF-8",
+            f"Content-Length: {len(body)}",
+            f"Date: {email.utils.formatdate(usegmt=True)}",
+            "Server: fake-gemini"]
+    if not keep_alive:
+        head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+# ------------------------------------------------------------------- Google's bodies
+
+def as_json(doc) -> bytes:
+    return json.dumps(doc).encode()
+
+
+def google_error(status: int, message: str | None = None) -> tuple[int, bytes]:
+    name, default = GOOGLE_STATUS.get(status, ("UNKNOWN", "Unknown error."))
+    return status, as_json({"error": {"code": status, "message": message or default,
+                                      "status": name}})
+
+
+def usage(prompt: str, images: int) -> dict:
+    text_tokens = max(1, len(prompt) // 4)
+    prompt_tokens = text_tokens + 258 * images
+    return {"promptTokenCount": prompt_tokens, "candidatesTokenCount": 1290,
+            "totalTokenCount": prompt_tokens + 1290,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": text_tokens},
+                                    {"modality": "IMAGE", "tokenCount": 258 * images}]}
+
+
+def answer(model: str, req: Generate, **fields) -> tuple[int, bytes]:
+    doc = dict(fields)
+    doc["usageMetadata"] = usage(req.prompt, len(req.images))
+    doc["modelVersion"] = model
+    doc["responseId"] = uuid.uuid4().hex[:22]
+    return 200, as_json(doc)
+
+
+def candidate(parts: list, finish_reason: str) -> list:
+    return [{"content": {"role": "model", "parts": parts}, "finishReason": finish_reason,
+             "index": 0}]
+
+
+def image_part(mime_type: str, data: bytes) -> dict:
+    return {"inlineData": {"mimeType": mime_type, "data": base64.b64encode(data).decode()}}
+
+
+def block_answer(model: str, req: Generate, reason: str) -> tuple[int, bytes]:
+    ratings = [{"category": c, "probability": "HIGH" if c.endswith("EXPLICIT") else "NEGLIGIBLE"}
+               for c in ("HARM_CATEGORY_SEXUALLY_EXPLICIT", "HARM_CATEGORY_HATE_SPEECH",
+                         "HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_DANGEROUS_CONTENT")]
+    return answer(model, req, promptFeedback={"blockReason": reason, "safetyRatings": ratings})
+
+
+def text_only_answer(model: str, req: Generate, text: str, finish_reason: str):
+    return answer(model, req, candidates=candidate([{"text": text}], finish_reason))
+
+
+async def image_answer(model: str, req: Generate, knobs: dict) -> tuple[int, bytes]:
+    if knobs["not_image"]:
+        mime_type, data = "image/png", NOT_AN_IMAGE
+    elif knobs["huge_image"]:
+        mime_type, data = "image/png", bomb_png()
+    else:
+        try:
+            # in a thread: a large image must not stall the other connections
+            mime_type, data = await asyncio.to_thread(grayscale, req.images[0][1],
+                                                      req.images[0][0])
+        except BadImage:
+            return google_error(400, "Unable to process input image. Please retry or report "
+                                     "in https://developers.generativeai.google/guide/"
+                                     "troubleshooting")
+    parts = [{"text": knobs["text"]}, image_part(mime_type, data)]
+    if not knobs["text_first"]:
+        parts.reverse()
+    if knobs["thought_parts"]:
+        thoughts = [{"text": "**Planning the edit**\nI will sketch a draft first.",
+                     "thought": True},
+                    dict(image_part("image/png", decoy_png()), thought=True)]
+        parts = thoughts + parts
+    return answer(model, req, candidates=candidate(parts, "STOP"))
+
+
+# ------------------------------------------------------------------------ the server
+
+class FakeGemini:
+    """The fake's state (knobs, records, fail_times counters) and its HTTP handler."""
+
+    def __init__(self, verbose: bool = False, **knobs):
+        self.verbose = verbose
+        self._lock = threading.Lock()  # .set() and .requests come from other threads
+        self._start_knobs = {name: default for name, (_, default) in KNOBS.items()}
+        self._start_knobs.update(parse_knobs(knobs))
+        self._knobs = dict(self._start_knobs)
+        self._records: list[dict] = []
+        self._seen: dict[str, int] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._server = None
+        self._loop = None
+        self._stop_event = None
+        self._thread = None
+        self.port = None
+        self.url = None
+
+    # --- the test-facing API
+    def set(self, **knobs) -> dict:
+        checked = parse_knobs(knobs)
+        with self._lock:
+            self._knobs.update(checked)
+            return dict(self._knobs)
+
+    def reset(self):
+        with self._lock:
+            self._knobs = dict(self._start_knobs)
+            self._records.clear()
+            self._seen.clear()
+
+    @property
+    def knobs(self) -> dict:
+        with self._lock:
+            return dict(self._knobs)
+
+    @property
+    def requests(self) -> list[dict]:
+        with self._lock:
+            return list(self._records)
+
+    # --- serving
+    async def serve(self, port: int, stop: asyncio.Event, on_ready=None):
+        self._server = await asyncio.start_server(self._connection, HOST, port,
+                                                  limit=MAX_HEAD, backlog=4096)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://{HOST}:{self.port}"
+        if on_ready:
+            on_ready()
+        try:
+            await stop.wait()
+        finally:
+            self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def start_thread(self, port: int = 0):
+        ready = threading.Event()
+        failure = []
+
+        async def main():
+            self._loop = asyncio.get_running_loop()
+            self._stop_event = asyncio.Event()
+            await self.serve(port, self._stop_event, ready.set)
+
+        def run():
+            try:
+                asyncio.run(main())
+            except Exception as e:  # reported to the caller of start_thread
+                failure.append(e)
+                ready.set()
+
+        self._thread = threading.Thread(target=run, name="fake-gemini", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+
+    def stop(self):
+        if self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._stop_event.set)
+        self._thread.join(10)
+        self._thread = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    async def _connection(self, reader, writer):
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        try:
+            await self._converse(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                asyncio.TimeoutError, asyncio.CancelledError):
+            pass
+        except Exception as e:  # never let one bad connection take the server down
+            self._log(f"connection error: {e!r}")
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+    async def _converse(self, reader, writer):
+        while True:
+            try:
+                req = await asyncio.wait_for(read_request(reader, writer), IDLE_TIMEOUT)
+            except HttpError as e:
+                status, body = google_error(e.status if e.status in GOOGLE_STATUS else 400,
+                                            e.message)
+                writer.write(http_response(status, body, keep_alive=False))
+                await writer.drain()
+                return
+            if req is None:
+                return
+            started = time.monotonic()
+            result = await self._dispatch(req)
+            if result is None:
+                self._log(f"{req.method} {req.path} -> dropped")
+                return
+            status, body = result
+            writer.write(http_response(status, body, req.keep_alive))
+            await writer.drain()
+            self._log(f"{req.method} {req.path} -> {status} "
+                      f"{(time.monotonic() - started) * 1000:.0f} ms")
+            if not req.keep_alive:
+                return
+
+    def _log(self, line: str):
+        if self.verbose:
+            print(f"fake-gemini: {line}", file=sys.stderr, flush=True)
+
+    async def _dispatch(self, req: Request):
+        if req.path.startswith("/__fake/"):
+            return self._control(req)
+        record = {"time": time.time(), "method": req.method, "path": req.path,
+                  "target": req.target, "query": req.query, "headers": req.headers,
+                  "body": None, "body_bytes": len(req.body), "model": None,
+                  "prompt": None, "images": [], "answer": None}
+        with self._lock:
+            self._records.append(record)
+        result = await self._generate(req, record)
+        record["answer"] = "dropped" if result is None else result[0]
+        return result
+
+    async def _generate(self, req: Request, record: dict):
+        route = ROUTE.match(req.path)
+        if route is None or req.method != "POST":
+            return google_error(404, f"models/{req.path} is not found or not supported "
+                                     "for generateContent.")
+        model = record["model"] = route.group(1)
+        knobs = self.knobs
+        if "key" in req.query:
+            return google_error(400, "The fake refuses API keys in the URL: send the "
+                                     "x-goog-api-key header instead.")
+        key = req.headers.get("x-goog-api-key")
+        if not key:
+            return google_error(403, "Method doesn't allow unregistered callers (callers "
+                                     "without established identity). Please use API Key "
+                                     "or other form of API consumer identity to call "
+                                     "this API.")
+        if key != knobs["key"]:
+            return google_error(400, "API key not valid. Please pass a valid API key.")
+        try:
+            doc, gen = parse_generate(req.body)
+        except Invalid as e:
+            return google_error(400, str(e))
+        self._fill_record(record, doc, gen, knobs["record_bodies"])
+        try:
+            knobs.update(prompt_knobs(gen.prompt))
+        except ValueError as e:
+            return google_error(400, f"fake: {e}")
+        knobs = self._apply_fail_times(gen.prompt, knobs)
+        if knobs["delay_ms"]:
+            await asyncio.sleep(knobs["delay_ms"] / 1000)
+        return await self._outcome(model, gen, knobs)
+
+    def _fill_record(self, record: dict, doc: dict, gen: Generate, keep_bodies: bool):
+        record["body"] = doc if keep_bodies else summarize(doc)
+        record["prompt"] = gen.prompt
+        record["images"] = [{"mime_type": mime_type, "bytes": len(data),
+                             "sha256": hashlib.sha256(data).hexdigest(),
+                             "size": image_size(data)}
+                            for mime_type, data in gen.images]
+
+    def _apply_fail_times(self, prompt: str, knobs: dict) -> dict:
+        with self._lock:
+            seen = self._seen[prompt] = self._seen.get(prompt, 0) + 1
+        if knobs["fail_times"] and seen > knobs["fail_times"]:
+            for name in FAULTS:
+                knobs[name] = KNOBS[name][1]
+        return knobs
+
+    async def _outcome(self, model: str, gen: Generate, knobs: dict):
+        if knobs["drop"]:
+            return None
+        if knobs["status"] and knobs["status"] != 200:
+            return google_error(knobs["status"])
+        if knobs["malformed"]:
+            return 200, b'{"candidates": [{"content": {"role": "model", "parts": [{"te'
+        if knobs["block"]:
+            return block_answer(model, gen, knobs["block"])
+        if knobs["finish_reason"]:
+            return text_only_answer(model, gen, "I can't make that edit to this image.",
+                                    knobs["finish_reason"])
+        wants_input = not (knobs["not_image"] or knobs["huge_image"])
+        if knobs["no_image"] or (wants_input and not gen.images):
+            return text_only_answer(model, gen, knobs["text"], "STOP")
+        return await image_answer(model, gen, knobs)
+
+    def _control(self, req: Request):
+        what = req.path[len("/__fake/"):]
+        if what == "config" and req.method == "GET":
+            return 200, as_json(self.knobs)
+        if what == "config" and req.method == "POST":
+            try:
+                doc = json.loads(req.body or b"{}")
+                if not isinstance(doc, dict):
+                    raise ValueError("the body must be a JSON object of knobs")
+                return 200, as_json(self.set(**doc))
+            except (ValueError, TypeError) as e:
+                return google_error(400, f"fake: {e}")
+        if what == "requests" and req.method == "GET":
+            records = [dict(r, body=summarize(r["body"])) for r in self.requests]
+            return 200, as_json({"requests": records})
+        if what == "reset" and req.method == "POST":
+            self.reset()
+            return 200, as_json({"reset": True})
+        return google_error(404, f"fake: no control endpoint {req.method} {req.path}")
+
+
+def start_in_thread(port: int = 0, verbose: bool = False, **knobs) -> FakeGemini:
+    """A running fake on its own event-loop thread; call .stop() (or use `with`)."""
+    fake = FakeGemini(verbose=verbose, **knobs)
+    fake.start_thread(port)
+    return fake
+
+
+def raise_nofile_limit():
+    """Soft RLIMIT_NOFILE up to the hard limit: a thousand connections need the fds."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# ------------------------------------------------------------------------------- CLI
+
+def write_port_file(path: str, port: int):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)  # readers never see a half-written file
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Fake Gemini generateContent server (127.0.0.1).")
+    p.add_argument("--port", type=int, default=0, help="0 = any free port")
+    p.add_argument("--port-file", help="write the chosen port here once listening")
+    p.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
+                   help=f"start value of a knob; knobs: {', '.join(KNOBS)}")
+    p.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    args = p.parse_args(argv)
+    knobs = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            p.error(f"--set wants KNOB=VALUE, got {item!r}")
+        knobs[name] = value
+    try:
+        args.knobs = parse_knobs(knobs)
+    except ValueError as e:
+        p.error(str(e))
+    return args
+
+
+async def cli_main(args) -> None:
+    fake = FakeGemini(verbose=args.verbose, **args.knobs)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def ready():
+        if args.port_file:
+            write_port_file(args.port_file, fake.port)
+        fake._log(f"listening on {fake.url}")
+
+    await fake.serve(args.port, stop, ready)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    raise_nofile_limit()
+    asyncio.run(cli_main(args))
+
+
+if __name__ == "__main__":
+    main()
