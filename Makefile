@@ -52,6 +52,9 @@ sanitize: deps $(ASAN_BUILD)/build.ninja
 
 bench: build
 	bench/gallery.sh
+	bench/editor.sh
+	bench/edits.sh
+	MODE=cpu bench/edits.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
