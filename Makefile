@@ -56,8 +56,9 @@ sanitize: deps s3deps $(ASAN_BUILD)/build.ninja
 	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
 	NOVADRAW_BIN=$(CURDIR)/$(ASAN_BUILD)/novadraw $(PYTEST) -q tests/e2e
 
-bench: build
+bench: build s3deps
 	bench/gallery.sh
+	bench/s3_upload.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
