@@ -361,8 +361,7 @@ static int cmd_storage(const struct config *cfg, int argc, char **argv)
         else
             printf("public URLs: %s/KEY\n", public_base ? public_base : "?");
         printf("access key:  %s\n", cfg->spaces_key && *cfg->spaces_key ? "set" : "not set");
-        printf("secret key:  %s\n",
-               cfg->spaces_secret && *cfg->spaces_secret ? "set" : "not set");
+        printf("secret key:  %s\n", cfg->spaces_secret && *cfg->spaces_secret ? "set" : "not set");
     } else {
         printf("backend:     local\n");
         printf("directory:   %s/media\n", cfg->data_dir);

@@ -39,9 +39,9 @@
 
 struct storage_s3 {
     struct storage base;
-    char *origin;      /* scheme://authority, from STORAGE_ENDPOINT_URL */
-    char *host;        /* authority as the Host header: host[:port] */
-    char *prefix;      /* the endpoint's own path ("" usually), then /bucket */
+    char *origin; /* scheme://authority, from STORAGE_ENDPOINT_URL */
+    char *host;   /* authority as the Host header: host[:port] */
+    char *prefix; /* the endpoint's own path ("" usually), then /bucket */
     char *bucket;
     char *region;
     char *access_key;
@@ -57,8 +57,8 @@ struct storage_s3 {
 
 /* One request as s3_perform() sends it. */
 struct s3_call {
-    const char *method;          /* GET, PUT, DELETE, HEAD */
-    const char *key;             /* NULL: the bucket itself */
+    const char *method;           /* GET, PUT, DELETE, HEAD */
+    const char *key;              /* NULL: the bucket itself */
     const struct sigv4_kv *query; /* raw */
     size_t n_query;
     const void *body; /* PUT */
@@ -80,7 +80,7 @@ struct s3_upload {
 };
 
 struct s3_result {
-    long status;       /* 0: no HTTP answer */
+    long status; /* 0: no HTTP answer */
     struct s3_body body;
 };
 
@@ -533,8 +533,8 @@ static enum err s3_put(struct storage *s, const char *key, const void *data, siz
                        const char *content_type)
 {
     struct storage_s3 *s3 = (struct storage_s3 *)s;
-    struct s3_call c = {.method = "PUT", .key = key, .body = data, .body_len = len,
-                        .content_type = content_type};
+    struct s3_call c = {
+        .method = "PUT", .key = key, .body = data, .body_len = len, .content_type = content_type};
     struct s3_result r;
     enum err rc = s3_perform(s3, &c, &r);
 
@@ -601,7 +601,7 @@ static enum err s3_check(struct storage *s)
 
     if (rc == ERR_OK && r.status != 200) {
         log_status(s3, &c, &r);
-        rc = r.status == 404                       ? ERR_NOT_FOUND
+        rc = r.status == 404                        ? ERR_NOT_FOUND
              : (r.status == 403 || r.status == 401) ? ERR_UNAUTHORIZED
                                                     : ERR_UNAVAILABLE;
     } else if (rc != ERR_OK && rc != ERR_NOMEM) {
@@ -672,7 +672,7 @@ static char *xml_text(const char *s, size_t n)
                 j++;
             }
             for (; j < n && s[j] != ';' && cp <= 0x10FFFF; j++) {
-                int d = (s[j] >= '0' && s[j] <= '9')               ? s[j] - '0'
+                int d = (s[j] >= '0' && s[j] <= '9')                 ? s[j] - '0'
                         : (base == 16 && s[j] >= 'a' && s[j] <= 'f') ? s[j] - 'a' + 10
                         : (base == 16 && s[j] >= 'A' && s[j] <= 'F') ? s[j] - 'A' + 10
                                                                      : -1;
@@ -729,8 +729,7 @@ static int64_t iso_ms(const char *s, size_t n)
 }
 
 /* Calls fn for each <Contents> of one page; writes the next token (malloc'd) or NULL. */
-static enum err list_page(const char *xml, size_t len, storage_list_fn fn, void *ctx,
-                          char **next)
+static enum err list_page(const char *xml, size_t len, storage_list_fn fn, void *ctx, char **next)
 {
     const char *p = xml, *end = xml + len, *t;
     size_t n;
@@ -782,9 +781,10 @@ static enum err s3_list(struct storage *s, const char *prefix, storage_list_fn f
     enum err rc;
 
     do {
-        struct sigv4_kv q[3] = {{"list-type", "2"}, {"prefix", prefix}, {"continuation-token", token}};
-        struct s3_call c = {.method = "GET", .query = q, .n_query = token ? 3 : 2,
-                            .max_response = S3_MAX_LISTING};
+        struct sigv4_kv q[3] = {
+            {"list-type", "2"}, {"prefix", prefix}, {"continuation-token", token}};
+        struct s3_call c = {
+            .method = "GET", .query = q, .n_query = token ? 3 : 2, .max_response = S3_MAX_LISTING};
         struct s3_result r;
         char *next = NULL;
 

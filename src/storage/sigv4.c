@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#define SIGV4_MAX (1u << 20)     /* no canonical request or header we build is larger */
+#define SIGV4_MAX (1u << 20)        /* no canonical request or header we build is larger */
 #define SIGV4_ENCODE_MAX (1u << 16) /* longest raw path, name or value we accept */
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define SIGV4_MAX_EXPIRES 604800 /* AWS: presigned URLs live at most 7 days */
@@ -112,15 +112,15 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[SIGV4_HEX_LEN])
 static bool hmac256(const void *key, size_t klen, const char *msg, unsigned char out[32])
 {
     unsigned int n = 0;
-    return HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out,
-                &n) != NULL &&
+    return HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n) !=
+               NULL &&
            n == 32;
 }
 
 static bool is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static void sb_encode(struct sbuf *b, const char *s, bool keep_slash)
@@ -348,9 +348,8 @@ static enum err canonical_request_q(const struct sigv4_request *r, const struct 
     struct sbuf b = {0}, sl = {0};
     enum err rc;
 
-    if (!r || !r->method || !*r->method || !r->path || r->path[0] != '/' || !r->host ||
-        !*r->host || !hash_ok(payload_hash) || (r->n_query && !r->query) ||
-        (r->n_headers && !r->headers))
+    if (!r || !r->method || !*r->method || !r->path || r->path[0] != '/' || !r->host || !*r->host ||
+        !hash_ok(payload_hash) || (r->n_query && !r->query) || (r->n_headers && !r->headers))
         return ERR_INVALID;
     rc = canon_headers(r->headers, r->n_headers, extra_h, n_extra_h, &h, &nh);
     if (rc != ERR_OK)
@@ -470,8 +469,7 @@ out:
 static bool key_ok(const struct sigv4_key *k)
 {
     return k && scope_token_ok(k->access_key) && k->secret_key && *k->secret_key &&
-           strlen(k->secret_key) <= 1024 && scope_token_ok(k->region) &&
-           scope_token_ok(k->service);
+           strlen(k->secret_key) <= 1024 && scope_token_ok(k->region) && scope_token_ok(k->service);
 }
 
 enum err sigv4_sign(const struct sigv4_key *k, const struct sigv4_request *r, time_t now,
