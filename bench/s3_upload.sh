@@ -30,7 +30,11 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$work/s3" -a 127.0.0.1 -p "$port" --silent \
+node_opts=
+if node --openssl-legacy-provider -e 0 2>/dev/null; then
+  node_opts=--openssl-legacy-provider # s3rver's list tokens use DES (OpenSSL 3 legacy)
+fi
+NODE_OPTIONS=$node_opts "$S3RVER" -d "$work/s3" -a 127.0.0.1 -p "$port" --silent \
   --no-vhost-buckets --configure-bucket bench >"$work/s3rver.log" 2>&1 &
 s3pid=$!
 for _ in $(seq 100); do

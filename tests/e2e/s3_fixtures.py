@@ -41,6 +41,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _node_has_legacy_provider() -> bool:
+    r = subprocess.run(["node", "--openssl-legacy-provider", "-e", "0"],
+                       stdin=subprocess.DEVNULL, capture_output=True)
+    return r.returncode == 0
+
+
 class S3rver:
     def __init__(self, directory: pathlib.Path):
         if not S3RVER_BIN.exists():
@@ -52,9 +58,12 @@ class S3rver:
         self.dir = directory
         self.log_path = directory.parent / "s3rver.log"
         self._log = open(self.log_path, "wb")
-        # s3rver's ListObjectsV2 continuation tokens use DES, which the OpenSSL 3 in
-        # node >= 17 only offers through its legacy provider.
-        env = dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
+        env = dict(os.environ)
+        env.pop("NODE_OPTIONS", None)
+        if _node_has_legacy_provider():
+            # s3rver's ListObjectsV2 continuation tokens use DES, which the OpenSSL 3
+            # in node >= 17 only offers through its legacy provider.
+            env["NODE_OPTIONS"] = "--openssl-legacy-provider"
         self.proc = subprocess.Popen(
             [str(S3RVER_BIN), "-d", str(directory), "-a", "127.0.0.1", "-p", str(self.port),
              "--silent", "--no-vhost-buckets"],

@@ -111,6 +111,20 @@ def test_large_upload_has_no_expect_header(s3, server_factory):
     assert_all_verified(s3)
 
 
+def test_concurrent_uploads_share_the_handle_pool(s3, server_factory):
+    from concurrent.futures import ThreadPoolExecutor
+    srv = s3_server(server_factory, s3)
+    user = new_user()
+    with ThreadPoolExecutor(12) as ex:
+        ds = list(ex.map(lambda i: srv.upload(user, png_bytes(8 + i, 8)).json(), range(24)))
+    keys = {s3.key_of(d[f]) for d in ds for f in ("uploaded_image_url", "thumbnail_url")}
+    assert len(keys) == 48 and keys == set(s3.keys())
+    for d in ds[:4]:
+        assert requests.get(d["uploaded_image_url"], timeout=10).content == \
+            s3.get(s3.key_of(d["uploaded_image_url"]))
+    assert_all_verified(s3)
+
+
 def test_spaces_public_url_is_the_url_base(s3, server_factory):
     srv = s3_server(server_factory, s3, SPACES_PUBLIC_URL="https://cdn.example.com/nd/")
     d = srv.upload(new_user(), png_bytes(8, 8)).json()
