@@ -643,7 +643,7 @@ static char *xml_text(const char *s, size_t n)
         const char *name;
         char c;
     } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    char *out = malloc(n * 4 + 1), *o = out; /* &#x10FFFF; is never longer than its UTF-8 */
+    char *out = malloc(n + 1), *o = out; /* a reference never decodes longer than itself */
     size_t i = 0;
 
     if (!out)
