@@ -9,12 +9,18 @@ PYTHON     ?= /usr/bin/python3
 PYTEST     ?= $(PYTHON) -m pytest
 MESON_OPTS ?=
 
-.PHONY: all deps build run test unit e2e sanitize bench format clean
+.PHONY: all deps s3deps build run test unit e2e sanitize bench format clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# The test S3 server (npm s3rver), pinned by tests/s3/package-lock.json.
+S3RVER_STAMP = tests/s3/node_modules/.package-lock.json
+$(S3RVER_STAMP): tests/s3/package.json tests/s3/package-lock.json | deps
+	npm ci --prefix tests/s3 --no-audit --no-fund --loglevel=error
+s3deps: $(S3RVER_STAMP)
 
 $(BUILD)/build.ninja: | deps
 	meson setup $(BUILD) $(MESON_OPTS)
@@ -28,7 +34,7 @@ run: build
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
-e2e: build
+e2e: build s3deps
 	NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw $(PYTEST) -q tests/e2e tests/fakes
 
 test: unit e2e
@@ -39,7 +45,7 @@ $(ASAN_BUILD)/build.ninja: | deps
 
 # The whole suite against a sanitizer build. Any ASan/UBSan report aborts the
 # process, so a server that trips one fails its test.
-sanitize: deps $(ASAN_BUILD)/build.ninja
+sanitize: deps s3deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=$${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
 	LSAN_OPTIONS=$${LSAN_OPTIONS:-suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0} \
@@ -50,11 +56,12 @@ sanitize: deps $(ASAN_BUILD)/build.ninja
 	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
 	NOVADRAW_BIN=$(CURDIR)/$(ASAN_BUILD)/novadraw $(PYTEST) -q tests/e2e
 
-bench: build
+bench: build s3deps
 	bench/gallery.sh
 	bench/editor.sh
 	bench/edits.sh
 	MODE=cpu bench/edits.sh
+	bench/s3_upload.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

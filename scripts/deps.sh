@@ -9,10 +9,18 @@ packages=(
   # build
   build-essential meson ninja-build pkg-config
   # libraries (each wrapped by one module)
-  libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
-  # tests and benchmarks
+  libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libssl-dev
+  libcurl4-openssl-dev
+  # tests and benchmarks (boto3/botocore: the independent S3 client and SigV4 oracle)
   curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
+  python3-boto3 python3-botocore
 )
+# node + npm run the test S3 server (s3rver, installed by `make s3deps` into tests/s3).
+# A node from elsewhere (e.g. nodesource, which bundles npm) is fine: only install
+# Debian's when there is none, since the two conflict.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -18,7 +18,9 @@
 #include "http/server.h"
 #include "imaging/editor.h"
 #include "util/httpc.h"
+#include "storage/storage.h"
 #include "util/log.h"
+#include "util/net.h"
 #include "util/timefmt.h"
 
 #define EXIT_USAGE 2
@@ -36,6 +38,8 @@ static void usage(FILE *out)
             "  tutorial add --title TEXT [--id UUID]\n"
             "  tutorial list\n"
             "  edit IN --prompt TEXT -o OUT       run the local editor on an image file\n"
+            "  storage check                      show the storage settings (no secrets); exit 0\n"
+            "                                     if the store is reachable and writable\n"
             "  help                               this text and the configuration table\n"
             "\n"
             "configuration (environment, or .env in the working directory):\n");
@@ -81,10 +85,8 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
     signal(SIGPIPE, SIG_IGN);
 
     raise_fd_limit();
-    if (httpc_global_init() != ERR_OK)
-        return 1;
     if (imaging_init(argv0) != ERR_OK)
-        goto out_curl;
+        return 1;
     if (app_open(cfg, true, &app) != ERR_OK)
         goto out_imaging;
     if (edits_open(&app, &app.edits) != ERR_OK)
@@ -110,8 +112,6 @@ out_app:
     app_close(&app);
 out_imaging:
     imaging_shutdown();
-out_curl:
-    httpc_global_cleanup();
     return status;
 }
 
@@ -352,6 +352,67 @@ out:
     return status;
 }
 
+static const char *yes_no(enum err rc)
+{
+    return rc == ERR_OK ? "yes" : "no";
+}
+
+/* Settings without secrets, then HEAD bucket and a PUT+DELETE probe. */
+static int cmd_storage(const struct config *cfg, int argc, char **argv)
+{
+    struct storage *s = NULL;
+    struct arena *a = NULL;
+    char probe_key[STORAGE_KEY_MAX] = "";
+    enum err reach = ERR_UNAVAILABLE, write = ERR_UNAVAILABLE, rc;
+
+    if (argc != 2 || strcmp(argv[1], "check") != 0) {
+        fprintf(stderr, "usage: novadraw storage check\n");
+        return EXIT_USAGE;
+    }
+    a = arena_new();
+    if (!a)
+        return 1;
+    if (cfg->storage_kind == STORAGE_S3) {
+        const char *region = storage_s3_region(cfg, a);
+        const char *public_base = storage_s3_public_base(cfg, a);
+        bool private_acl = strcmp(cfg->storage_acl, "private") == 0;
+        printf("backend:     s3\n");
+        printf("endpoint:    %s\n", cfg->storage_endpoint_url);
+        printf("bucket:      %s\n", cfg->spaces_bucket);
+        printf("region:      %s%s\n", region ? region : "?",
+               cfg->spaces_region ? "" : " (derived)");
+        printf("acl:         %s\n", cfg->storage_acl);
+        if (private_acl)
+            printf("object URLs: presigned, valid %ld s\n", cfg->signed_url_ttl);
+        else
+            printf("public URLs: %s/KEY\n", public_base ? public_base : "?");
+        printf("access key:  %s\n", cfg->spaces_key && *cfg->spaces_key ? "set" : "not set");
+        printf("secret key:  %s\n", cfg->spaces_secret && *cfg->spaces_secret ? "set" : "not set");
+    } else {
+        printf("backend:     local\n");
+        printf("directory:   %s/media\n", cfg->data_dir);
+        printf("public URLs: %s/media/KEY\n", cfg->public_base_url);
+    }
+    fflush(stdout);
+    rc = storage_open(cfg, &s);
+    if (rc != ERR_OK) {
+        printf("reachable:   no (cannot open the backend: %s)\n", err_name(rc));
+        printf("writable:    no\n");
+        goto out;
+    }
+    reach = storage_check(s);
+    printf("reachable:   %s%s%s%s\n", yes_no(reach), reach == ERR_OK ? "" : " (",
+           reach == ERR_OK ? "" : err_name(reach), reach == ERR_OK ? "" : ")");
+    fflush(stdout);
+    write = storage_probe(s, probe_key);
+    printf("writable:    %s (PUT and DELETE %s%s%s)\n", yes_no(write), probe_key,
+           write == ERR_OK ? "" : ": ", write == ERR_OK ? "" : err_name(write));
+out:
+    storage_close(s);
+    arena_free(a);
+    return reach == ERR_OK && write == ERR_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -364,7 +425,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "migrate") != 0 &&
-        strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0) {
+        strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0 && strcmp(cmd, "storage") != 0) {
         if (*cmd)
             fprintf(stderr, "novadraw: unknown command '%s'\n\n", cmd);
         usage(stderr);
@@ -381,6 +442,11 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     log_set_level(level_of(cfg.log_level));
+    if (!net_global_init()) { /* before any thread: libcurl's global state */
+        fprintf(stderr, "novadraw: the HTTP client library failed to initialise\n");
+        config_free(&cfg);
+        return 1;
+    }
 
     if (strcmp(cmd, "serve") == 0)
         status = cmd_serve(&cfg, argv[0]);
@@ -390,8 +456,11 @@ int main(int argc, char **argv)
         status = cmd_migrate(&cfg);
     else if (strcmp(cmd, "edit") == 0)
         status = cmd_edit(&cfg, argc - 1, argv + 1, argv[0]);
+    else if (strcmp(cmd, "storage") == 0)
+        status = cmd_storage(&cfg, argc - 1, argv + 1);
     else
         status = cmd_tutorial(&cfg, argc - 1, argv + 1);
+    net_global_cleanup();
     config_free(&cfg);
     return status;
 }

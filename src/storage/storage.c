@@ -17,9 +17,9 @@ enum err storage_open(const struct config *cfg, struct storage **out)
     case STORAGE_LOCAL:
         return storage_local_ops.open(cfg, out);
     case STORAGE_S3:
-        break;
+        return storage_s3_ops.open(cfg, out);
     }
-    return ERR_UNSUPPORTED; /* S3 arrives with its own backend */
+    return ERR_UNSUPPORTED;
 }
 
 void storage_close(struct storage *s)
@@ -129,4 +129,38 @@ enum err storage_open_file(struct storage *s, const char *key, struct storage_fi
     if (!s || !out || !s->ops->open_file || !storage_key_valid(key))
         return ERR_NOT_FOUND;
     return s->ops->open_file(s, key, out);
+}
+
+enum err storage_check(struct storage *s)
+{
+    if (!s)
+        return ERR_INVALID;
+    return s->ops->check ? s->ops->check(s) : ERR_OK;
+}
+
+enum err storage_list(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx)
+{
+    if (!s || !prefix || !fn)
+        return ERR_INVALID;
+    if (!s->ops->list)
+        return ERR_UNSUPPORTED;
+    return s->ops->list(s, prefix, fn, ctx);
+}
+
+enum err storage_probe(struct storage *s, char key_out[STORAGE_KEY_MAX])
+{
+    static const char probe[] = "novadraw storage probe\n";
+    char hex[33];
+    enum err rc;
+
+    if (!s || !key_out)
+        return ERR_INVALID;
+    if (!id_random_hex(hex, 16))
+        return ERR_INTERNAL;
+    /* fixed shape and length: always fits; bypasses storage_key_valid on purpose */
+    snprintf(key_out, STORAGE_KEY_MAX, "users/.probe/%s.png", hex);
+    rc = s->ops->put(s, key_out, probe, sizeof(probe) - 1, "application/octet-stream");
+    if (rc != ERR_OK)
+        return rc;
+    return s->ops->del(s, key_out);
 }

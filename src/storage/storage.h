@@ -1,7 +1,7 @@
 /*
  * storage.h - the object storage interface (SPEC §7).
  *
- * A backend (local.c, later s3.c) implements struct storage_ops; storage.c holds
+ * A backend (local.c, s3.c) implements struct storage_ops; storage.c holds
  * the name table, key generation and validation, and thin wrappers that refuse a
  * bad key once, before any backend sees it. Every call is safe from any thread.
  *
@@ -30,6 +30,16 @@ struct storage_file {
     int64_t mtime_ns;
 };
 
+/* One object as a listing reports it; the strings live only during the callback. */
+struct storage_object {
+    const char *key;
+    uint64_t size;
+    int64_t mtime_ms; /* last modified, Unix milliseconds (0 if unknown) */
+};
+
+/* Called once per listed object; anything but ERR_OK stops the listing and is returned. */
+typedef enum err (*storage_list_fn)(void *ctx, const struct storage_object *obj);
+
 struct storage_ops {
     const char *name; /* "local" | "s3" */
     enum err (*open)(const struct config *cfg, struct storage **out);
@@ -41,6 +51,10 @@ struct storage_ops {
     char *(*url)(struct storage *s, const char *key, struct arena *a);
     /* optional: NULL when the backend does not serve /media */
     enum err (*open_file)(struct storage *s, const char *key, struct storage_file *out);
+    /* optional: is the store there and are we let in? NULL = always (local) */
+    enum err (*check)(struct storage *s);
+    /* optional: every object whose key starts with prefix, in key order; NULL = unsupported */
+    enum err (*list)(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx);
 };
 
 struct storage {
@@ -66,6 +80,28 @@ char *storage_url(struct storage *s, const char *key, struct arena *a);
 /* ERR_NOT_FOUND for a bad key, an absent object, or a backend that does not serve. */
 enum err storage_open_file(struct storage *s, const char *key, struct storage_file *out);
 
+/* ERR_OK if the store is reachable and accepts our credentials (S3: HEAD bucket);
+ * ERR_NOT_FOUND (no such bucket), ERR_UNAUTHORIZED (refused), ERR_UNAVAILABLE. */
+enum err storage_check(struct storage *s);
+
+/* Lists objects under prefix ("" = all), calling fn for each; ERR_UNSUPPORTED if the
+ * backend cannot list. Keys are reported as stored, not re-validated. */
+enum err storage_list(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx);
+
+/*
+ * Proves the store is writable: PUTs a small object under users/.probe/ (a key no
+ * client can name: storage_key_valid refuses it) and DELETEs it. Writes the key used
+ * into key_out. Returns the first failure, or ERR_OK.
+ */
+enum err storage_probe(struct storage *s, char key_out[STORAGE_KEY_MAX]);
+
+/* S3 settings as the s3 backend derives them (for `novadraw storage check`), from the
+ * caller's arena; NULL on no memory. Region: SPACES_REGION, else from the endpoint host
+ * (nyc3.digitaloceanspaces.com -> nyc3, s3.eu-west-1.amazonaws.com -> eu-west-1), else
+ * us-east-1. Public base: SPACES_PUBLIC_URL, else STORAGE_ENDPOINT_URL/SPACES_BUCKET. */
+char *storage_s3_region(const struct config *cfg, struct arena *a);
+char *storage_s3_public_base(const struct config *cfg, struct arena *a);
+
 /*
  * True if key is one this project could have written: printable ASCII from
  * [A-Za-z0-9._/-], segments neither empty nor starting with '.', no leading '/',
@@ -85,3 +121,4 @@ bool storage_key_new(const char *user_id, enum storage_kind_of_object kind, int6
 const char *storage_content_type(const char *key);
 
 extern const struct storage_ops storage_local_ops;
+extern const struct storage_ops storage_s3_ops;

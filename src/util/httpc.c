@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "util/log.h"
+#include "util/net.h"
 #include "util/timefmt.h"
 
 #define DEFAULT_TIMEOUT_MS 60000L
@@ -339,8 +340,11 @@ void httpc_response_free(struct httpc_response *res)
 
 enum err httpc_open(long max_connections, struct httpc **out)
 {
-    struct httpc *c = calloc(1, sizeof(*c));
+    struct httpc *c;
 
+    if (!net_global_init())
+        return ERR_INTERNAL;
+    c = calloc(1, sizeof(*c));
     if (!c)
         return ERR_NOMEM;
     pthread_mutex_init(&c->mu, NULL);
@@ -384,14 +388,4 @@ void httpc_close(struct httpc *c)
         curl_multi_cleanup(c->multi);
     pthread_mutex_destroy(&c->mu);
     free(c);
-}
-
-enum err httpc_global_init(void)
-{
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? ERR_OK : ERR_INTERNAL;
-}
-
-void httpc_global_cleanup(void)
-{
-    curl_global_cleanup();
 }

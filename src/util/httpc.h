@@ -70,7 +70,3 @@ void httpc_shutdown(struct httpc *c);
 
 /* httpc_shutdown(), then frees the client. Accepts NULL. */
 void httpc_close(struct httpc *c);
-
-/* libcurl's process-wide set-up, once in main() before any thread starts. */
-enum err httpc_global_init(void);
-void httpc_global_cleanup(void);

@@ -27,6 +27,7 @@ import requests
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from helpers import DRAWING_KEYS  # noqa: E402
+from s3_fixtures import s3, s3rver  # noqa: E402,F401  (fixtures: S3 server, bucket, proxy)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SANITIZER_VARS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "MSAN_OPTIONS", "TSAN_OPTIONS")
