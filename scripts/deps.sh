@@ -9,9 +9,9 @@ packages=(
   # build
   build-essential meson ninja-build pkg-config
   # libraries (each wrapped by one module)
-  libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libssl-dev
+  libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libpq-dev libssl-dev
   # tests and benchmarks
-  curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
+  postgresql curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
 )
 
 missing=()
