@@ -3,6 +3,9 @@
 #   scripts/pg.sh start DIR   initdb in DIR, start on a free 127.0.0.1 port, create the
 #                             database "novadraw", print its DATABASE_URL (also in DIR/url)
 #   scripts/pg.sh stop DIR    stop the cluster and remove DIR
+#   scripts/pg.sh run CMD...  start one in a new temporary folder, run CMD with
+#                             NOVADRAW_TEST_DATABASE_URL set to it, then stop and remove it
+#                             (also when CMD fails or is interrupted); exits with CMD's status
 # As root (CI), the cluster runs as the postgres user (PostgreSQL refuses root) and DIR is
 # handed to it; otherwise it runs as the current user. The superuser "novadraw" has a
 # random password (TCP, scram) and the server listens on 127.0.0.1 and a socket in DIR
@@ -25,13 +28,19 @@ if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
 fi
 
 usage() {
-  echo "usage: scripts/pg.sh start|stop DIR" >&2
+  echo "usage: scripts/pg.sh start|stop DIR | run CMD..." >&2
   exit 2
 }
 
-[ $# -eq 2 ] || usage
+[ $# -ge 2 ] || usage
 cmd=$1
-dir=$2
+shift
+if [ "$cmd" = run ]; then
+  dir=$(mktemp -d /tmp/novadraw-pg.XXXXXX)
+else
+  [ $# -eq 1 ] || usage
+  dir=$1
+fi
 
 # Runs a command as the cluster's owner.
 as_owner() {
@@ -109,8 +118,18 @@ stop() {
   rm -rf "$dir"
 }
 
+run() {
+  trap stop EXIT
+  trap 'exit 130' INT TERM
+  local url
+  url=$(start)
+  echo "pg.sh: PostgreSQL ${url%%://*}://novadraw:***@${url#*@} in $dir" >&2
+  NOVADRAW_TEST_DATABASE_URL=$url "$@"
+}
+
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  run) run "$@" ;;
   *) usage ;;
 esac
