@@ -69,8 +69,10 @@ sanitize-run:
 	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
 	NOVADRAW_BIN=$(CURDIR)/$(ASAN_BUILD)/novadraw $(PYTEST) -q tests/e2e
 
+# the gallery benchmark on SQLite, then on a throwaway PostgreSQL cluster
 bench: build
 	bench/gallery.sh
+	bench/gallery.sh --pg
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

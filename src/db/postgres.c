@@ -1,7 +1,9 @@
 /*
  * postgres.c - the PostgreSQL backend (db_postgres_ops) over libpq: a connection
  * pool, migrations under an advisory lock, queries. The same schema, counters,
- * ordering and error codes as sqlite.c, so both give byte-identical JSON.
+ * ordering and error codes as sqlite.c, so both give byte-identical JSON. Where
+ * sqlite.c reads in several statements inside a transaction (cheap in-process), this
+ * file reads with one statement (one snapshot, one network round trip).
  *
  * Owns a fixed-size pool of connections (struct pconn), opened lazily: one at open()
  * so a bad URL or an unreachable server fails at start-up, more as threads need
@@ -139,7 +141,6 @@ static const char create_migrations_table[] = "CREATE TABLE IF NOT EXISTS schema
 
 enum stmt {
     ST_BEGIN,
-    ST_BEGIN_SNAPSHOT,
     ST_COMMIT,
     ST_ROLLBACK,
     ST_PING,
@@ -154,12 +155,10 @@ enum stmt {
     ST_DRAWING_INSERT,
     ST_DRAWING_GET,
     ST_DRAWING_LOCK,
-    ST_DRAWING_PAGE,
+    ST_GALLERY_PAGE,
     ST_DRAWING_DELETE,
     ST_DRAWING_TOUCH,
     ST_EDIT_INSERT,
-    ST_EDITS_OF_DRAWING,
-    ST_EDITS_OF_PAGE,
     ST_COUNT
 };
 
@@ -175,14 +174,14 @@ _Static_assert(ST_COUNT <= 64, "struct pconn keeps one bit per statement");
 /* Every value is a parameter; nothing is ever pasted into SQL text. */
 /* (not formatted: clang-format would break the SQL apart around TS() and MS()) */
 /* clang-format off */
-#define DRAWING_COLUMNS \
-    "id, user_id, tutorial_id, original_key, thumbnail_key, " MS("created_at") ", " \
-    MS("updated_at")
+#define DRAWING_WITH_EDITS \
+    "d.id, d.user_id, d.tutorial_id, d.original_key, d.thumbnail_key, " \
+    MS("d.created_at") ", " MS("d.updated_at") ", " \
+    "e.image_key, e.thumbnail_key, e.prompt, e.source, " MS("e.created_at") " " \
+    "FROM drawings AS d LEFT JOIN edits AS e ON e.drawing_id = d.id"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
-    /* reads that span several statements see one snapshot, as in one SQLite transaction */
-    [ST_BEGIN_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_PING] = "SELECT 1",
@@ -190,9 +189,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MIGRATION_APPLIED] = "SELECT 1 FROM schema_migrations WHERE version = $1::int8",
     [ST_MIGRATION_RECORD] =
         "INSERT INTO schema_migrations(version, applied_at) VALUES($1::int8, " TS("$2") ")",
-    [ST_USER_ENSURE] =
-        "INSERT INTO users(id, created_at) VALUES($1, " TS("$2") ") "
-                                                                 "ON CONFLICT (id) DO NOTHING",
+    [ST_USER_ENSURE] = "INSERT INTO users(id, created_at) VALUES($1, " TS("$2") ") "
+                       "ON CONFLICT (id) DO NOTHING",
     [ST_USER_COUNTS] = "SELECT drawing_count, edited_count, tutorial_count FROM users "
                        "WHERE id = $1",
     [ST_TUTORIAL_ADD] = "INSERT INTO tutorials(id, title, created_at) VALUES($1, $2, " TS("$3") ")",
@@ -202,35 +200,36 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DRAWING_INSERT] = "INSERT INTO drawings(id, user_id, tutorial_id, original_key, "
                           "thumbnail_key, created_at, updated_at) "
                           "VALUES($1, $2, $3, $4, $5, " TS("$6") ", " TS("$7") ")",
-    [ST_DRAWING_GET] = "SELECT " DRAWING_COLUMNS " FROM drawings WHERE id = $1 AND user_id = $2",
+    /* a drawing and its edits in one statement: a row per edit, oldest first, or one
+     * row with NULL edit columns when it has none */
+    [ST_DRAWING_GET] = "SELECT " DRAWING_WITH_EDITS " WHERE d.id = $1 AND d.user_id = $2 "
+                       "ORDER BY e.id",
     /* delete reads what it deletes under the row's lock, so no edit can slip in between */
-    [ST_DRAWING_LOCK] = "SELECT " DRAWING_COLUMNS " FROM drawings WHERE id = $1 AND user_id = $2 "
-                        "FOR UPDATE",
-    /* the page's ids come from the gallery index alone (an index-only scan), so a deep
-     * OFFSET skips index entries, not table rows; then the page's rows by primary key */
-    [ST_DRAWING_PAGE] =
-        "SELECT d.id, d.user_id, d.tutorial_id, d.original_key, d.thumbnail_key, " MS(
-            "d.created_at") ", " MS("d.updated_at") " "
-                                                    "FROM (SELECT id FROM drawings WHERE user_id = "
-                                                    "$1 " GALLERY_ORDER
-                                                    " LIMIT $2::int8 OFFSET $3::int8) AS p JOIN "
-                                                    "drawings AS d ON d.id = p.id "
-                                                    "ORDER BY d.created_at DESC, d.id DESC",
+    [ST_DRAWING_LOCK] = "SELECT " DRAWING_WITH_EDITS " WHERE d.id = $1 AND d.user_id = $2 "
+                        "ORDER BY e.id FOR UPDATE OF d",
+    /*
+     * A whole gallery page in one statement (one round trip, one snapshot): the user's
+     * total, then a row per (drawing, edit) in gallery order, edits oldest first, a
+     * drawing without edits once with NULL edit columns. An empty page is one row of
+     * the total and NULLs. As in sqlite.c, the page's ids come from the gallery index
+     * alone (an index-only scan), so a deep OFFSET skips index entries, not table rows;
+     * then the page's rows by primary key and their edits by edits_drawing.
+     */
+    [ST_GALLERY_PAGE] =
+        "SELECT u.n, d.id, d.user_id, d.tutorial_id, d.original_key, d.thumbnail_key, "
+        MS("d.created_at") ", " MS("d.updated_at") ", "
+        "e.image_key, e.thumbnail_key, e.prompt, e.source, " MS("e.created_at") " "
+        "FROM (SELECT coalesce((SELECT drawing_count FROM users WHERE id = $1), 0) AS n) AS u "
+        "LEFT JOIN LATERAL (SELECT id, created_at FROM drawings WHERE user_id = $1 "
+        GALLERY_ORDER " LIMIT $2::int8 OFFSET $3::int8) AS p ON true "
+        "LEFT JOIN drawings AS d ON d.id = p.id "
+        "LEFT JOIN edits AS e ON e.drawing_id = p.id "
+        "ORDER BY p.created_at DESC, p.id DESC, e.id",
     [ST_DRAWING_DELETE] = "DELETE FROM drawings WHERE id = $1 AND user_id = $2",
     [ST_DRAWING_TOUCH] =
         "UPDATE drawings SET updated_at = " TS("$1") " WHERE id = $2 AND user_id = $3",
     [ST_EDIT_INSERT] = "INSERT INTO edits(drawing_id, image_key, thumbnail_key, prompt, source, "
                        "created_at) VALUES($1, $2, $3, $4, $5, " TS("$6") ")",
-    [ST_EDITS_OF_DRAWING] = "SELECT drawing_id, image_key, thumbnail_key, prompt, source, " MS(
-        "created_at") " FROM edits WHERE drawing_id = $1 ORDER BY id",
-    /* the page's edits in one query, in the page's order, so they attach in one pass */
-    [ST_EDITS_OF_PAGE] =
-        "SELECT e.drawing_id, e.image_key, e.thumbnail_key, e.prompt, e.source, " MS(
-            "e.created_at") " "
-                            "FROM (SELECT id, created_at FROM drawings WHERE user_id = "
-                            "$1 " GALLERY_ORDER " LIMIT $2::int8 OFFSET $3::int8) AS p "
-                            "JOIN edits AS e ON e.drawing_id = p.id "
-                            "ORDER BY p.created_at DESC, p.id DESC, e.id",
 };
 /* clang-format on */
 
@@ -244,7 +243,6 @@ static bool stmt_retry_safe(enum stmt which)
 {
     switch (which) {
     case ST_BEGIN:
-    case ST_BEGIN_SNAPSHOT:
     case ST_PING:
     case ST_USER_ENSURE:
     case ST_USER_COUNTS:
@@ -654,77 +652,129 @@ static enum err rows_alloc(const PGresult *res, size_t size, struct arena *a, vo
 
 /* ---- rows -------------------------------------------------------------- */
 
-/* Row `row` of DRAWING_COLUMNS. */
-static enum err read_drawing(const PGresult *res, int row, struct arena *a, struct drawing *d)
+/* Columns of a drawing, then of one of its edits, in DRAWING_WITH_EDITS rows. */
+#define COL_DRAWING 0
+#define COL_EDIT 7
+
+/* Row `row`'s (id, user_id, tutorial_id, original_key, thumbnail_key, created_at,
+ * updated_at), starting at column col. */
+static enum err read_drawing(const PGresult *res, int row, int col, struct arena *a,
+                             struct drawing *d)
 {
-    enum err rc = col_uuid(res, row, 0, d->id);
+    enum err rc = col_uuid(res, row, col, d->id);
 
     if (rc == ERR_OK)
-        rc = col_uuid(res, row, 1, d->user_id);
+        rc = col_uuid(res, row, col + 1, d->user_id);
     if (rc == ERR_OK)
-        rc = col_text(res, row, 2, a, &d->tutorial_id);
+        rc = col_text(res, row, col + 2, a, &d->tutorial_id);
     if (rc == ERR_OK)
-        rc = col_text(res, row, 3, a, &d->original_key);
+        rc = col_text(res, row, col + 3, a, &d->original_key);
     if (rc == ERR_OK)
-        rc = col_text(res, row, 4, a, &d->thumbnail_key);
+        rc = col_text(res, row, col + 4, a, &d->thumbnail_key);
     if (rc == ERR_OK)
-        rc = col_i64(res, row, 5, &d->created_at);
+        rc = col_i64(res, row, col + 5, &d->created_at);
     if (rc == ERR_OK)
-        rc = col_i64(res, row, 6, &d->updated_at);
+        rc = col_i64(res, row, col + 6, &d->updated_at);
     d->edits = NULL;
     d->n_edits = 0;
     return rc;
 }
 
+/* Row `row`'s (image_key, thumbnail_key, prompt, source, created_at), from column col. */
+static enum err read_edit(const PGresult *res, int row, int col, struct arena *a, struct edit *e)
+{
+    enum err rc = col_text(res, row, col, a, &e->image_key);
+
+    if (rc == ERR_OK)
+        rc = col_text(res, row, col + 1, a, &e->thumbnail_key);
+    if (rc == ERR_OK)
+        rc = col_text(res, row, col + 2, a, &e->prompt);
+    if (rc == ERR_OK)
+        rc = col_text(res, row, col + 3, a, &e->source);
+    if (rc == ERR_OK)
+        rc = col_i64(res, row, col + 4, &e->created_at);
+    return rc;
+}
+
 /*
- * res's rows are (drawing_id, image_key, thumbnail_key, prompt, source, created_at)
- * grouped by drawing in the same order as ds; gives each drawing its edits.
+ * Rows r..k-1 are one drawing (columns from dcol) and its edits, oldest first
+ * (columns from ecol; NULL edit columns when it has none): *d gets both.
  */
-static enum err read_edits(const PGresult *res, struct arena *a, struct drawing *ds, size_t n)
+static enum err read_group(const PGresult *res, int r, int k, int dcol, int ecol, struct arena *a,
+                           struct drawing *d)
+{
+    size_t n_edits = 0;
+    enum err rc = read_drawing(res, r, dcol, a, d);
+
+    for (int m = r; m < k; m++)
+        n_edits += !PQgetisnull(res, m, ecol);
+    if (rc == ERR_OK && n_edits > 0) {
+        d->edits = arena_alloc(a, n_edits * sizeof(struct edit)); /* n_edits <= rows */
+        if (!d->edits)
+            rc = ERR_NOMEM;
+    }
+    for (int m = r; m < k && rc == ERR_OK; m++) {
+        if (!PQgetisnull(res, m, ecol))
+            rc = read_edit(res, m, ecol, a, &d->edits[d->n_edits++]);
+    }
+    return rc;
+}
+
+/* True if row r of a gallery result starts a new drawing (column 1 is its id). */
+static bool gallery_row_starts_drawing(const PGresult *res, int r)
+{
+    if (PQgetisnull(res, r, 1))
+        return false;
+    return r == 0 || PQgetisnull(res, r - 1, 1) ||
+           strcmp(PQgetvalue(res, r, 1), PQgetvalue(res, r - 1, 1)) != 0;
+}
+
+/* The page and the total from an ST_GALLERY_PAGE result, into the arena. */
+static enum err read_gallery(const PGresult *res, struct arena *a, struct drawing **out, size_t *n,
+                             int64_t *total)
 {
     int rows = PQntuples(res);
-    size_t j = 0;
+    struct drawing *page = NULL;
+    size_t n_page = 0, j = 0;
+    int64_t count = 0;
+    enum err rc;
 
-    for (int r = 0; r < rows;) {
-        const char *did = PQgetvalue(res, r, 0);
-        struct drawing *d;
-        int k = r;
-
-        while (j < n && strcmp(ds[j].id, did) != 0)
-            j++;
-        if (j == n) {
-            log_error("postgres: an edit does not belong to the drawings read");
-            return ERR_INTERNAL;
-        }
-        while (k < rows && strcmp(PQgetvalue(res, k, 0), did) == 0)
-            k++;
-        d = &ds[j];
-        d->edits = arena_alloc(a, (size_t)(k - r) * sizeof(struct edit));
-        if (!d->edits)
+    if (rows < 1) {
+        log_error("postgres: the gallery query returned no row");
+        return ERR_INTERNAL;
+    }
+    rc = col_i64(res, 0, 0, &count);
+    if (rc != ERR_OK)
+        return rc;
+    for (int r = 0; r < rows; r++)
+        n_page += gallery_row_starts_drawing(res, r);
+    if (n_page > 0) {
+        page = arena_alloc(a, n_page * sizeof(*page)); /* n_page <= rows: no overflow */
+        if (!page)
             return ERR_NOMEM;
-        d->n_edits = (size_t)(k - r);
-        for (int m = r; m < k; m++) {
-            struct edit *e = &d->edits[m - r];
-            enum err rc = col_text(res, m, 1, a, &e->image_key);
+    }
+    for (int r = 0; r < rows && rc == ERR_OK;) {
+        int k = r + 1;
 
-            if (rc == ERR_OK)
-                rc = col_text(res, m, 2, a, &e->thumbnail_key);
-            if (rc == ERR_OK)
-                rc = col_text(res, m, 3, a, &e->prompt);
-            if (rc == ERR_OK)
-                rc = col_text(res, m, 4, a, &e->source);
-            if (rc == ERR_OK)
-                rc = col_i64(res, m, 5, &e->created_at);
-            if (rc != ERR_OK)
-                return rc;
+        if (!gallery_row_starts_drawing(res, r)) {
+            r++; /* the empty page's single row */
+            continue;
         }
+        while (k < rows && !gallery_row_starts_drawing(res, k))
+            k++;
+        rc = read_group(res, r, k, 1 + COL_DRAWING, 1 + COL_EDIT, a, &page[j++]);
         r = k;
     }
+    if (rc != ERR_OK)
+        return rc;
+    *out = page;
+    *n = n_page;
+    *total = count;
     return ERR_OK;
 }
 
-/* user_id's drawing id with its edits, inside the caller's transaction; lock: also
- * lock the row until the transaction ends. */
+/* user_id's drawing id with its edits, in one statement; lock: also lock the row until
+ * the caller's transaction ends. */
 static enum err load_drawing(const struct db_pg *p, struct pconn *c, const char *user_id,
                              const char *id, bool lock, struct arena *a, struct drawing *out)
 {
@@ -740,15 +790,7 @@ static enum err load_drawing(const struct db_pg *p, struct pconn *c, const char 
         rc = ERR_NOT_FOUND;
         goto out;
     }
-    rc = read_drawing(res, 0, a, &d);
-    if (rc != ERR_OK)
-        goto out;
-    PQclear(res);
-    res = NULL;
-
-    rc = q(p, c, ST_EDITS_OF_DRAWING, params, 1, "read edits", &res);
-    if (rc == ERR_OK)
-        rc = read_edits(res, a, &d, 1);
+    rc = read_group(res, 0, PQntuples(res), COL_DRAWING, COL_EDIT, a, &d);
     if (rc == ERR_OK)
         *out = d;
 out:
@@ -1155,68 +1197,13 @@ static enum err pg_drawing_get(struct db *db, const char *user_id, const char *i
                                struct drawing *out)
 {
     struct db_pg *p = from_db(db);
-    struct drawing d;
     struct pconn *c = NULL;
-    bool in_tx = false;
     enum err rc = pool_borrow(p, &c);
 
-    if (rc != ERR_OK)
-        goto out;
-    /* one snapshot for the drawing and its edits */
-    rc = run(p, c, ST_BEGIN_SNAPSHOT, "begin");
-    if (rc != ERR_OK)
-        goto out;
-    in_tx = true;
-    rc = load_drawing(p, c, user_id, id, false, a, &d);
-    if (rc != ERR_OK)
-        goto out;
-    rc = run(p, c, ST_COMMIT, "commit");
-    if (rc != ERR_OK)
-        goto out;
-    in_tx = false;
-    *out = d;
-out:
-    if (in_tx)
-        rollback(p, c);
+    /* one statement, so one snapshot for the drawing and its edits */
+    if (rc == ERR_OK)
+        rc = load_drawing(p, c, user_id, id, false, a, out);
     pool_return(p, c);
-    return rc;
-}
-
-/* One page of drawings in gallery order, copied into the arena. */
-static enum err read_page(const struct db_pg *p, struct pconn *c, const char *const params[3],
-                          struct arena *a, struct drawing **out, size_t *n)
-{
-    struct drawing *page = NULL;
-    PGresult *res = NULL;
-    void *mem = NULL;
-    enum err rc = q(p, c, ST_DRAWING_PAGE, params, 3, "list drawings", &res);
-
-    if (rc == ERR_OK)
-        rc = rows_alloc(res, sizeof(struct drawing), a, &mem);
-    if (rc != ERR_OK)
-        goto out;
-    page = mem;
-    for (int r = 0; r < PQntuples(res) && rc == ERR_OK; r++)
-        rc = read_drawing(res, r, a, &page[r]);
-    if (rc != ERR_OK)
-        goto out;
-    *out = page;
-    *n = (size_t)PQntuples(res);
-out:
-    PQclear(res);
-    return rc;
-}
-
-/* The edits of every drawing on the page, in one query. */
-static enum err read_page_edits(const struct db_pg *p, struct pconn *c, const char *const params[3],
-                                struct arena *a, struct drawing *ds, size_t n)
-{
-    PGresult *res = NULL;
-    enum err rc = q(p, c, ST_EDITS_OF_PAGE, params, 3, "read edits", &res);
-
-    if (rc == ERR_OK)
-        rc = read_edits(res, a, ds, n);
-    PQclear(res);
     return rc;
 }
 
@@ -1226,37 +1213,16 @@ static enum err pg_drawing_list(struct db *db, const char *user_id, int64_t offs
     struct db_pg *p = from_db(db);
     char lim[I64_LEN], off[I64_LEN];
     const char *params[3] = {user_id, i64_text(limit, lim), i64_text(offset, off)};
-    struct drawing_stats counts;
-    struct drawing *page = NULL;
-    size_t n_page = 0;
     struct pconn *c = NULL;
-    bool in_tx = false;
+    PGresult *res = NULL;
     enum err rc = pool_borrow(p, &c);
 
-    if (rc != ERR_OK)
-        goto out;
-    /* one snapshot for the total, the page and the page's edits */
-    rc = run(p, c, ST_BEGIN_SNAPSHOT, "begin");
-    if (rc != ERR_OK)
-        goto out;
-    in_tx = true;
-    rc = user_counts(p, c, user_id, &counts);
+    /* one statement: the total, the page and its edits from one snapshot */
     if (rc == ERR_OK)
-        rc = read_page(p, c, params, a, &page, &n_page);
-    if (rc == ERR_OK && n_page > 0)
-        rc = read_page_edits(p, c, params, a, page, n_page);
-    if (rc != ERR_OK)
-        goto out;
-    rc = run(p, c, ST_COMMIT, "commit");
-    if (rc != ERR_OK)
-        goto out;
-    in_tx = false;
-    *out = page;
-    *n = n_page;
-    *total = counts.total_drawings;
-out:
-    if (in_tx)
-        rollback(p, c);
+        rc = q(p, c, ST_GALLERY_PAGE, params, 3, "list drawings", &res);
+    if (rc == ERR_OK)
+        rc = read_gallery(res, a, out, n, total);
+    PQclear(res);
     pool_return(p, c);
     return rc;
 }
