@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +391,23 @@ static enum err conn_reset(const struct db_pg *p, struct pconn *c)
     return ERR_OK;
 }
 
+/*
+ * False if an idle connection is dead or may be: the server said something while
+ * it sat in the pool. We LISTEN to nothing and change no settings, so that is
+ * its goodbye (a restart, pg_terminate_backend, an idle timeout: a FATAL message,
+ * then the end of the stream), or, rarely, a notice worth a reconnect anyway.
+ * Catching it here, before any statement is sent, makes reconnecting safe for
+ * every statement.
+ */
+static bool conn_alive(PGconn *pg)
+{
+    struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+
+    if (PQstatus(pg) != CONNECTION_OK || pfd.fd < 0)
+        return false;
+    return poll(&pfd, 1, 0) == 0;
+}
+
 /* An absolute CLOCK_MONOTONIC deadline ms from now. */
 static struct timespec deadline_after(long ms)
 {
@@ -442,7 +460,8 @@ static enum err pool_borrow(struct db_pg *p, struct pconn **out)
     }
     if (open_new) {
         rc = conn_open(p, &c);
-    } else if (PQstatus(c->pg) != CONNECTION_OK) {
+    } else if (!conn_alive(c->pg)) {
+        log_warn("postgres: a pooled connection to %s was closed; reconnecting", p->shown);
         rc = conn_reset(p, c);
     }
     if (rc != ERR_OK) {
