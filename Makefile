@@ -1,7 +1,10 @@
 # NovaDraw backend. The README's two commands:
 #   make run    install missing packages, build, serve on the embedded defaults
-#   make test   the same set-up, then every test (unit, end-to-end)
-# and: make sanitize (the whole suite under ASan+UBSan), make bench, make clean.
+#   make test   the same set-up, then every test (unit, end-to-end), twice: on SQLite,
+#               then the db contract and the whole e2e suite on PostgreSQL
+# and: make sanitize (the same two passes under ASan+UBSan), make bench, make clean.
+# The PostgreSQL pass (make test-pg) runs on a throwaway cluster that scripts/pg.sh
+# creates in /tmp on a free 127.0.0.1 port and removes afterwards, also on failure.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -9,7 +12,7 @@ PYTHON     ?= /usr/bin/python3
 PYTEST     ?= $(PYTHON) -m pytest
 MESON_OPTS ?=
 
-.PHONY: all deps s3deps build run test unit e2e sanitize bench format clean
+.PHONY: all deps s3deps build run test test-pg unit unit-db e2e sanitize sanitize-run bench format clean
 
 all: build
 
@@ -34,30 +37,48 @@ run: build
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
+# the database contract alone (on PostgreSQL too when NOVADRAW_TEST_DATABASE_URL is set)
+unit-db: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs db
+
+# on SQLite, or on PostgreSQL when NOVADRAW_TEST_DATABASE_URL is set (tests/e2e/conftest.py)
 e2e: build s3deps
 	NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw $(PYTEST) -q tests/e2e tests/fakes
 
-test: unit e2e
+test-pg: build
+	@echo "== PostgreSQL pass: db contract and end-to-end suite"
+	scripts/pg.sh run $(MAKE) --no-print-directory unit-db e2e
+
+test: unit e2e test-pg
 
 $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
 		-Dbuildtype=debug $(MESON_OPTS)
 
-# The whole suite against a sanitizer build. Any ASan/UBSan report aborts the
-# process, so a server that trips one fails its test.
+# The whole suite against a sanitizer build, on SQLite then on PostgreSQL (the db
+# contract and e2e). Any ASan/UBSan report aborts the process, so a server that
+# trips one fails its test.
 sanitize: deps s3deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
+	$(MAKE) --no-print-directory sanitize-run
+	@echo "== PostgreSQL pass under ASan+UBSan: db contract and end-to-end suite"
+	scripts/pg.sh run $(MAKE) --no-print-directory sanitize-run UNIT_TESTS=db
+
+# UNIT_TESTS: which unit tests (default: all)
+sanitize-run:
 	ASAN_OPTIONS=$${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
 	LSAN_OPTIONS=$${LSAN_OPTIONS:-suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0} \
 	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
-	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs $(UNIT_TESTS)
 	ASAN_OPTIONS=$${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
 	LSAN_OPTIONS=$${LSAN_OPTIONS:-suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0} \
 	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
 	NOVADRAW_BIN=$(CURDIR)/$(ASAN_BUILD)/novadraw $(PYTEST) -q tests/e2e
 
+# every benchmark; the gallery on SQLite, then on a throwaway PostgreSQL cluster
 bench: build s3deps
 	bench/gallery.sh
+	bench/gallery.sh --pg
 	bench/editor.sh
 	bench/edits.sh
 	MODE=cpu bench/edits.sh

@@ -9,10 +9,10 @@ packages=(
   # build
   build-essential meson ninja-build pkg-config
   # libraries (each wrapped by one module)
-  libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libssl-dev
+  libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libpq-dev libssl-dev
   libcurl4-openssl-dev
   # tests and benchmarks (boto3/botocore: the independent S3 client and SigV4 oracle)
-  curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
+  postgresql curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
   python3-boto3 python3-botocore
 )
 # node + npm run the test S3 server (s3rver, installed by `make s3deps` into tests/s3).

@@ -42,7 +42,7 @@ static const struct {
     const struct db_ops *ops; /* NULL: not built yet */
 } backends[] = {
     {DB_SQLITE, &db_sqlite_ops},
-    {DB_POSTGRES, NULL},
+    {DB_POSTGRES, &db_postgres_ops},
 };
 
 /* ---- the user cache ---------------------------------------------------- */

@@ -1,7 +1,7 @@
 /*
  * db.h - the database interface and the records it stores.
  *
- * A backend (sqlite.c, later postgres.c) implements struct db_ops; db.c holds the
+ * A backend (sqlite.c, postgres.c) implements struct db_ops; db.c holds the
  * name table and thin wrappers that check arguments once, then dispatch. Every
  * call is safe from any thread: backends keep one connection per thread or a pool.
  *
@@ -123,3 +123,4 @@ enum err db_stats(struct db *db, const char *user_id, struct drawing_stats *out)
 
 /* Backends, for db.c's table. */
 extern const struct db_ops db_sqlite_ops;
+extern const struct db_ops db_postgres_ops;

@@ -1,15 +1,22 @@
 /*
- * test_db.c - the database layer against a real SQLite file in a temporary
- * directory: argument checks, migrations, users, tutorials, drawings, edits,
- * ownership, counters, and a multithreaded smoke test. Removes its directory.
+ * test_db.c - the database contract: every backend must pass the same checks of
+ * argument handling, migrations, users, tutorials, drawings, edits, ownership,
+ * counters, ordering, threads and concurrent migrators.
+ *
+ * SQLite always runs, on a file in a temporary directory it removes. PostgreSQL
+ * runs too when NOVADRAW_TEST_DATABASE_URL names a server whose user may create
+ * databases (scripts/pg.sh start gives one): the test creates two fresh databases
+ * with psql and drops them afterwards. No libpq here: postgres.c is its only user.
  */
 #include "db/db.h"
 
 #include <ftw.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -525,7 +532,7 @@ struct migrator {
     enum err open_rc, migrate_rc, stats_rc;
 };
 
-/* Its own handle, hence its own connections: to SQLite, as good as another process. */
+/* Its own handle, hence its own connections: as good as another process. */
 static void *migrator_main(void *p)
 {
     struct migrator *m = p;
@@ -544,19 +551,16 @@ static void *migrator_main(void *p)
     return NULL;
 }
 
-static void test_concurrent_migrate(const char *dir)
+/* Two handles migrate a database that has no schema yet, at the same moment. */
+static void test_concurrent_migrate(const struct config *cfg)
 {
-    struct config cfg = {0};
     struct migrator m[2];
     pthread_barrier_t start;
 
-    cfg.db_kind = DB_SQLITE;
-    if (asprintf(&cfg.sqlite_path, "%s/fresh.db", dir) < 0)
-        return;
     pthread_barrier_init(&start, NULL, 2);
     for (int i = 0; i < 2; i++) {
         memset(&m[i], 0, sizeof(m[i]));
-        m[i].cfg = &cfg;
+        m[i].cfg = cfg;
         m[i].start = &start;
         CHECK_EQ_INT(pthread_create(&m[i].tid, NULL, migrator_main, &m[i]), 0);
     }
@@ -567,7 +571,6 @@ static void test_concurrent_migrate(const char *dir)
         CHECK_OK(m[i].stats_rc);
     }
     pthread_barrier_destroy(&start);
-    free(cfg.sqlite_path);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -580,27 +583,19 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
     return remove(path);
 }
 
-int main(void)
+/* The whole contract against the database cfg names, which must be empty; fresh
+ * names another empty one, for the concurrent migrators. */
+static void contract(const struct config *cfg, const struct config *fresh)
 {
-    char dir[] = "/tmp/novadraw-test-db-XXXXXX";
-    struct config cfg = {0};
     struct db *db = NULL, *db2 = NULL;
     struct drawing_stats st;
     char user_a[ID_UUID_LEN], user_b[ID_UUID_LEN];
     char t_old[ID_UUID_LEN], t_new[ID_UUID_LEN];
 
-    log_set_level(LOG_ERROR); /* expected conflicts are logged as warnings */
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
-    cfg.db_kind = DB_SQLITE;
-    if (asprintf(&cfg.sqlite_path, "%s/nested/dir/novadraw.db", dir) < 0)
-        return 2;
-
-    CHECK_OK(db_open(&cfg, &db));
+    memset(model, 0, sizeof(model));
+    CHECK_OK(db_open(cfg, &db));
     if (!db)
-        return check_summary("db");
+        return;
     CHECK_OK(db_migrate(db));
     CHECK_OK(db_migrate(db)); /* idempotent */
     CHECK_OK(db_ping(db));
@@ -622,8 +617,8 @@ int main(void)
     test_user_cache(db);
     test_threads(db, t_new);
 
-    /* a second handle on the same file (another process, say) agrees */
-    CHECK_OK(db_open(&cfg, &db2));
+    /* a second handle on the same database (another process, say) agrees */
+    CHECK_OK(db_open(cfg, &db2));
     CHECK_OK(db_migrate(db2));
     CHECK_OK(db_stats(db2, user_a, &st));
     CHECK_EQ_INT(st.total_drawings, N_DRAWINGS - 1);
@@ -631,9 +626,165 @@ int main(void)
 
     db_close(db);
     db_close(NULL);
-    test_concurrent_migrate(dir);
+    test_concurrent_migrate(fresh);
+}
+
+static void run_sqlite(void)
+{
+    char dir[] = "/tmp/novadraw-test-db-XXXXXX";
+    struct config cfg = {0}, fresh = {0};
+
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    cfg.db_kind = DB_SQLITE;
+    fresh.db_kind = DB_SQLITE;
+    if (asprintf(&cfg.sqlite_path, "%s/nested/dir/novadraw.db", dir) < 0 ||
+        asprintf(&fresh.sqlite_path, "%s/fresh.db", dir) < 0)
+        exit(2);
+    contract(&cfg, &fresh);
     free(cfg.sqlite_path);
+    free(fresh.sqlite_path);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     CHECK(access(dir, F_OK) != 0);
+}
+
+/* ---- PostgreSQL -------------------------------------------------------- */
+
+/* Runs one SQL command with psql against url, output discarded; true if it succeeded. */
+static bool psql(const char *url, const char *sql)
+{
+    char *const argv[] = {
+        "psql", "-X",        "-q", "-o",        "/dev/null", "-v", "ON_ERROR_STOP=1",
+        "-d",   (char *)url, "-c", (char *)sql, NULL};
+    pid_t pid;
+    int status;
+
+    if (posix_spawnp(&pid, "psql", NULL, NULL, argv, environ) != 0) {
+        perror("psql");
+        return false;
+    }
+    if (waitpid(pid, &status, 0) != pid)
+        return false;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* url with its database name replaced (scheme://auth@host:port/NAME?query); the
+ * caller frees it. As libpq reads it: the path starts at the first '/' after "://". */
+static char *url_with_db(const char *url, const char *name)
+{
+    const char *auth = strstr(url, "://");
+    const char *path, *rest;
+    char *out = NULL;
+
+    if (!auth)
+        return NULL;
+    auth += 3;
+    path = auth + strcspn(auth, "/?");
+    rest = *path == '/' ? path + 1 + strcspn(path + 1, "?") : path;
+    if (asprintf(&out, "%.*s/%s%s", (int)(path - url), url, name, rest) < 0)
+        return NULL;
+    return out;
+}
+
+/*
+ * The server drops every connection of the database (a restart, a failover): the
+ * next calls find out before sending anything and reconnect, writes included.
+ */
+static void test_reconnect(const char *admin_url, const struct config *cfg, const char *dbname)
+{
+    struct arena *a = arena_new();
+    struct db *db = NULL;
+    struct drawing_stats st;
+    struct drawing *list = NULL;
+    struct tutorial t = {.title = "After the storm", .created_at = BASE_MS};
+    size_t n = 0;
+    int64_t total = 0;
+    char u[ID_UUID_LEN], sql[256];
+
+    new_uuid(u);
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+             "WHERE datname = '%s' AND pid <> pg_backend_pid()",
+             dbname);
+    CHECK_OK(db_open(cfg, &db));
+    if (!db)
+        goto out;
+    CHECK_OK(db_stats(db, u, &st));
+    CHECK(psql(admin_url, sql));
+    CHECK_OK(db_stats(db, u, &st));
+    CHECK_OK(db_drawing_list(db, u, 0, 20, a, &list, &n, &total));
+    CHECK_OK(db_ping(db));
+
+    CHECK(psql(admin_url, sql));
+    new_uuid(t.id);
+    CHECK_OK(db_tutorial_add(db, &t)); /* a lone INSERT, not repeatable: never sent twice */
+    CHECK_OK(db_tutorial_exists(db, t.id));
+out:
+    db_close(db);
+    arena_free(a);
+}
+
+static void run_postgres(const char *url)
+{
+    struct config cfg = {0}, fresh = {0}, down = {0};
+    char name[32], fresh_name[48], sql[128];
+    unsigned char rnd[6];
+    struct db *db = (struct db *)1;
+    bool made = false, made_fresh = false;
+
+    if (!id_random(rnd, sizeof(rnd)))
+        exit(2);
+    snprintf(name, sizeof(name), "t_unit_%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
+             rnd[4], rnd[5]);
+    snprintf(fresh_name, sizeof(fresh_name), "%s_fresh", name);
+    cfg.db_kind = fresh.db_kind = down.db_kind = DB_POSTGRES;
+    cfg.database_url = url_with_db(url, name);
+    fresh.database_url = url_with_db(url, fresh_name);
+    CHECK(cfg.database_url && fresh.database_url);
+    if (!cfg.database_url || !fresh.database_url)
+        goto out;
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+    made = psql(url, sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fresh_name);
+    made_fresh = psql(url, sql);
+    CHECK(made && made_fresh);
+    if (!made || !made_fresh)
+        goto out;
+
+    contract(&cfg, &fresh);
+    test_reconnect(url, &cfg, name);
+
+    /* nobody listening: unavailable, not a crash or a hang */
+    down.database_url = "postgresql://novadraw:secret@127.0.0.1:1/novadraw?connect_timeout=2";
+    CHECK_ERR(db_open(&down, &db), ERR_UNAVAILABLE);
+    CHECK(db == (struct db *)1); /* untouched on failure */
+out:
+    if (made) {
+        snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", name);
+        CHECK(psql(url, sql));
+    }
+    if (made_fresh) {
+        snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", fresh_name);
+        CHECK(psql(url, sql));
+    }
+    free(cfg.database_url);
+    free(fresh.database_url);
+}
+
+int main(void)
+{
+    const char *pg = getenv("NOVADRAW_TEST_DATABASE_URL");
+
+    log_set_level(LOG_ERROR); /* expected conflicts are logged as warnings */
+    run_sqlite();
+    printf("db: sqlite done (%d checks, %d failed so far)\n", check_count, check_failures);
+    if (pg && *pg) {
+        run_postgres(pg);
+        printf("db: postgres done (%d checks, %d failed so far)\n", check_count, check_failures);
+    } else {
+        printf("db: NOVADRAW_TEST_DATABASE_URL not set; PostgreSQL not tested\n");
+    }
     return check_summary("db");
 }
