@@ -404,6 +404,11 @@ def print_report(r: dict):
               + (", gallery probe included" if "gallery" in r else ""))
 
 
+def client_cpu_line() -> str:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return f"bench client CPU {ru.ru_utime + ru.ru_stime:.2f} s"
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     raise_nofile_limit()
@@ -417,6 +422,7 @@ def main(argv=None):
         print(json.dumps(report))
     else:
         print_report(report)
+        print(client_cpu_line())
 
 
 if __name__ == "__main__":

@@ -78,6 +78,10 @@ else
     --size 1024 --pid "$server_pid"
 fi
 
+# where the machine's CPU went: the server is one of three processes on these cores
+tck=$(getconf CLK_TCK)
+awk -v t="$tck" '{printf "fake Gemini CPU %.2f s\n", ($14 + $15) / t}' "/proc/$fake_pid/stat"
+
 if [ -s "$dir/server.log" ]; then
   echo "server log (last 5 of $(wc -l <"$dir/server.log") lines):"
   tail -n 5 "$dir/server.log"
