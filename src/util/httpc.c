@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/id.h"
 #include "util/log.h"
 #include "util/net.h"
 #include "util/timefmt.h"
@@ -23,6 +24,9 @@
 #define DEFAULT_MAX_RESPONSE (64u * 1024 * 1024)
 #define CONNECT_TIMEOUT_MS 10000L
 #define IDLE_POLL_MS 1000
+#define BACKOFF_BASE_MS 250
+#define BACKOFF_MAX_MS 8000
+#define RETRY_AFTER_MAX_S 30
 
 struct job {
     struct job *next;
@@ -327,6 +331,34 @@ enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
 fail:
     job_free(j);
     return rc;
+}
+
+bool httpc_retryable(const struct httpc_response *res)
+{
+    if (res->transport == ERR_UPSTREAM)
+        return true;
+    return res->transport == ERR_OK && (res->status == 429 || res->status == 500 ||
+                                        res->status == 503 || res->status == 504);
+}
+
+long httpc_backoff_ms(int attempt, const char *retry_after)
+{
+    long ms = BACKOFF_BASE_MS;
+    unsigned long r = 0;
+    char *end;
+
+    if (retry_after) {
+        long s = strtol(retry_after, &end, 10);
+        if (end != retry_after && *end == '\0' && s >= 0 && s <= RETRY_AFTER_MAX_S)
+            return s * 1000;
+    }
+    for (int i = 1; i < attempt && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    if (ms > BACKOFF_MAX_MS)
+        ms = BACKOFF_MAX_MS;
+    if (!id_random(&r, sizeof(r)))
+        r = 0;
+    return ms + (long)(r % (unsigned long)(ms + 1));
 }
 
 void httpc_response_free(struct httpc_response *res)

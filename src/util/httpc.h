@@ -18,6 +18,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,14 @@ enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
                       httpc_done_fn done, void *arg);
 
 void httpc_response_free(struct httpc_response *res); /* accepts NULL */
+
+/* The retry policy every remote client shares: true for a lost or refused connection
+ * and for 429, 500, 503 and 504 (not for a timeout: waiting again doubles the wait). */
+bool httpc_retryable(const struct httpc_response *res);
+
+/* The wait before retry number attempt (1-based): 250 ms doubling up to 8 s, plus full
+ * jitter; or the server's Retry-After when it names a wait of at most 30 s. */
+long httpc_backoff_ms(int attempt, const char *retry_after);
 
 /* Fails every transfer still in flight or waiting (their callbacks run, with
  * ERR_UNAVAILABLE) and stops the thread; later submits get ERR_UNAVAILABLE. The
