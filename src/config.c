@@ -66,6 +66,8 @@ static const struct var vars[] = {
      "Gemini image model"},
     {"GEMINI_BASE_URL", V_STR, F(gemini_base_url), "https://generativelanguage.googleapis.com",
      0, 0, NULL, 0, "Gemini API base URL"},
+    {"GEMINI_TRANSCRIBE_MODEL", V_STR, F(gemini_transcribe_model), "gemini-2.5-flash", 0, 0,
+     NULL, 0, "Gemini model that transcribes voice prompts (TRANSCRIBER=gemini)"},
     {"GEMINI_TIMEOUT", V_LONG, F(gemini_timeout), "60", 1, 600, NULL, 0,
      "seconds one Gemini call may take (a timeout answers 504)"},
     {"GEMINI_RETRIES", V_LONG, F(gemini_retries), "2", 0, 10, NULL, 0,

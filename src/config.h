@@ -41,7 +41,7 @@ struct config {
 
     /* editing and transcription */
     char *editor;
-    char *gemini_api_key, *gemini_model, *gemini_base_url;
+    char *gemini_api_key, *gemini_model, *gemini_base_url, *gemini_transcribe_model;
     long gemini_timeout, gemini_retries;
     long edit_workers, edit_queue;
     char *transcriber;

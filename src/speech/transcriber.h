@@ -1,0 +1,105 @@
+/*
+ * transcriber.h - speech (16 kHz mono s16 PCM, from audio/decode.h) to text
+ * (SPEC §9), behind one interface with three backends chosen by TRANSCRIBER:
+ *
+ *   local   pocketsphinx, offline (transcriber_local.c)
+ *   openai  an OpenAI-compatible POST /v1/audio/transcriptions server: OpenAI,
+ *           whisper.cpp's server, speaches (transcriber_openai.c)
+ *   gemini  generateContent on a text model with the audio inline
+ *           (transcriber_gemini.c, over util/gemini.h)
+ *
+ * Like the editor, a transcription ends in a callback: the local backend calls
+ * it before returning (on the caller's CPU thread), the remote ones later, on a
+ * CPU pool thread, without a thread waiting on the network. Remote backends are
+ * sent the audio as 16 kHz mono WAV, which every one of them takes.
+ *
+ * Ownership: pcm and language are borrowed until done runs; the text and why
+ * given to done are borrowed for the duration of the call. Whoever opens a
+ * transcriber closes it; close accepts NULL. Thread-safe.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct config;
+struct httpc;
+struct pool;
+
+/*
+ * rc ERR_OK with text (trimmed, never empty), or: ERR_REFUSED (nothing intelligible,
+ * or - local with the local editor - speech that is not an edit command: 422),
+ * ERR_UPSTREAM / ERR_TIMEOUT / ERR_UNAVAILABLE (remote services: 502/504/503),
+ * ERR_NOMEM, ERR_INTERNAL; why is a client-safe sentence or NULL.
+ */
+typedef void (*transcribe_done_fn)(void *arg, enum err rc, const char *text, const char *why);
+
+struct transcriber;
+struct transcriber_ops {
+    const char *name; /* "local" | "openai" | "gemini" */
+    /* ERR_OK if the backend can do language (a BCP 47 tag: "en", "en-US"; NULL or ""
+     * means English), else ERR_INVALID with a static *why naming what it can do.
+     * Pure and quick: checked before anything is stored. */
+    enum err (*language_ok)(struct transcriber *t, const char *language, const char **why);
+    /* pcm: n samples, 16 kHz mono s16. Calls done exactly once. */
+    void (*transcribe)(struct transcriber *t, const int16_t *pcm, size_t n, const char *language,
+                       transcribe_done_fn done, void *arg);
+    void (*close)(struct transcriber *t);
+};
+struct transcriber {
+    const struct transcriber_ops *ops; /* first member of every backend's struct */
+};
+
+static inline enum err transcriber_language_ok(struct transcriber *t, const char *language,
+                                               const char **why)
+{
+    return t->ops->language_ok(t, language, why);
+}
+
+static inline void transcriber_transcribe(struct transcriber *t, const int16_t *pcm, size_t n,
+                                          const char *language, transcribe_done_fn done,
+                                          void *arg)
+{
+    t->ops->transcribe(t, pcm, n, language, done, arg);
+}
+
+static inline void transcriber_close(struct transcriber *t)
+{
+    if (t)
+        t->ops->close(t);
+}
+
+/*
+ * Opens the backend cfg->transcriber names ("auto": gemini if GEMINI_API_KEY is set,
+ * else local). local_editor says whether the local editor is in use: then the local
+ * transcriber listens for the editor's vocabulary only (a grammar) and refuses other
+ * speech. http and cpu are borrowed and must outlive the transcriber. *why (static)
+ * says what went wrong, e.g. a missing speech model.
+ */
+enum err transcriber_open(const struct config *cfg, bool local_editor, struct httpc *http,
+                          struct pool *cpu, struct transcriber **out, const char **why);
+
+/* The remote backends (also reached through transcriber_open). */
+enum err transcriber_openai_open(const struct config *cfg, struct httpc *http, struct pool *cpu,
+                                 struct transcriber **out);
+enum err transcriber_gemini_open(const struct config *cfg, struct httpc *http, struct pool *cpu,
+                                 struct transcriber **out);
+
+/* ---- pieces the backends share (transcriber.c) ---- */
+
+/* True for a plausible BCP 47 tag: 2-3 letters, then "-" or "_" and 1-8 letters or digits,
+ * repeated; at most 35 characters. */
+bool transcriber_tag_valid(const char *language);
+
+/* The primary language subtag, lowercased, into out ("en-US" -> "en"). */
+void transcriber_primary_language(const char *language, char out[4]);
+
+/* A 44-byte-header RIFF/WAVE file of pcm (16 kHz mono s16), malloc'd. NULL on no
+ * memory or more than 2 GiB of audio. */
+unsigned char *transcriber_wav(const int16_t *pcm, size_t n, size_t *out_len);
+
+/* Copies text without leading and trailing white space, malloc'd; NULL on no memory. */
+char *transcriber_trim(const char *text);
