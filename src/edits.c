@@ -14,8 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audio/decode.h"
 #include "drawings.h"
 #include "imaging/editor.h"
+#include "speech/transcriber.h"
 #include "util/httpc.h"
 #include "util/log.h"
 #include "util/pool.h"
@@ -29,6 +31,7 @@ struct edits {
     struct pool *cpu, *io;
     struct httpc *http;
     struct editor *editor;
+    struct transcriber *transcriber; /* NULL if none could be loaded */
     atomic_long in_flight;
     long max_in_flight;
     atomic_bool closing;
@@ -37,6 +40,7 @@ struct edits {
 struct job {
     struct edits *e;
     struct edit_order o;
+    char *heard; /* the transcription (malloc'd); o.prompt points at it */
     edit_done_fn done;
     void *arg;
     int64_t start_ns, now_ms;
@@ -64,6 +68,7 @@ static void job_free(struct job *j)
     ingest_result_free(&j->orig);
     ingest_result_free(&j->result);
     free(j->saved_png);
+    free(j->heard);
     free(j);
 }
 
@@ -92,6 +97,8 @@ static void finish(struct job *j, enum err rc, const char *why, bool with_drawin
         .rc = rc,
         .why = why,
         .drawing_id = with_drawing ? j->drawing_id : NULL,
+        .prompt = j->o.prompt,
+        .transcription = j->heard,
         .seconds = (double)(time_mono_ns() - j->start_ns) / 1e9,
     };
 
@@ -173,7 +180,7 @@ static void new_record(void *arg)
         ed.image_key = j->edit_key;
         ed.thumbnail_key = j->edit_thumb;
         ed.prompt = (char *)j->o.prompt;
-        ed.source = (char *)j->o.source;
+        ed.source = (char *)(j->heard ? "audio" : "text");
         ed.created_at = j->now_ms;
         d.edits = &ed;
         d.n_edits = 1;
@@ -275,7 +282,7 @@ static void saved_record(void *arg)
         .image_key = j->edit_key,
         .thumbnail_key = j->edit_thumb,
         .prompt = (char *)j->o.prompt,
-        .source = (char *)j->o.source,
+        .source = (char *)(j->heard ? "audio" : "text"),
         .created_at = j->now_ms,
     };
     enum err rc;
@@ -344,6 +351,71 @@ static void saved_load(void *arg)
         saved_edit(j);
 }
 
+/* ---- a voice order: decode, transcribe, then edit ------------------------------------------ */
+
+/* The first step of an edit once its prompt is known. on_pool: already on the cpu pool
+ * (a voice order), so a new drawing's first step runs right here. */
+static enum err start_edit(struct job *j, bool on_pool)
+{
+    struct edits *e = j->e;
+
+    if (j->o.drawing_id)
+        return on_pool ? pool_submit_always(e->io, saved_load, j)
+                       : pool_submit(e->io, saved_load, j);
+    if (on_pool) {
+        new_ingest(j);
+        return ERR_OK;
+    }
+    return pool_submit(e->cpu, new_ingest, j);
+}
+
+static void heard(void *arg, enum err rc, const char *text, const char *why)
+{
+    struct job *j = arg;
+    const char *refusal = NULL;
+
+    if (rc != ERR_OK) {
+        finish(j, rc, why, false);
+        return;
+    }
+    j->heard = strdup(text);
+    if (!j->heard) {
+        finish(j, ERR_NOMEM, NULL, false);
+        return;
+    }
+    j->o.prompt = j->heard;
+    /* what was heard must be something the editor can do, before anything is stored */
+    if (edits_check_prompt(j->e, j->heard, &refusal) != ERR_OK) {
+        finish(j, ERR_REFUSED, refusal, false);
+        return;
+    }
+    if (start_edit(j, true) != ERR_OK)
+        finish(j, ERR_NOMEM, NULL, false);
+}
+
+static void transcribe_step(void *arg)
+{
+    struct job *j = arg;
+    struct edits *e = j->e;
+    struct audio_limits lim = {
+        .max_bytes = (size_t)e->app->cfg->max_audio_bytes,
+        .max_seconds = (double)e->app->cfg->max_audio_seconds,
+    };
+    int16_t *pcm = NULL;
+    size_t n = 0;
+    const char *why = NULL;
+    enum err rc = audio_decode(j->o.audio, j->o.audio_len, &lim, &pcm, &n, &why);
+
+    if (rc != ERR_OK) {
+        finish(j, rc, why, false);
+        return;
+    }
+    /* the local transcriber calls heard() before returning; a remote one later, which is
+     * why pcm must live until then: it is encoded into the request before that returns */
+    transcriber_transcribe(e->transcriber, pcm, n, j->o.language, heard, j);
+    free(pcm);
+}
+
 /* ---- public ---------------------------------------------------------------------------- */
 
 enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn done, void *arg)
@@ -368,16 +440,16 @@ enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn 
     j->arg = arg;
     j->start_ns = time_mono_ns();
     j->now_ms = time_now_ms();
-    if (o->drawing_id) {
+    if (o->drawing_id)
         memcpy(j->drawing_id, o->drawing_id, ID_UUID_LEN);
-        rc = pool_submit(e->io, saved_load, j);
-    } else {
-        if (!id_uuid_new(j->drawing_id)) {
-            rc = ERR_INTERNAL;
-            goto fail;
-        }
-        rc = pool_submit(e->cpu, new_ingest, j);
+    else if (!id_uuid_new(j->drawing_id)) {
+        rc = ERR_INTERNAL;
+        goto fail;
     }
+    if (o->audio || !o->prompt)
+        rc = e->transcriber ? pool_submit(e->cpu, transcribe_step, j) : ERR_UNAVAILABLE;
+    else
+        rc = start_edit(j, false);
     if (rc == ERR_OK)
         return ERR_OK;
 fail:
@@ -391,6 +463,15 @@ enum err edits_check_prompt(const struct edits *e, const char *prompt, const cha
     if (!e->editor->ops->check)
         return ERR_OK;
     return e->editor->ops->check(e->editor, prompt, why);
+}
+
+enum err edits_check_language(const struct edits *e, const char *language, const char **why)
+{
+    if (!e->transcriber) {
+        *why = "Voice prompts are not available on this server";
+        return ERR_UNAVAILABLE;
+    }
+    return transcriber_language_ok(e->transcriber, language, why);
 }
 
 const char *edits_editor_name(const struct edits *e)
@@ -426,6 +507,15 @@ enum err edits_open(struct app *app, struct edits **out)
     if (rc != ERR_OK) {
         edits_close(e, 0);
         return rc;
+    }
+    {
+        const char *why = NULL;
+        bool local_editor = strcmp(e->editor->ops->name, "local") == 0;
+        /* images are still edited without one: voice prompts then answer 503 */
+        if (transcriber_open(cfg, local_editor, e->http, e->cpu, &e->transcriber, &why) !=
+            ERR_OK)
+            log_warn("edits: no transcriber, voice prompts are off (%s)",
+                     why ? why : "see above");
     }
     log_info("edits: %u cpu workers, %d io workers, at most %ld edits in flight", workers,
              IO_THREADS, e->max_in_flight);
@@ -463,6 +553,7 @@ void edits_close(struct edits *e, int grace_seconds)
     httpc_shutdown(e->http);
     pool_close(e->cpu);
     pool_close(e->io);
+    transcriber_close(e->transcriber);
     editor_close(e->editor);
     httpc_close(e->http);
     free(e);

@@ -3,6 +3,8 @@
  * one already saved, goes through the editor and comes back as a stored edit,
  * without an HTTP thread ever waiting on it.
  *
+ * A voice order is first decoded (FFmpeg) and transcribed (cpu pool, or the remote
+ * transcriber without a thread); the transcription is then the prompt.
  * An edit of a new upload runs as two branches that meet at the end:
  *
  *   cpu: ingest the upload ──┬── io:  store original + thumbnail ──────────┐
@@ -36,8 +38,11 @@ struct edits;
 
 struct edit_order {
     const char *user_id;     /* canonical UUID */
+    /* what to do: a text prompt, or speech to transcribe first (then prompt is NULL) */
     const char *prompt;      /* 1-1000 characters, checked by the caller */
-    const char *source;      /* "text" | "audio" */
+    const void *audio;       /* untrusted audio bytes; source "audio" */
+    size_t audio_len;
+    const char *language;    /* checked with edits_check_language(); NULL = English */
     /* an edit of a saved drawing: */
     const char *drawing_id;  /* canonical; must be user_id's (ERR_NOT_FOUND); or NULL: */
     /* a new drawing, from an upload: */
@@ -51,6 +56,8 @@ struct edit_outcome {
     const char *why;        /* client-safe sentence for rc, or NULL */
     const char *drawing_id; /* the drawing saved or edited; NULL if none was saved */
     const char *result_url; /* the edit's URL, on success */
+    const char *prompt;     /* what was done: the order's prompt, or the transcription */
+    const char *transcription; /* what was heard (audio orders), or NULL */
     double seconds;         /* from submit to outcome */
 };
 
@@ -70,6 +77,10 @@ enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn 
 /* ERR_REFUSED (with a static *why) if the editor already knows it cannot do what
  * prompt asks (the local editor recognises no edit in it); ERR_OK otherwise. */
 enum err edits_check_prompt(const struct edits *e, const char *prompt, const char **why);
+
+/* ERR_UNAVAILABLE (no transcriber could be loaded), or ERR_INVALID with a static *why
+ * naming the languages the transcriber does, before anything is stored. */
+enum err edits_check_language(const struct edits *e, const char *language, const char **why);
 
 /* The name of the editor in use ("local", "gemini"). */
 const char *edits_editor_name(const struct edits *e);

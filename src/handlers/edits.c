@@ -1,11 +1,13 @@
 /*
- * edits.c - the edit routes: POST /api/edit-image (upload and edit) and
- * POST /api/drawings/{id}/edits (edit a saved drawing again). Handlers parse and
+ * edits.c - the edit routes: POST /api/edit-image (upload and edit),
+ * POST /api/edit-image-with-audio (the same, prompted by voice) and
+ * POST /api/drawings/{id}/edits (edit a saved drawing again, by text or voice). Handlers parse and
  * validate every field, check the tutorial, then hand the work to the edit
  * pipeline (src/edits.c) and defer the answer: no HTTP thread waits on an editor.
  */
 #include "handlers/handlers.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "app.h"
@@ -18,7 +20,6 @@
 struct pending {
     struct request *req;
     struct response *res;
-    const char *prompt;
 };
 
 /* The seed's edit response: note "success" is the string "true". */
@@ -29,11 +30,13 @@ static enum err write_success(struct pending *p, const struct edit_outcome *o)
     jsonw_init(&w, 512);
     jsonw_obj_begin(&w);
     jsonw_kv_str(&w, "success", "true");
-    jsonw_kv_str(&w, "prompt", p->prompt);
+    jsonw_kv_str(&w, "prompt", o->prompt);
     jsonw_kv_str(&w, "result_image", o->result_url);
     jsonw_kv_fixed(&w, "processing_time", o->seconds, 3);
     jsonw_kv_str(&w, "drawing_id", o->drawing_id);
     jsonw_kv_str(&w, "user_id", p->req->user_id);
+    if (o->transcription)
+        jsonw_kv_str(&w, "transcription", o->transcription);
     jsonw_obj_end(&w);
     return response_jsonw(p->res, 200, &w);
 }
@@ -66,13 +69,16 @@ static enum err start(struct request *req, struct response *res, const struct ed
 
     if (!p)
         return ERR_NOMEM;
-    /* a prompt the editor cannot do is refused before anything is stored */
-    rc = edits_check_prompt(req->app->edits, o->prompt, &why);
+    /* a prompt the editor cannot do, or a language the transcriber cannot hear, is
+     * refused before anything is stored */
+    if (o->prompt)
+        rc = edits_check_prompt(req->app->edits, o->prompt, &why);
+    else
+        rc = edits_check_language(req->app->edits, o->language, &why);
     if (rc != ERR_OK)
         return request_fail(req, rc, why);
     p->req = req;
     p->res = res;
-    p->prompt = o->prompt;
     request_defer(req);
     rc = edits_submit(req->app->edits, o, on_done, p);
     if (rc == ERR_BUSY)
@@ -95,24 +101,50 @@ static enum err form_tutorial(struct request *req, char out[ID_UUID_LEN], bool *
     return request_uuid(req, "body", "tutorial_id", raw, out);
 }
 
-enum err handle_edit_image(struct request *req, struct response *res)
+/* The voice fields: audio (required when there is no prompt) and language ("en"). */
+static enum err form_voice(struct request *req, struct edit_order *o, bool required)
 {
-    const struct form_field *file = request_field(req, "file");
-    struct edit_order o = {.user_id = req->user_id, .source = "text"};
+    const struct form_field *audio = request_field(req, "audio");
+    enum err rc = ERR_OK;
+
+    if (!audio) {
+        if (required)
+            rc = request_invalid(req, "body", "audio", "Field required", "missing");
+    } else {
+        o->audio = audio->data;
+        o->audio_len = audio->too_large ? SIZE_MAX : audio->len;
+    }
+    if (request_form_text(req, "language", false, 1, 35, &o->language) != ERR_OK)
+        rc = ERR_VALIDATION;
+    if (!o->language)
+        o->language = "en";
+    return rc;
+}
+
+/* The upload routes: an image, a text or voice prompt, an optional tutorial. */
+static enum err upload_and_edit(struct request *req, struct response *res, const char *image_field,
+                                bool voice)
+{
+    const struct form_field *file = request_field(req, image_field);
+    struct edit_order o = {.user_id = req->user_id};
     char tutorial[ID_UUID_LEN];
     bool has_tutorial = false;
     enum err rc = ERR_OK;
 
     /* every field is checked, so the client hears of every problem at once */
     if (!file)
-        rc = request_invalid(req, "body", "file", "Field required", "missing");
-    if (request_form_text(req, "prompt", true, 1, PROMPT_MAX_CHARS, &o.prompt) != ERR_OK)
+        rc = request_invalid(req, "body", image_field, "Field required", "missing");
+    if (voice) {
+        if (form_voice(req, &o, true) != ERR_OK)
+            rc = ERR_VALIDATION;
+    } else if (request_form_text(req, "prompt", true, 1, PROMPT_MAX_CHARS, &o.prompt) != ERR_OK) {
         rc = ERR_VALIDATION;
+    }
     if (form_tutorial(req, tutorial, &has_tutorial) != ERR_OK)
         rc = ERR_VALIDATION;
     if (rc != ERR_OK)
         return rc;
-    if (file->too_large)
+    if (file->too_large || o.audio_len == SIZE_MAX)
         return request_fail(req, ERR_TOO_LARGE, "Request body too large");
     if (has_tutorial) {
         rc = db_tutorial_exists(req->app->db, tutorial);
@@ -129,18 +161,35 @@ enum err handle_edit_image(struct request *req, struct response *res)
     return start(req, res, &o);
 }
 
+enum err handle_edit_image(struct request *req, struct response *res)
+{
+    return upload_and_edit(req, res, "file", false);
+}
+
+enum err handle_edit_image_with_audio(struct request *req, struct response *res)
+{
+    return upload_and_edit(req, res, "image", true);
+}
+
 enum err handle_drawing_edit(struct request *req, struct response *res)
 {
-    struct edit_order o = {.user_id = req->user_id, .source = "text"};
+    struct edit_order o = {.user_id = req->user_id};
     char id[ID_UUID_LEN];
     enum err rc = ERR_OK;
 
     if (request_uuid(req, "path", "drawing_id", req->params[0], id) != ERR_OK)
         rc = ERR_VALIDATION;
-    if (request_form_text(req, "prompt", true, 1, PROMPT_MAX_CHARS, &o.prompt) != ERR_OK)
+    /* a text prompt, or audio (+ language) when there is none */
+    if (request_field(req, "audio") && !request_field(req, "prompt")) {
+        if (form_voice(req, &o, true) != ERR_OK)
+            rc = ERR_VALIDATION;
+    } else if (request_form_text(req, "prompt", true, 1, PROMPT_MAX_CHARS, &o.prompt) != ERR_OK) {
         rc = ERR_VALIDATION;
+    }
     if (rc != ERR_OK)
         return rc;
+    if (o.audio_len == SIZE_MAX)
+        return request_fail(req, ERR_TOO_LARGE, "Request body too large");
     o.drawing_id = arena_strdup(req->arena, id);
     if (!o.drawing_id)
         return ERR_NOMEM;

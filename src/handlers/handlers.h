@@ -20,6 +20,7 @@ enum err handle_stats(struct request *req, struct response *res);
 
 /* edits.c */
 enum err handle_edit_image(struct request *req, struct response *res);
+enum err handle_edit_image_with_audio(struct request *req, struct response *res);
 enum err handle_drawing_edit(struct request *req, struct response *res);
 
 /* tutorials.c */

@@ -91,3 +91,19 @@ char *transcriber_trim(const char *text)
         n--;
     return strndup(text, n);
 }
+
+enum err transcriber_open(const struct config *cfg, bool local_editor, struct httpc *http,
+                          struct pool *cpu, struct transcriber **out, const char **why)
+{
+    const char *kind = cfg->transcriber;
+
+    (void)local_editor;
+    if (strcmp(kind, "auto") == 0)
+        kind = cfg->gemini_api_key && *cfg->gemini_api_key ? "gemini" : "local";
+    if (strcmp(kind, "gemini") == 0)
+        return transcriber_gemini_open(cfg, http, cpu, out);
+    if (strcmp(kind, "openai") == 0)
+        return transcriber_openai_open(cfg, http, cpu, out);
+    *why = "the local transcriber is not part of this build yet";
+    return ERR_UNSUPPORTED;
+}
