@@ -15,6 +15,20 @@ Route: POST /v1beta/models/{model}:generateContent
     unknown fields and bad base64 are 400 INVALID_ARGUMENT as with Google.
   - success: 200, a candidate whose parts are a text part and an `inlineData` part
     holding the input image converted to grayscale PNG (camelCase, as Google answers).
+  - audio (voice prompts): a request with an inline part whose mime type is audio/*
+    and no image is answered the way a text model answers, with a text-only candidate
+    {"content": {"role": "model", "parts": [{"text": T}]}, "finishReason": "STOP"}.
+    Gemini's documented audio types are accepted (AUDIO_TYPES: audio/wav, audio/mp3,
+    audio/aiff, audio/aac, audio/ogg, audio/flac); any other audio/* (audio/webm,
+    audio/mpeg, ...) is 400 INVALID_ARGUMENT "Unsupported MIME type: ...".
+    T is `transcripts[sha256 of the decoded audio bytes]` if set, else the `transcript`
+    knob; when the prompt text does not mention transcribing ("transcri") the model
+    chats instead: 'The audio says: "T"'. A silent WAV (every |sample| < 100 on a
+    16-bit scale) not in `transcripts` gets the `silent_reply` knob: "no_parts"
+    (default; a STOP candidate whose content is just {"role": "model"} - what Gemini
+    sends when it generates nothing), "empty_text" (parts [{"text": ""}]) or any other
+    value as the literal text. The fault knobs apply to audio requests too (fail_times
+    counts per prompt and audio sha256); thought_parts adds a thought text part first.
 Errors use Google's shape: {"error": {"code", "message", "status"}}.
 
 Knobs (see KNOBS) are set at start, with .set(), with `POST /__fake/config`, or per
@@ -35,6 +49,7 @@ Import: fake = start_in_thread(delay_ms=100); fake.url, fake.port, fake.requests
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import base64
 import binascii
@@ -87,8 +102,11 @@ KNOBS = {
     "text": (str, "Here is your edited image."),  # the text part's content
     "key": (str, "test-gemini-key"),  # the API key expected (server-wide only)
     "record_bodies": (bool, True),  # keep image data in .requests (server-wide only)
+    "transcript": (str, "make it black and white"),  # what any audio says
+    "transcripts": (dict, {}),     # sha256 of audio bytes -> its transcript (server-wide)
+    "silent_reply": (str, "no_parts"),  # silent WAV: no_parts | empty_text | literal text
 }
-SERVER_ONLY = {"key", "record_bodies"}
+SERVER_ONLY = {"key", "record_bodies", "transcripts"}
 BARE_VALUES = {"block": "SAFETY", "finish_reason": "IMAGE_SAFETY"}
 FAULTS = ("delay_ms", "status", "drop", "malformed", "block", "finish_reason",
           "no_image", "not_image", "huge_image")
@@ -111,6 +129,10 @@ TOP_FIELDS = {"contents", "generationConfig", "generation_config", "safetySettin
 PART_FIELDS = {"text", "inline_data", "inlineData", "thought", "thoughtSignature",
                "thought_signature"}
 MODALITIES = {"TEXT", "IMAGE", "AUDIO"}
+AUDIO_TYPES = {"audio/wav", "audio/mp3", "audio/aiff", "audio/aac", "audio/ogg",
+               "audio/flac"}  # what Gemini documents for audio understanding
+SILENCE = 100  # a WAV whose samples all stay below this (16-bit scale) is silence
+ASKS_TRANSCRIPT = re.compile(r"transcri", re.IGNORECASE)
 
 
 # ----------------------------------------------------------------------------- knobs
@@ -131,6 +153,13 @@ def parse_knob(name: str, value):
         if word in ("0", "false", "no", "off", ""):
             return False
         raise ValueError(f"knob {name}: not a boolean: {value!r}")
+    if kind is dict:
+        if isinstance(value, (str, bytes)):
+            value = json.loads(value or "{}")
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ValueError(f"knob {name}: wants an object of sha256 hex -> text")
+        return {k.lower(): v for k, v in value.items()}
     if kind is int:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"knob {name}: not an integer: {value!r}")
@@ -230,6 +259,64 @@ def image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
+# ----------------------------------------------------------------------------- audio
+
+def wav_chunks(data: bytes):
+    """(fmt fields or None, data chunk or None) of a RIFF/WAVE file; None if not a WAV."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos, fmt = 12, None
+    while pos + 8 <= len(data):
+        tag, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        body = data[pos + 8:pos + 8 + size]  # a 0xFFFFFFFF (streamed) size takes the rest
+        if tag == b"fmt " and len(body) >= 16:
+            fmt = struct.unpack("<HHIIHH", body[:16])
+            if fmt[0] == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE
+                fmt = (struct.unpack("<H", body[24:26])[0],) + fmt[1:]
+        elif tag == b"data":
+            return fmt, body
+        pos += 8 + size + (size & 1)
+    return fmt, None
+
+
+def wav_peak(data: bytes) -> int | None:
+    """The largest |sample| of a PCM or float WAV on a 16-bit scale (0 for no samples),
+    or None when the data is not a WAV the fake understands."""
+    found = wav_chunks(data)
+    if not found or found[0] is None or found[1] is None:
+        return None
+    (code, _, _, _, _, bits), samples = found
+    if code == 3 and bits in (32, 64):
+        count = len(samples) // (bits // 8)
+        values = struct.unpack(f"<{count}{'f' if bits == 32 else 'd'}",
+                               samples[:count * bits // 8])
+        return int(max((abs(v) for v in values), default=0.0) * 32768)
+    if code != 1:
+        return None
+    if bits == 8:
+        return max((abs(b - 128) for b in samples), default=0) * 256
+    if bits == 16:
+        values = array.array("h", samples[:len(samples) & ~1])
+        if sys.byteorder == "big":
+            values.byteswap()
+        return max(max(values, default=0), -min(values, default=0))
+    if bits in (24, 32):
+        width = bits // 8
+        end = len(samples) - len(samples) % width
+        peak = max((abs(int.from_bytes(samples[i:i + width], "little", signed=True))
+                    for i in range(0, end, width)), default=0)
+        return peak >> (bits - 16)
+    return None
+
+
+def audio_seconds(data: bytes) -> float:
+    """The duration of a WAV from its header; other formats are guessed at 16 kB/s."""
+    found = wav_chunks(data)
+    if found and found[0] and found[1] is not None and found[0][3]:
+        return len(found[1]) / found[0][3]
+    return len(data) / 16000
+
+
 # ------------------------------------------------------------------- request parsing
 
 class Invalid(Exception):
@@ -239,9 +326,11 @@ class Invalid(Exception):
 class Generate:
     """The parts of a generateContent request the fake acts on."""
 
-    def __init__(self, prompt: str, images: list[tuple[str, bytes]]):
+    def __init__(self, prompt: str, images: list[tuple[str, bytes]],
+                 audio: list[tuple[str, bytes]] | None = None):
         self.prompt = prompt
         self.images = images
+        self.audio = audio or []
 
 
 def decode_base64(text, where: str) -> bytes:
@@ -257,7 +346,7 @@ def decode_base64(text, where: str) -> bytes:
                           "Base64 decoding failed") from None
 
 
-def parse_part(part, where: str, texts: list, images: list):
+def parse_part(part, where: str, texts: list, images: list, audio: list):
     if not isinstance(part, dict) or not part:
         raise Invalid(f"Invalid value at '{where}': expected a Part object")
     for name in part:
@@ -282,7 +371,13 @@ def parse_part(part, where: str, texts: list, images: list):
     mime_type = blob.get("mime_type", blob.get("mimeType"))
     if not isinstance(mime_type, str) or "/" not in mime_type:
         raise Invalid(f"Invalid value at '{where}.inline_data.mime_type'")
-    images.append((mime_type, decode_base64(blob.get("data"), f"{where}.inline_data.data")))
+    data = decode_base64(blob.get("data"), f"{where}.inline_data.data")
+    if mime_type.lower().startswith("audio/"):
+        if mime_type.lower() not in AUDIO_TYPES:
+            raise Invalid(f"Unsupported MIME type: {mime_type}")
+        audio.append((mime_type, data))
+    else:
+        images.append((mime_type, data))
 
 
 def parse_generate(body: bytes) -> tuple[dict, Generate]:
@@ -300,21 +395,21 @@ def parse_generate(body: bytes) -> tuple[dict, Generate]:
     contents = doc.get("contents")
     if not isinstance(contents, list) or not contents:
         raise Invalid("* GenerateContentRequest.contents: contents is not specified")
-    texts, images = [], []
+    texts, images, audio = [], [], []
     for i, content in enumerate(contents):
         parts = content.get("parts") if isinstance(content, dict) else None
         if not isinstance(parts, list) or not parts:
             raise Invalid(f"* GenerateContentRequest.contents[{i}].parts: "
                           "contents.parts must not be empty.")
         for j, part in enumerate(parts):
-            parse_part(part, f"contents[{i}].parts[{j}]", texts, images)
+            parse_part(part, f"contents[{i}].parts[{j}]", texts, images, audio)
     config = doc.get("generationConfig", doc.get("generation_config", {}))
     if not isinstance(config, dict):
         raise Invalid("Invalid value at 'generation_config': expected an object")
     modalities = config.get("responseModalities", config.get("response_modalities", []))
     if not isinstance(modalities, list) or any(m not in MODALITIES for m in modalities):
         raise Invalid("Invalid value at 'generation_config.response_modalities'")
-    return doc, Generate("\n".join(texts), images)
+    return doc, Generate("\n".join(texts), images, audio)
 
 
 def summarize(doc):
@@ -457,18 +552,28 @@ def google_error(status: int, message: str | None = None) -> tuple[int, bytes]:
                                       "status": name}})
 
 
-def usage(prompt: str, images: int) -> dict:
+def usage(prompt: str, images: int, audio_tokens: int = 0, output_tokens: int = 1290) -> dict:
     text_tokens = max(1, len(prompt) // 4)
-    prompt_tokens = text_tokens + 258 * images
-    return {"promptTokenCount": prompt_tokens, "candidatesTokenCount": 1290,
-            "totalTokenCount": prompt_tokens + 1290,
-            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": text_tokens},
-                                    {"modality": "IMAGE", "tokenCount": 258 * images}]}
+    prompt_tokens = text_tokens + 258 * images + audio_tokens
+    details = [{"modality": "TEXT", "tokenCount": text_tokens},
+               {"modality": "IMAGE", "tokenCount": 258 * images}]
+    if audio_tokens:  # Gemini counts 32 tokens per second of audio
+        details = [details[0], {"modality": "AUDIO", "tokenCount": audio_tokens}]
+    return {"promptTokenCount": prompt_tokens, "candidatesTokenCount": output_tokens,
+            "totalTokenCount": prompt_tokens + output_tokens,
+            "promptTokensDetails": details}
 
 
 def answer(model: str, req: Generate, **fields) -> tuple[int, bytes]:
     doc = dict(fields)
-    doc["usageMetadata"] = usage(req.prompt, len(req.images))
+    if req.audio and not req.images:
+        seconds = sum(audio_seconds(data) for _, data in req.audio)
+        texts = [p.get("text", "") for c in doc.get("candidates", [])
+                 for p in c["content"].get("parts", [])]
+        doc["usageMetadata"] = usage(req.prompt, 0, max(1, round(seconds * 32)),
+                                     max(1, sum(len(t) for t in texts) // 4))
+    else:
+        doc["usageMetadata"] = usage(req.prompt, len(req.images))
     doc["modelVersion"] = model
     doc["responseId"] = uuid.uuid4().hex[:22]
     return 200, as_json(doc)
@@ -516,6 +621,31 @@ async def image_answer(model: str, req: Generate, knobs: dict) -> tuple[int, byt
                      "thought": True},
                     dict(image_part("image/png", decoy_png()), thought=True)]
         parts = thoughts + parts
+    return answer(model, req, candidates=candidate(parts, "STOP"))
+
+
+async def audio_answer(model: str, req: Generate, knobs: dict) -> tuple[int, bytes]:
+    """A text model's answer to audio: the transcript (see the module docstring)."""
+    data = req.audio[0][1]
+    sha = hashlib.sha256(data).hexdigest()
+    if sha in knobs["transcripts"]:
+        text = knobs["transcripts"][sha]
+    else:
+        peak = await asyncio.to_thread(wav_peak, data)
+        text = None if peak is not None and peak < SILENCE else knobs["transcript"]
+    if text is None:
+        reply = knobs["silent_reply"]
+        if reply == "no_parts":
+            return answer(model, req, candidates=[{"content": {"role": "model"},
+                                                   "finishReason": "STOP", "index": 0}])
+        parts = [{"text": "" if reply == "empty_text" else reply}]
+    elif ASKS_TRANSCRIPT.search(req.prompt):
+        parts = [{"text": text}]
+    else:
+        parts = [{"text": f'The audio says: "{text}"'}]
+    if knobs["thought_parts"]:
+        parts = [{"text": "**Transcribing the audio**\nI will listen carefully and write "
+                          "down what is said.", "thought": True}] + parts
     return answer(model, req, candidates=candidate(parts, "STOP"))
 
 
@@ -663,7 +793,7 @@ class FakeGemini:
         record = {"time": time.time(), "method": req.method, "path": req.path,
                   "target": req.target, "query": req.query, "headers": req.headers,
                   "body": None, "body_bytes": len(req.body), "model": None,
-                  "prompt": None, "images": [], "answer": None}
+                  "prompt": None, "images": [], "audio": [], "answer": None}
         with self._lock:
             self._records.append(record)
         result = await self._generate(req, record)
@@ -697,7 +827,10 @@ class FakeGemini:
             knobs.update(prompt_knobs(gen.prompt))
         except ValueError as e:
             return google_error(400, f"fake: {e}")
-        knobs = self._apply_fail_times(gen.prompt, knobs)
+        counter = gen.prompt
+        if gen.audio and not gen.images:  # one prompt serves every voice prompt
+            counter += "\0" + record["audio"][0]["sha256"]
+        knobs = self._apply_fail_times(counter, knobs)
         if knobs["delay_ms"]:
             await asyncio.sleep(knobs["delay_ms"] / 1000)
         return await self._outcome(model, gen, knobs)
@@ -709,6 +842,11 @@ class FakeGemini:
                              "sha256": hashlib.sha256(data).hexdigest(),
                              "size": image_size(data)}
                             for mime_type, data in gen.images]
+        record["audio"] = [{"mime_type": mime_type, "bytes": len(data), "size": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest(),
+                            "seconds": round(audio_seconds(data), 3),
+                            "wav_peak": wav_peak(data)}
+                           for mime_type, data in gen.audio]
 
     def _apply_fail_times(self, prompt: str, knobs: dict) -> dict:
         with self._lock:
@@ -728,8 +866,12 @@ class FakeGemini:
         if knobs["block"]:
             return block_answer(model, gen, knobs["block"])
         if knobs["finish_reason"]:
-            return text_only_answer(model, gen, "I can't make that edit to this image.",
+            return text_only_answer(model, gen, "I can't transcribe this audio." if
+                                    gen.audio and not gen.images else
+                                    "I can't make that edit to this image.",
                                     knobs["finish_reason"])
+        if gen.audio and not gen.images:
+            return await audio_answer(model, gen, knobs)
         wants_input = not (knobs["not_image"] or knobs["huge_image"])
         if knobs["no_image"] or (wants_input and not gen.images):
             return text_only_answer(model, gen, knobs["text"], "STOP")

@@ -408,3 +408,154 @@ def test_cli_writes_port_file_prints_nothing_and_stops_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0 and out == b"" and err == b""
+
+
+# -------------------------------------------------------------- audio (voice prompts)
+
+TRANSCRIBE = "Transcribe this audio verbatim. Answer with the transcript only."
+
+
+def wav_bytes(seconds: float = 0.5, amplitude: int = 8000, freq: int = 440) -> bytes:
+    import array
+    import math
+    import wave
+    rate = 16000
+    samples = array.array("h", (int(amplitude * math.sin(2 * math.pi * freq * i / rate))
+                                for i in range(int(seconds * rate))))
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return buf.getvalue()
+
+
+TONE = wav_bytes()
+SILENT = wav_bytes(1.0, amplitude=40)
+
+
+def audio_body(audio: bytes = TONE, mime_type: str = "audio/wav", prompt: str = TRANSCRIBE,
+               camel: bool = False) -> dict:
+    data = base64.b64encode(audio).decode()
+    blob = ({"inlineData": {"mimeType": mime_type, "data": data}} if camel else
+            {"inline_data": {"mime_type": mime_type, "data": data}})
+    return {"contents": [{"parts": [{"text": prompt}, blob]}]}
+
+
+def sha(data: bytes) -> str:
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_audio_gets_a_text_only_transcript(fake):
+    r = post(fake, audio_body())
+    assert r.status_code == 200
+    doc = r.json()
+    (cand,) = doc["candidates"]
+    assert cand == {"content": {"role": "model", "parts": [{"text": "make it black and white"}]},
+                    "finishReason": "STOP", "index": 0}
+    assert doc["modelVersion"] == MODEL
+    details = {d["modality"]: d["tokenCount"] for d in doc["usageMetadata"]["promptTokensDetails"]}
+    assert details["AUDIO"] == 16 and "IMAGE" not in details  # 32 tokens a second
+    (rec,) = fake.requests
+    assert rec["images"] == [] and rec["answer"] == 200
+    (audio,) = rec["audio"]
+    assert audio["mime_type"] == "audio/wav" and audio["size"] == audio["bytes"] == len(TONE)
+    assert audio["sha256"] == sha(TONE) and audio["seconds"] == 0.5
+
+
+@pytest.mark.parametrize("mime_type", sorted(gemini.AUDIO_TYPES))
+def test_documented_audio_types_are_accepted(fake, mime_type):
+    r = post(fake, audio_body(b"\xff\xf1 some compressed audio", mime_type, camel=True))
+    assert parts_of(r) == [{"text": "make it black and white"}]
+
+
+@pytest.mark.parametrize("mime_type", ["audio/webm", "audio/mpeg", "audio/x-wav", "audio/opus"])
+def test_other_audio_types_are_invalid_argument(fake, mime_type):
+    r = post(fake, audio_body(mime_type=mime_type))
+    assert_google_error(r, 400, "INVALID_ARGUMENT")
+    assert r.json()["error"]["message"] == f"Unsupported MIME type: {mime_type}"
+
+
+def test_transcript_knob_marker_and_transcripts_by_sha256(fake):
+    fake.set(transcript="make it sepia")
+    assert parts_of(post(fake, audio_body())) == [{"text": "make it sepia"}]
+    marked = audio_body(prompt=TRANSCRIBE + " [fake:transcript=blur it]")
+    assert parts_of(post(fake, marked)) == [{"text": "blur it"}]
+    other = wav_bytes(0.25, freq=880)
+    fake.set(transcripts={sha(other): "invert the colors"})
+    assert parts_of(post(fake, audio_body(other))) == [{"text": "invert the colors"}]
+    r = requests.post(fake.url + "/__fake/config", timeout=10,
+                      json={"transcripts": {sha(SILENT).upper(): "whispered words"}})
+    assert r.status_code == 200
+    assert parts_of(post(fake, audio_body(SILENT))) == [{"text": "whispered words"}]
+    assert_google_error(post(fake, audio_body(prompt="[fake:transcripts={}]")), 400,
+                        "INVALID_ARGUMENT")
+    with pytest.raises(ValueError):
+        fake.set(transcripts={"abc": 5})
+
+
+def test_a_prompt_that_does_not_ask_for_a_transcript_gets_chat(fake):
+    r = post(fake, audio_body(prompt="What does this say?"))
+    assert parts_of(r) == [{"text": 'The audio says: "make it black and white"'}]
+
+
+def test_silent_wav_gets_a_candidate_without_parts_by_default(fake):
+    doc = post(fake, audio_body(SILENT)).json()
+    assert doc["candidates"] == [{"content": {"role": "model"}, "finishReason": "STOP",
+                                  "index": 0}]
+    assert fake.requests[0]["audio"][0]["wav_peak"] < 100
+    fake.set(silent_reply="empty_text")
+    assert parts_of(post(fake, audio_body(SILENT))) == [{"text": ""}]
+    fake.set(silent_reply="No speech detected.")
+    assert parts_of(post(fake, audio_body(SILENT))) == [{"text": "No speech detected."}]
+
+
+def test_audio_with_an_image_is_still_an_image_edit(fake):
+    doc = body()
+    doc["contents"][0]["parts"].append(audio_body()["contents"][0]["parts"][1])
+    parts = parts_of(post(fake, doc))
+    assert decode(parts[1]).mode == "L"
+    assert fake.requests[0]["audio"][0]["sha256"] == sha(TONE)
+
+
+@pytest.mark.parametrize("code,status", [(429, "RESOURCE_EXHAUSTED"), (503, "UNAVAILABLE"),
+                                         (500, "INTERNAL")])
+def test_audio_status_knob(fake, code, status):
+    fake.set(status=code)
+    assert_google_error(post(fake, audio_body()), code, status)
+
+
+def test_audio_fail_times_counts_per_audio(fake):
+    fake.set(status=503, fail_times=1)
+    assert [post(fake, audio_body()).status_code for _ in range(2)] == [503, 200]
+    other = wav_bytes(0.1, freq=1000)
+    assert [post(fake, audio_body(other)).status_code for _ in range(2)] == [503, 200]
+
+
+def test_audio_delay_malformed_drop_block_finish_reason_thoughts(fake):
+    fake.set(delay_ms=300)
+    t0 = time.monotonic()
+    assert post(fake, audio_body()).status_code == 200 and time.monotonic() - t0 >= 0.3
+    fake.reset()
+    fake.set(malformed=True)
+    with pytest.raises(ValueError):
+        post(fake, audio_body()).json()
+    fake.reset()
+    fake.set(drop=True)
+    with pytest.raises(requests.ConnectionError):
+        post(fake, audio_body())
+    fake.reset()
+    fake.set(block="SAFETY")
+    doc = post(fake, audio_body()).json()
+    assert doc["promptFeedback"]["blockReason"] == "SAFETY" and "candidates" not in doc
+    fake.reset()
+    fake.set(finish_reason="RECITATION")
+    cand = post(fake, audio_body()).json()["candidates"][0]
+    assert cand["finishReason"] == "RECITATION"
+    assert cand["content"]["parts"] == [{"text": "I can't transcribe this audio."}]
+    fake.reset()
+    fake.set(thought_parts=True)
+    thought, answer = parts_of(post(fake, audio_body()))
+    assert thought["thought"] is True and answer == {"text": "make it black and white"}
