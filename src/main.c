@@ -1,7 +1,7 @@
 /*
  * main.c - the novadraw command: configuration, then one subcommand.
- * `serve` builds the app, starts the HTTP server, waits for SIGTERM/SIGINT and
- * tears down in reverse. Exit status: 0 done, 1 failed, 2 bad usage or config.
+ * `serve` builds the app, starts the job worker and the HTTP server, waits for
+ * SIGTERM/SIGINT and tears down in reverse. Exit status: 0 done, 1 failed, 2 bad usage or config.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -16,6 +16,7 @@
 #include "config.h"
 #include "handlers/handlers.h"
 #include "http/server.h"
+#include "jobs.h"
 #include "imaging/editor.h"
 #include "util/httpc.h"
 #include "storage/storage.h"
@@ -74,6 +75,7 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
 {
     struct app app;
     struct http_server *srv = NULL;
+    struct jobs *jobs = NULL;
     sigset_t stop;
     int sig = 0, status = 1;
 
@@ -91,6 +93,8 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
         goto out_imaging;
     if (edits_open(&app, &app.edits) != ERR_OK)
         goto out_app;
+    if (jobs_start(&app, &jobs) != ERR_OK)
+        goto out_app;
     if (http_server_start(&app, routes, n_routes, &srv) != ERR_OK)
         goto out_app;
     log_info("novadraw: serving at %s (database %s, storage %s, editor %s)",
@@ -105,9 +109,12 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
     edits_close(app.edits, 1);
     app.edits = NULL;
     http_server_free(srv);
+    jobs_stop(jobs); /* wakes it now; waits for the job in hand */
+    jobs = NULL;
     status = 0;
     log_info("novadraw: stopped");
 out_app:
+    jobs_stop(jobs);
     edits_close(app.edits, 0);
     app_close(&app);
 out_imaging:

@@ -36,7 +36,7 @@ struct drawing {
     char *original_key;  /* storage key of the uploaded PNG */
     char *thumbnail_key; /* storage key of its WebP thumbnail, or NULL */
     int64_t created_at, updated_at;
-    struct edit *edits;  /* oldest first */
+    struct edit *edits; /* oldest first */
     size_t n_edits;
 };
 
@@ -82,8 +82,8 @@ struct db_ops {
                             struct drawing *out);
     enum err (*drawing_list)(struct db *db, const char *user_id, int64_t offset, int64_t limit,
                              struct arena *a, struct drawing **out, size_t *n, int64_t *total);
-    enum err (*drawing_delete)(struct db *db, const char *user_id, const char *id,
-                               struct arena *a, struct drawing *out);
+    enum err (*drawing_delete)(struct db *db, const char *user_id, const char *id, struct arena *a,
+                               struct drawing *out);
     enum err (*edit_append)(struct db *db, const char *user_id, const char *drawing_id,
                             const struct edit *e);
     enum err (*stats)(struct db *db, const char *user_id, struct drawing_stats *out);

@@ -1448,8 +1448,7 @@ static enum err sqlite_job_done(struct db *db, int64_t id)
     return rc;
 }
 
-static enum err sqlite_job_retry(struct db *db, int64_t id, int64_t next_run_at,
-                                 const char *error)
+static enum err sqlite_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char *error)
 {
     sqlite3_stmt *st = NULL;
     struct conn *c;
