@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "edits.h"
+#include "gc.h"
 #include "config.h"
 #include "handlers/handlers.h"
 #include "http/server.h"
@@ -41,6 +42,10 @@ static void usage(FILE *out)
             "  edit IN --prompt TEXT -o OUT       run the local editor on an image file\n"
             "  storage check                      show the storage settings (no secrets); exit 0\n"
             "                                     if the store is reachable and writable\n"
+            "  gc [--dry-run] [--older-than DURATION]\n"
+            "                                     delete objects under users/ that no row\n"
+            "                                     references, older than DURATION (24h, 30m,\n"
+            "                                     3600s; default 24h)\n"
             "  help                               this text and the configuration table\n"
             "\n"
             "configuration (environment, or .env in the working directory):\n");
@@ -420,6 +425,62 @@ out:
     return reach == ERR_OK && write == ERR_OK ? 0 : 1;
 }
 
+/* Deletes unreferenced objects older than the grace; prints each one. */
+static int cmd_gc(const struct config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dry-run", no_argument, NULL, 'n'},
+        {"older-than", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
+    };
+    int64_t grace = 24 * 3600 * 1000LL;
+    bool dry_run = false;
+    struct db *db = NULL;
+    struct storage *st = NULL;
+    struct gc_stats stats = {0};
+    enum err rc;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            dry_run = true;
+            break;
+        case 'o':
+            if (!gc_parse_duration(optarg, &grace)) {
+                fprintf(stderr, "novadraw gc: --older-than takes a duration like 24h, 30m or "
+                                "3600s\n");
+                return EXIT_USAGE;
+            }
+            break;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: novadraw gc [--dry-run] [--older-than DURATION]\n");
+        return EXIT_USAGE;
+    }
+    rc = db_open(cfg, &db);
+    if (rc == ERR_OK)
+        rc = db_migrate(db);
+    if (rc == ERR_OK)
+        rc = storage_open(cfg, &st);
+    if (rc == ERR_OK)
+        rc = gc_run(db, st, time_now_ms(), grace, dry_run, stdout, &stats);
+    storage_close(st);
+    db_close(db);
+    if (rc != ERR_OK) {
+        log_error("gc: failed (%s)", err_name(rc));
+        return 1;
+    }
+    printf("gc: %zu objects listed, %zu unreferenced and older than %lld s, %s%zu deleted, "
+           "%zu failed\n",
+           stats.listed, stats.unreferenced, (long long)(grace / 1000),
+           dry_run ? "dry run: " : "", stats.deleted, stats.failed);
+    return stats.failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -432,7 +493,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "migrate") != 0 &&
-        strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0 && strcmp(cmd, "storage") != 0) {
+        strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0 && strcmp(cmd, "storage") != 0 &&
+        strcmp(cmd, "gc") != 0) {
         if (*cmd)
             fprintf(stderr, "novadraw: unknown command '%s'\n\n", cmd);
         usage(stderr);
@@ -465,6 +527,8 @@ int main(int argc, char **argv)
         status = cmd_edit(&cfg, argc - 1, argv + 1, argv[0]);
     else if (strcmp(cmd, "storage") == 0)
         status = cmd_storage(&cfg, argc - 1, argv + 1);
+    else if (strcmp(cmd, "gc") == 0)
+        status = cmd_gc(&cfg, argc - 1, argv + 1);
     else
         status = cmd_tutorial(&cfg, argc - 1, argv + 1);
     net_global_cleanup();

@@ -53,7 +53,8 @@ struct storage_ops {
     enum err (*open_file)(struct storage *s, const char *key, struct storage_file *out);
     /* optional: is the store there and are we let in? NULL = always (local) */
     enum err (*check)(struct storage *s);
-    /* optional: every object whose key starts with prefix, in key order; NULL = unsupported */
+    /* optional: every object whose key starts with prefix (s3: in key order; local: a
+     * sorted directory walk); NULL = unsupported */
     enum err (*list)(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx);
 };
 
