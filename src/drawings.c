@@ -98,8 +98,8 @@ static void delete_object(struct app *app, const char *key)
 {
     enum err rc;
 
-    if (!key || storage_del(app->storage, key) == ERR_OK)
-        return;
+    if (!key || strncmp(key, "data:", 5) == 0 || storage_del(app->storage, key) == ERR_OK)
+        return; /* a data: URL was never stored */
     rc = db_job_add(app->db, "delete", key);
     if (rc == ERR_OK)
         log_warn("drawings: could not delete object %s; queued for retry", key);

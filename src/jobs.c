@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "util/arena.h"
+#include "util/base64.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
@@ -49,8 +50,56 @@ static bool stopping(struct jobs *j)
     return s;
 }
 
+#define PNG_DATA_URL "data:image/png;base64,"
+
+/*
+ * "upload": the image kept as a data: URL in drawing job->ref's row (its original,
+ * or an edit's, by the key's kind) is stored under job->object_key and the row
+ * swapped to the key. Nothing left to upload (deleted, or done) is success; a row
+ * that went away between the upload and the swap gets its object deleted again.
+ */
+static enum err run_upload(struct jobs *j, const struct db_job *job, struct arena *a,
+                           const char **why)
+{
+    bool original = strstr(job->object_key, "/original/") != NULL;
+    size_t n = sizeof(PNG_DATA_URL) - 1;
+    unsigned char *png = NULL;
+    size_t len = 0;
+    char *url = NULL;
+    enum err rc;
+
+    if (!job->ref)
+        return ERR_OK; /* nothing to find it by */
+    rc = db_data_url_get(j->app->db, job->ref, original, a, &url);
+    if (rc == ERR_NOT_FOUND)
+        return ERR_OK;
+    if (rc != ERR_OK) {
+        *why = "database unavailable";
+        return rc;
+    }
+    if (strncmp(url, PNG_DATA_URL, n) != 0 ||
+        base64_decode(url + n, strlen(url + n), strlen(url + n), &png, &len) != ERR_OK) {
+        log_warn("jobs: drawing %s keeps a data URL that is not a PNG; left as is", job->ref);
+        return ERR_OK;
+    }
+    rc = storage_put(j->app->storage, job->object_key, png, len, "image/png");
+    free(png);
+    if (rc != ERR_OK) {
+        *why = err_name(rc);
+        return rc;
+    }
+    rc = db_data_url_swap(j->app->db, job->ref, original, url, job->object_key);
+    if (rc == ERR_NOT_FOUND) { /* deleted meanwhile: the object is an orphan */
+        (void)storage_del(j->app->storage, job->object_key);
+        return ERR_OK;
+    }
+    if (rc != ERR_OK)
+        *why = "database unavailable";
+    return rc;
+}
+
 /* Runs one job: ERR_OK when it is finished (and may be removed). */
-static enum err run_job(struct jobs *j, const struct db_job *job, const char **why)
+static enum err run_job(struct jobs *j, const struct db_job *job, struct arena *a, const char **why)
 {
     enum err rc;
 
@@ -66,6 +115,8 @@ static enum err run_job(struct jobs *j, const struct db_job *job, const char **w
         *why = err_name(rc);
         return rc;
     }
+    if (strcmp(job->kind, "upload") == 0)
+        return run_upload(j, job, a, why);
     *why = "unknown job kind";
     return ERR_UNSUPPORTED;
 }
@@ -90,7 +141,7 @@ static bool run_one(struct jobs *j)
         goto out;
     }
     ran = true;
-    rc = run_job(j, &job, &why);
+    rc = run_job(j, &job, a, &why);
     if (rc == ERR_OK) {
         log_info("jobs: %s %s done (after %lld failed attempts)", job.kind, job.object_key,
                  (long long)job.attempts);

@@ -369,11 +369,16 @@ enum err db_stats(struct db *db, const char *user_id, struct drawing_stats *out)
 #define JOB_KIND_MAX 32
 #define JOB_ERROR_MAX 1000
 
-enum err db_job_add(struct db *db, const char *kind, const char *key)
+enum err db_job_add_ref(struct db *db, const char *kind, const char *key, const char *ref)
 {
     if (!db || !kind || !*kind || strlen(kind) > JOB_KIND_MAX || !key || !*key)
         return ERR_INVALID;
-    return db->ops->job_add(db, kind, key, time_now_ms());
+    return db->ops->job_add(db, kind, key, ref, time_now_ms());
+}
+
+enum err db_job_add(struct db *db, const char *kind, const char *key)
+{
+    return db_job_add_ref(db, kind, key, NULL);
 }
 
 enum err db_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct arena *a,
@@ -415,4 +420,31 @@ enum err db_keys_referenced(struct db *db, db_key_fn fn, void *ctx)
     if (!db || !fn)
         return ERR_INVALID;
     return db->ops->keys_referenced(db, fn, ctx);
+}
+
+/* ---- the storage fallback ---------------------------------------------- */
+
+static bool is_data_url(const char *s)
+{
+    return s && strncmp(s, "data:", 5) == 0;
+}
+
+enum err db_data_url_get(struct db *db, const char *drawing_id, bool original, struct arena *a,
+                         char **out)
+{
+    if (!db || !a || !out)
+        return ERR_INVALID;
+    if (!is_uuid(drawing_id))
+        return ERR_NOT_FOUND;
+    return db->ops->data_url_get(db, drawing_id, original, a, out);
+}
+
+enum err db_data_url_swap(struct db *db, const char *drawing_id, bool original,
+                          const char *data_url, const char *key)
+{
+    if (!db || !is_data_url(data_url) || !key || !*key || is_data_url(key))
+        return ERR_INVALID;
+    if (!is_uuid(drawing_id))
+        return ERR_NOT_FOUND;
+    return db->ops->data_url_swap(db, drawing_id, original, data_url, key);
 }

@@ -88,3 +88,55 @@ def test_two_servers_run_a_queued_job_exactly_once(s3, server_factory, tmp_path)
     logs = a.log_text() + b.log_text()
     for key in gone:
         assert logs.count(f"jobs: delete {key} done") == 1, key
+
+
+# ------------------------------------------------------------------ the data-URL fallback
+
+DATA_PNG = "data:image/png;base64,"
+
+
+def edit_image(srv, user, data, prompt="make it black and white"):
+    files = {"file": ("d.png", data, "image/png")}
+    return srv.request("POST", "/api/edit-image", user, files=files, data={"prompt": prompt})
+
+
+def test_edit_with_storage_down_keeps_data_urls_then_uploads(s3, server_factory):
+    import base64
+    srv = server_factory(env=s3.env())
+    user = new_user()
+    s3.proxy.fail_next(FOREVER, 503, methods=("PUT",))
+
+    r = edit_image(srv, user, png_bytes(16, 16, color=(10, 120, 200)))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["result_image"].startswith(DATA_PNG)
+    did = body["drawing_id"]
+    d = srv.get("/api/drawings/" + did, user).json()
+    assert d["uploaded_image_url"].startswith(DATA_PNG)
+    assert d["edited_images_urls"] == [body["result_image"]]
+    # an edit of the saved drawing, whose original is still in its row
+    r = srv.request("POST", f"/api/drawings/{did}/edits", user,
+                    files={"prompt": (None, "make it black and white")})
+    assert r.status_code == 200, r.text
+    assert r.json()["result_image"].startswith(DATA_PNG)
+    d = srv.get("/api/drawings/" + did, user).json()
+    kept = [d["uploaded_image_url"]] + d["edited_images_urls"]
+    assert len(kept) == 3 and all(u.startswith(DATA_PNG) for u in kept)
+    assert s3.keys() == []
+
+    s3.proxy.clear()  # storage is back
+
+    def swapped():
+        d2 = srv.get("/api/drawings/" + did, user).json()
+        urls = [d2["uploaded_image_url"]] + d2["edited_images_urls"]
+        return d2 if not any(u.startswith(DATA_PNG) for u in urls) else None
+
+    wait_for(swapped, 30, "the kept images to be uploaded and their URLs swapped")
+    d = swapped()
+    urls = [d["uploaded_image_url"]] + d["edited_images_urls"]
+    for old, new in zip(kept, urls):
+        assert s3.get(s3.key_of(new)) == base64.b64decode(old[len(DATA_PNG):])
+    assert set(s3.keys()) == {s3.key_of(u) for u in urls}
+    # deleting it now deletes the uploaded objects
+    assert srv.delete("/api/drawings/" + did, user).status_code == 200
+    assert s3.keys() == []

@@ -663,6 +663,57 @@ static enum err on_key(void *ctx, const char *key)
     return ERR_OK;
 }
 
+/* The storage fallback: images kept as data: URLs, then swapped to keys. */
+static void test_data_urls(struct db *db, const char *user_a)
+{
+    struct arena *a = arena_new();
+    struct drawing d, got;
+    struct edit e[2];
+    char *url = NULL;
+
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    memset(&d, 0, sizeof(d));
+    memset(e, 0, sizeof(e));
+    new_uuid(d.id);
+    memcpy(d.user_id, user_a, ID_UUID_LEN);
+    d.original_key = "data:image/png;base64,T1JJRw==";
+    d.created_at = d.updated_at = BASE_MS;
+    e[0].image_key = "users/a/edited/stored.png";
+    e[1].image_key = "data:image/png;base64,RURJVA==";
+    for (int i = 0; i < 2; i++) {
+        e[i].prompt = "p";
+        e[i].source = "text";
+        e[i].created_at = BASE_MS + i;
+    }
+    d.edits = e;
+    d.n_edits = 2;
+    CHECK_OK(db_drawing_insert(db, &d));
+    CHECK_OK(db_data_url_get(db, d.id, true, a, &url));
+    CHECK_EQ_STR(url, d.original_key);
+    CHECK_OK(db_data_url_get(db, d.id, false, a, &url));
+    CHECK_EQ_STR(url, e[1].image_key);
+    CHECK_ERR(db_data_url_get(db, "nope", true, a, &url), ERR_NOT_FOUND);
+    CHECK_ERR(db_data_url_swap(db, d.id, true, "data:x", "users/a/original/o.png"), ERR_NOT_FOUND);
+    CHECK_ERR(db_data_url_swap(db, d.id, true, "users/x.png", "users/a/original/o.png"),
+              ERR_INVALID);
+    CHECK_OK(db_data_url_swap(db, d.id, true, d.original_key, "users/a/original/o.png"));
+    CHECK_ERR(db_data_url_get(db, d.id, true, a, &url), ERR_NOT_FOUND);
+    CHECK_OK(db_data_url_swap(db, d.id, false, e[1].image_key, "users/a/edited/e.png"));
+    CHECK_ERR(db_data_url_get(db, d.id, false, a, &url), ERR_NOT_FOUND);
+    CHECK_ERR(db_data_url_swap(db, d.id, false, e[1].image_key, "users/a/edited/e.png"),
+              ERR_NOT_FOUND);
+    CHECK_OK(db_drawing_delete(db, user_a, d.id, a, &got));
+    CHECK_EQ_STR(got.original_key, "users/a/original/o.png");
+    CHECK_EQ_INT(got.n_edits, 2);
+    if (got.n_edits == 2) {
+        CHECK_EQ_STR(got.edits[0].image_key, "users/a/edited/stored.png");
+        CHECK_EQ_STR(got.edits[1].image_key, "users/a/edited/e.png");
+    }
+    arena_free(a);
+}
+
 static void test_jobs(struct db *db, struct db *db2, const char *user_a)
 {
     struct arena *a = arena_new();
@@ -722,6 +773,19 @@ static void test_jobs(struct db *db, struct db *db2, const char *user_a)
 
     test_jobs_concurrent(db, db2, t);
     CHECK_ERR(db_job_claim(db, t + 10000000, 60000, a, &j), ERR_NOT_FOUND);
+
+    /* a job with a reference */
+    CHECK_OK(db_job_add_ref(db, "upload", "users/a/original/r.png", "ref-1"));
+    CHECK_OK(db_job_claim(db, t + 10000000, 60000, a, &j));
+    CHECK_EQ_STR(j.kind, "upload");
+    CHECK(j.ref && strcmp(j.ref, "ref-1") == 0);
+    CHECK_OK(db_job_done(db, j.id));
+    CHECK_OK(db_job_add(db, "delete", "users/a/original/n.png"));
+    CHECK_OK(db_job_claim(db, t + 10000000, 60000, a, &j));
+    CHECK(j.ref == NULL);
+    CHECK_OK(db_job_done(db, j.id));
+
+    test_data_urls(db, user_a);
 
     /* every referenced key is reported */
     CHECK_OK(db_drawing_list(db, user_a, 0, 1, a, &list, &n, &total));
