@@ -2,8 +2,10 @@
  * drawings.c - saving and deleting drawings across ingest, storage and the
  * database, in the order that loses nothing: validate everything first, store
  * the objects, then record the row; undo the stored objects if recording fails.
- * A deleted row's objects are removed after the row is gone (a failure there
- * leaves an orphan for `novadraw gc`, never a row pointing at nothing).
+ * A deleted row's objects are removed after the row is gone; one that cannot be
+ * (storage down after the backend's retries) is queued as a "delete" job that the
+ * server's worker (jobs.c) retries, and only if even that fails is it left as an
+ * orphan for `novadraw gc` - never a row pointing at nothing.
  *
  * Thread-safe; holds no state of its own.
  */
@@ -94,8 +96,17 @@ out:
 
 static void delete_object(struct app *app, const char *key)
 {
-    if (key && storage_del(app->storage, key) != ERR_OK)
-        log_warn("drawings: could not delete object %s; `novadraw gc` will find it", key);
+    enum err rc;
+
+    if (!key || strncmp(key, "data:", 5) == 0 || storage_del(app->storage, key) == ERR_OK)
+        return; /* a data: URL was never stored */
+    rc = db_job_add(app->db, "delete", key);
+    if (rc == ERR_OK)
+        log_warn("drawings: could not delete object %s; queued for retry", key);
+    else
+        log_warn("drawings: could not delete object %s nor queue it (%s); `novadraw gc` will "
+                 "find it",
+                 key, err_name(rc));
 }
 
 enum err drawings_delete(struct app *app, const char *user_id, const char *id, struct arena *a)

@@ -18,6 +18,7 @@
 #include "drawings.h"
 #include "imaging/editor.h"
 #include "speech/transcriber.h"
+#include "util/base64.h"
 #include "util/httpc.h"
 #include "util/log.h"
 #include "util/pool.h"
@@ -59,7 +60,12 @@ struct job {
     char orig_key[STORAGE_KEY_MAX], orig_thumb[STORAGE_KEY_MAX];
     char edit_key[STORAGE_KEY_MAX], edit_thumb[STORAGE_KEY_MAX];
     bool orig_stored, edit_stored;
+    /* the storage fallback: an image storage refused after its retries, as a data: URL
+     * (malloc'd) that the row keeps until an "upload" job stores it under *_key */
+    char *orig_data, *edit_data;
 };
+
+#define DATA_URL_PREFIX "data:image/png;base64,"
 
 /* ---- the end of a job ------------------------------------------------------------- */
 
@@ -69,6 +75,8 @@ static void job_free(struct job *j)
     ingest_result_free(&j->result);
     free(j->saved_png);
     free(j->heard);
+    free(j->orig_data);
+    free(j->edit_data);
     free(j);
 }
 
@@ -104,7 +112,8 @@ static void finish(struct job *j, enum err rc, const char *why, bool with_drawin
 
     if (rc == ERR_OK) {
         a = arena_new();
-        o.result_url = a ? storage_url(e->app->storage, j->edit_key, a) : NULL;
+        o.result_url =
+            a ? storage_url(e->app->storage, j->edit_data ? j->edit_data : j->edit_key, a) : NULL;
         if (!o.result_url) {
             o.rc = ERR_NOMEM;
             o.why = NULL;
@@ -142,14 +151,56 @@ static enum err ingest_edited(struct job *j, enum err rc, const void *out, size_
     return ERR_OK;
 }
 
+/* The PNG as a data: URL, malloc'd into *out. */
+static enum err data_url_of(const struct ingest_result *img, char **out)
+{
+    size_t n = sizeof(DATA_URL_PREFIX) - 1;
+    char *url = malloc(n + base64_encoded_len(img->png_len) + 1);
+
+    if (!url)
+        return ERR_NOMEM;
+    memcpy(url, DATA_URL_PREFIX, n);
+    base64_encode_into(img->png, img->png_len, url + n);
+    *out = url;
+    return ERR_OK;
+}
+
+/* Stores an image, or, when storage stays unavailable after the backend's retries,
+ * keeps it as a data: URL in *data (key still names where it will go). */
+static enum err store_or_keep(struct job *j, enum storage_kind_of_object kind,
+                              const struct ingest_result *img, char key[STORAGE_KEY_MAX],
+                              char thumb[STORAGE_KEY_MAX], bool *stored, char **data)
+{
+    enum err rc = drawings_store_image(j->e->app, j->o.user_id, kind, img, j->now_ms, key, thumb);
+
+    if (rc == ERR_OK) {
+        *stored = true;
+        return ERR_OK;
+    }
+    if (rc != ERR_UNAVAILABLE || !key[0])
+        return rc;
+    rc = data_url_of(img, data);
+    if (rc == ERR_OK)
+        log_warn("edits: storage unavailable; %s kept in its row until it can be uploaded", key);
+    return rc;
+}
+
+/* Queues the upload of an image kept as a data: URL; it stays served from the row. */
+static void queue_upload(struct job *j, const char *key)
+{
+    enum err rc = db_job_add_ref(j->e->app->db, "upload", key, j->drawing_id);
+
+    if (rc != ERR_OK)
+        log_warn("edits: cannot queue the upload of %s (%s); it stays in its row", key,
+                 err_name(rc));
+}
+
 static enum err store_edit(struct job *j)
 {
-    enum err rc = drawings_store_image(j->e->app, j->o.user_id, STORAGE_EDITED, &j->result,
-                                       j->now_ms, j->edit_key, j->edit_thumb);
+    enum err rc = store_or_keep(j, STORAGE_EDITED, &j->result, j->edit_key, j->edit_thumb,
+                                &j->edit_stored, &j->edit_data);
 
-    if (rc == ERR_OK)
-        j->edit_stored = true;
-    else
+    if (rc != ERR_OK)
         set_edit_error(j, ERR_UNAVAILABLE, "Storage unavailable");
     return rc;
 }
@@ -173,12 +224,12 @@ static void new_record(void *arg)
     memcpy(d.id, j->drawing_id, ID_UUID_LEN);
     memcpy(d.user_id, j->o.user_id, ID_UUID_LEN);
     d.tutorial_id = (char *)j->o.tutorial_id;
-    d.original_key = j->orig_key;
-    d.thumbnail_key = j->orig_thumb;
+    d.original_key = j->orig_data ? j->orig_data : j->orig_key;
+    d.thumbnail_key = j->orig_data ? NULL : j->orig_thumb;
     d.created_at = d.updated_at = j->now_ms;
     if (j->edit_rc == ERR_OK) {
-        ed.image_key = j->edit_key;
-        ed.thumbnail_key = j->edit_thumb;
+        ed.image_key = j->edit_data ? j->edit_data : j->edit_key;
+        ed.thumbnail_key = j->edit_data ? NULL : j->edit_thumb;
         ed.prompt = (char *)j->o.prompt;
         ed.source = (char *)(j->heard ? "audio" : "text");
         ed.created_at = j->now_ms;
@@ -191,6 +242,10 @@ static void new_record(void *arg)
         finish(j, rc, rc == ERR_NOT_FOUND ? "Tutorial not found" : "Database unavailable", false);
         return;
     }
+    if (j->orig_data)
+        queue_upload(j, j->orig_key);
+    if (j->edit_rc == ERR_OK && j->edit_data)
+        queue_upload(j, j->edit_key);
     if (j->edit_rc != ERR_OK) {
         /* the drawing is saved; the error names it */
         delete_stored(j, false, true);
@@ -213,9 +268,8 @@ static void new_store_original(void *arg)
 {
     struct job *j = arg;
 
-    j->orig_rc = drawings_store_image(j->e->app, j->o.user_id, STORAGE_ORIGINAL, &j->orig,
-                                      j->now_ms, j->orig_key, j->orig_thumb);
-    j->orig_stored = j->orig_rc == ERR_OK;
+    j->orig_rc = store_or_keep(j, STORAGE_ORIGINAL, &j->orig, j->orig_key, j->orig_thumb,
+                               &j->orig_stored, &j->orig_data);
     join(j);
 }
 
@@ -258,8 +312,8 @@ static void new_ingest(void *arg)
     struct job *j = arg;
     struct edits *e = j->e;
     const char *why = NULL;
-    enum err rc = ingest_image_only(j->o.image, j->o.image_len, &e->app->image_limits, &j->orig,
-                                    &why);
+    enum err rc =
+        ingest_image_only(j->o.image, j->o.image_len, &e->app->image_limits, &j->orig, &why);
 
     if (rc != ERR_OK) {
         finish(j, rc, why, false); /* nothing stored yet */
@@ -279,8 +333,6 @@ static void saved_record(void *arg)
 {
     struct job *j = arg;
     struct edit ed = {
-        .image_key = j->edit_key,
-        .thumbnail_key = j->edit_thumb,
         .prompt = (char *)j->o.prompt,
         .source = (char *)(j->heard ? "audio" : "text"),
         .created_at = j->now_ms,
@@ -291,6 +343,8 @@ static void saved_record(void *arg)
         finish(j, j->edit_rc, j->edit_why, true);
         return;
     }
+    ed.image_key = j->edit_data ? j->edit_data : j->edit_key;
+    ed.thumbnail_key = j->edit_data ? NULL : j->edit_thumb;
     rc = db_edit_append(j->e->app->db, j->o.user_id, j->drawing_id, &ed);
     if (rc != ERR_OK) {
         delete_stored(j, false, true);
@@ -300,6 +354,8 @@ static void saved_record(void *arg)
             finish(j, rc, "Database unavailable", true);
         return;
     }
+    if (j->edit_data)
+        queue_upload(j, j->edit_key);
     finish(j, ERR_OK, NULL, true);
 }
 
@@ -328,9 +384,23 @@ static void saved_load(void *arg)
     struct edits *e = j->e;
     struct arena *a = arena_new();
     struct drawing d;
-    enum err rc = a ? db_drawing_get(e->app->db, j->o.user_id, j->o.drawing_id, a, &d)
-                    : ERR_NOMEM;
+    enum err rc = a ? db_drawing_get(e->app->db, j->o.user_id, j->o.drawing_id, a, &d) : ERR_NOMEM;
 
+    if (rc == ERR_OK &&
+        strncmp(d.original_key, DATA_URL_PREFIX, sizeof(DATA_URL_PREFIX) - 1) == 0) {
+        /* still kept in the row (storage was down when it was saved) */
+        const char *b64 = d.original_key + sizeof(DATA_URL_PREFIX) - 1;
+        unsigned char *png = NULL;
+
+        rc = base64_decode(b64, strlen(b64), (size_t)-1 / 2, &png, &j->saved_len);
+        j->saved_png = png;
+        arena_free(a);
+        if (rc != ERR_OK) {
+            finish(j, ERR_INTERNAL, NULL, false);
+            return;
+        }
+        goto edit;
+    }
     if (rc == ERR_OK && strlen(d.original_key) >= sizeof(j->orig_key))
         rc = ERR_INTERNAL;
     if (rc == ERR_OK)
@@ -342,11 +412,11 @@ static void saved_load(void *arg)
     }
     rc = storage_get(e->app->storage, j->orig_key, &j->saved_png, &j->saved_len);
     if (rc != ERR_OK) {
-        log_warn("edits: cannot read the original of drawing %s (%s)", j->drawing_id,
-                 err_name(rc));
+        log_warn("edits: cannot read the original of drawing %s (%s)", j->drawing_id, err_name(rc));
         finish(j, ERR_UNAVAILABLE, "Storage unavailable", false);
         return;
     }
+edit:
     if (pool_submit_always(e->cpu, saved_edit, j) != ERR_OK)
         saved_edit(j);
 }
@@ -489,8 +559,8 @@ enum err edits_open(struct app *app, struct edits **out)
     const struct config *cfg = app->cfg;
     struct edits *e = calloc(1, sizeof(*e));
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned workers = cfg->edit_workers > 0 ? (unsigned)cfg->edit_workers
-                                             : (unsigned)(cores > 0 ? cores : 1);
+    unsigned workers =
+        cfg->edit_workers > 0 ? (unsigned)cfg->edit_workers : (unsigned)(cores > 0 ? cores : 1);
     enum err rc;
 
     if (!e)

@@ -1,7 +1,7 @@
 /*
  * main.c - the novadraw command: configuration, then one subcommand.
- * `serve` builds the app, starts the HTTP server, waits for SIGTERM/SIGINT and
- * tears down in reverse. Exit status: 0 done, 1 failed, 2 bad usage or config.
+ * `serve` builds the app, starts the job worker and the HTTP server, waits for
+ * SIGTERM/SIGINT and tears down in reverse. Exit status: 0 done, 1 failed, 2 bad usage or config.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -13,9 +13,11 @@
 
 #include "app.h"
 #include "edits.h"
+#include "gc.h"
 #include "config.h"
 #include "handlers/handlers.h"
 #include "http/server.h"
+#include "jobs.h"
 #include "imaging/editor.h"
 #include "util/httpc.h"
 #include "storage/storage.h"
@@ -40,6 +42,10 @@ static void usage(FILE *out)
             "  edit IN --prompt TEXT -o OUT       run the local editor on an image file\n"
             "  storage check                      show the storage settings (no secrets); exit 0\n"
             "                                     if the store is reachable and writable\n"
+            "  gc [--dry-run] [--older-than DURATION]\n"
+            "                                     delete objects under users/ that no row\n"
+            "                                     references, older than DURATION (24h, 30m,\n"
+            "                                     3600s; default 24h)\n"
             "  help                               this text and the configuration table\n"
             "\n"
             "configuration (environment, or .env in the working directory):\n");
@@ -74,6 +80,7 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
 {
     struct app app;
     struct http_server *srv = NULL;
+    struct jobs *jobs = NULL;
     sigset_t stop;
     int sig = 0, status = 1;
 
@@ -91,6 +98,8 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
         goto out_imaging;
     if (edits_open(&app, &app.edits) != ERR_OK)
         goto out_app;
+    if (jobs_start(&app, &jobs) != ERR_OK)
+        goto out_app;
     if (http_server_start(&app, routes, n_routes, &srv) != ERR_OK)
         goto out_app;
     log_info("novadraw: serving at %s (database %s, storage %s, editor %s)",
@@ -105,9 +114,12 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
     edits_close(app.edits, 1);
     app.edits = NULL;
     http_server_free(srv);
+    jobs_stop(jobs); /* wakes it now; waits for the job in hand */
+    jobs = NULL;
     status = 0;
     log_info("novadraw: stopped");
 out_app:
+    jobs_stop(jobs);
     edits_close(app.edits, 0);
     app_close(&app);
 out_imaging:
@@ -413,6 +425,62 @@ out:
     return reach == ERR_OK && write == ERR_OK ? 0 : 1;
 }
 
+/* Deletes unreferenced objects older than the grace; prints each one. */
+static int cmd_gc(const struct config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dry-run", no_argument, NULL, 'n'},
+        {"older-than", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
+    };
+    int64_t grace = 24 * 3600 * 1000LL;
+    bool dry_run = false;
+    struct db *db = NULL;
+    struct storage *st = NULL;
+    struct gc_stats stats = {0};
+    enum err rc;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            dry_run = true;
+            break;
+        case 'o':
+            if (!gc_parse_duration(optarg, &grace)) {
+                fprintf(stderr, "novadraw gc: --older-than takes a duration like 24h, 30m or "
+                                "3600s\n");
+                return EXIT_USAGE;
+            }
+            break;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: novadraw gc [--dry-run] [--older-than DURATION]\n");
+        return EXIT_USAGE;
+    }
+    rc = db_open(cfg, &db);
+    if (rc == ERR_OK)
+        rc = db_migrate(db);
+    if (rc == ERR_OK)
+        rc = storage_open(cfg, &st);
+    if (rc == ERR_OK)
+        rc = gc_run(db, st, time_now_ms(), grace, dry_run, stdout, &stats);
+    storage_close(st);
+    db_close(db);
+    if (rc != ERR_OK) {
+        log_error("gc: failed (%s)", err_name(rc));
+        return 1;
+    }
+    printf("gc: %zu objects listed, %zu unreferenced and older than %lld s, %s%zu deleted, "
+           "%zu failed\n",
+           stats.listed, stats.unreferenced, (long long)(grace / 1000),
+           dry_run ? "dry run: " : "", stats.deleted, stats.failed);
+    return stats.failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -425,7 +493,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "migrate") != 0 &&
-        strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0 && strcmp(cmd, "storage") != 0) {
+        strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0 && strcmp(cmd, "storage") != 0 &&
+        strcmp(cmd, "gc") != 0) {
         if (*cmd)
             fprintf(stderr, "novadraw: unknown command '%s'\n\n", cmd);
         usage(stderr);
@@ -458,6 +527,8 @@ int main(int argc, char **argv)
         status = cmd_edit(&cfg, argc - 1, argv + 1, argv[0]);
     else if (strcmp(cmd, "storage") == 0)
         status = cmd_storage(&cfg, argc - 1, argv + 1);
+    else if (strcmp(cmd, "gc") == 0)
+        status = cmd_gc(&cfg, argc - 1, argv + 1);
     else
         status = cmd_tutorial(&cfg, argc - 1, argv + 1);
     net_global_cleanup();

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/timefmt.h"
 
 #define DB_LIST_MAX 1000
 
@@ -361,4 +362,89 @@ enum err db_stats(struct db *db, const char *user_id, struct drawing_stats *out)
     if (!db || !out || !is_uuid(user_id))
         return ERR_INVALID;
     return db->ops->stats(db, user_id, out);
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+#define JOB_KIND_MAX 32
+#define JOB_ERROR_MAX 1000
+
+enum err db_job_add_ref(struct db *db, const char *kind, const char *key, const char *ref)
+{
+    if (!db || !kind || !*kind || strlen(kind) > JOB_KIND_MAX || !key || !*key)
+        return ERR_INVALID;
+    return db->ops->job_add(db, kind, key, ref, time_now_ms());
+}
+
+enum err db_job_add(struct db *db, const char *kind, const char *key)
+{
+    return db_job_add_ref(db, kind, key, NULL);
+}
+
+enum err db_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct arena *a,
+                      struct db_job *out)
+{
+    if (!db || !a || !out || now_ms < 0 || lease_ms <= 0 || lease_ms > INT64_MAX - now_ms)
+        return ERR_INVALID;
+    return db->ops->job_claim(db, now_ms, lease_ms, a, out);
+}
+
+enum err db_job_done(struct db *db, int64_t id)
+{
+    if (!db || id <= 0)
+        return ERR_INVALID;
+    return db->ops->job_done(db, id);
+}
+
+enum err db_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char *error)
+{
+    char *cut = NULL;
+    enum err rc;
+
+    if (!db || id <= 0 || next_run_at < 0)
+        return ERR_INVALID;
+    /* a long error is kept in part (cut on a byte boundary the caller's text allows) */
+    if (error && strlen(error) > JOB_ERROR_MAX) {
+        cut = strndup(error, JOB_ERROR_MAX);
+        if (!cut)
+            return ERR_NOMEM;
+        error = cut;
+    }
+    rc = db->ops->job_retry(db, id, next_run_at, error);
+    free(cut);
+    return rc;
+}
+
+enum err db_keys_referenced(struct db *db, db_key_fn fn, void *ctx)
+{
+    if (!db || !fn)
+        return ERR_INVALID;
+    return db->ops->keys_referenced(db, fn, ctx);
+}
+
+/* ---- the storage fallback ---------------------------------------------- */
+
+static bool is_data_url(const char *s)
+{
+    return s && strncmp(s, "data:", 5) == 0;
+}
+
+enum err db_data_url_get(struct db *db, const char *drawing_id, bool original, struct arena *a,
+                         char **out)
+{
+    if (!db || !a || !out)
+        return ERR_INVALID;
+    if (!is_uuid(drawing_id))
+        return ERR_NOT_FOUND;
+    return db->ops->data_url_get(db, drawing_id, original, a, out);
+}
+
+enum err db_data_url_swap(struct db *db, const char *drawing_id, bool original,
+                          const char *data_url, const char *key)
+{
+    if (!db || !is_data_url(data_url) || !key || !*key || is_data_url(key))
+        return ERR_INVALID;
+    if (!is_uuid(drawing_id))
+        return ERR_NOT_FOUND;
+    return db->ops->data_url_swap(db, drawing_id, original, data_url, key);
 }

@@ -36,7 +36,7 @@ struct drawing {
     char *original_key;  /* storage key of the uploaded PNG */
     char *thumbnail_key; /* storage key of its WebP thumbnail, or NULL */
     int64_t created_at, updated_at;
-    struct edit *edits;  /* oldest first */
+    struct edit *edits; /* oldest first */
     size_t n_edits;
 };
 
@@ -49,6 +49,19 @@ struct tutorial {
 struct drawing_stats {
     int64_t total_drawings, edited_drawings, tutorial_drawings;
 };
+
+/* A queued background job (db_job_claim). */
+struct db_job {
+    int64_t id;
+    char *kind;       /* "delete" */
+    char *object_key; /* the storage key it is about */
+    char *ref;        /* what else it needs ("upload": the drawing's id), or NULL */
+    int64_t attempts; /* failed runs so far */
+};
+
+/* Called once per referenced storage key; anything but ERR_OK stops and is returned.
+ * The key lives only during the call. */
+typedef enum err (*db_key_fn)(void *ctx, const char *key);
 
 struct db;
 
@@ -70,11 +83,23 @@ struct db_ops {
                             struct drawing *out);
     enum err (*drawing_list)(struct db *db, const char *user_id, int64_t offset, int64_t limit,
                              struct arena *a, struct drawing **out, size_t *n, int64_t *total);
-    enum err (*drawing_delete)(struct db *db, const char *user_id, const char *id,
-                               struct arena *a, struct drawing *out);
+    enum err (*drawing_delete)(struct db *db, const char *user_id, const char *id, struct arena *a,
+                               struct drawing *out);
     enum err (*edit_append)(struct db *db, const char *user_id, const char *drawing_id,
                             const struct edit *e);
     enum err (*stats)(struct db *db, const char *user_id, struct drawing_stats *out);
+
+    enum err (*job_add)(struct db *db, const char *kind, const char *key, const char *ref,
+                        int64_t now_ms);
+    enum err (*job_claim)(struct db *db, int64_t now_ms, int64_t lease_ms, struct arena *a,
+                          struct db_job *out);
+    enum err (*job_done)(struct db *db, int64_t id);
+    enum err (*job_retry)(struct db *db, int64_t id, int64_t next_run_at, const char *error);
+    enum err (*keys_referenced)(struct db *db, db_key_fn fn, void *ctx);
+    enum err (*data_url_get)(struct db *db, const char *drawing_id, bool original, struct arena *a,
+                             char **out);
+    enum err (*data_url_swap)(struct db *db, const char *drawing_id, bool original,
+                              const char *data_url, const char *key);
 };
 
 /* Every backend's struct starts with this. */
@@ -120,6 +145,38 @@ enum err db_drawing_delete(struct db *db, const char *user_id, const char *id, s
 enum err db_edit_append(struct db *db, const char *user_id, const char *drawing_id,
                         const struct edit *e);
 enum err db_stats(struct db *db, const char *user_id, struct drawing_stats *out);
+
+/*
+ * The durable job queue, safe with several servers on one database. A job is due
+ * when run_at <= now and it holds no live lease. db_job_claim takes the oldest due
+ * job for exactly one caller, leasing it until now + lease_ms (a server that dies
+ * holding it loses it when the lease expires); ERR_NOT_FOUND when none is due.
+ * out->kind and out->object_key live in the arena.
+ */
+enum err db_job_add(struct db *db, const char *kind, const char *key); /* due now */
+/* The same with a reference the job needs (ref may be NULL). */
+enum err db_job_add_ref(struct db *db, const char *kind, const char *key, const char *ref);
+enum err db_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct arena *a,
+                      struct db_job *out);
+/* The job is finished: removed. */
+enum err db_job_done(struct db *db, int64_t id);
+/* The run failed: attempts + 1, due again at next_run_at, lease cleared. */
+enum err db_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char *error);
+/* Every storage key a row references (drawings' and edits' images and thumbnails),
+ * in one streamed query; a key may be reported more than once. */
+enum err db_keys_referenced(struct db *db, db_key_fn fn, void *ctx);
+
+/*
+ * The storage fallback: an image that could not be stored is kept in its row as a
+ * data: URL (drawings.original_key when original, else an edit's image_key), until
+ * a job uploads it. db_data_url_get gives the drawing's first such URL (ERR_NOT_FOUND
+ * if none); db_data_url_swap replaces that URL by key, only if it is still there
+ * (ERR_NOT_FOUND otherwise: deleted or swapped meanwhile).
+ */
+enum err db_data_url_get(struct db *db, const char *drawing_id, bool original, struct arena *a,
+                         char **out);
+enum err db_data_url_swap(struct db *db, const char *drawing_id, bool original,
+                          const char *data_url, const char *key);
 
 /* Backends, for db.c's table. */
 extern const struct db_ops db_sqlite_ops;

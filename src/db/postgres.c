@@ -129,6 +129,19 @@ static const char *const migrations[] = {
     "$$;\n"
     "CREATE TRIGGER edits_count_first AFTER INSERT ON edits\n"
     "  FOR EACH ROW EXECUTE FUNCTION edits_count_first();\n",
+    /* 2: the durable job queue */
+    "CREATE TABLE jobs (\n"
+    "  id bigserial PRIMARY KEY,\n"
+    "  kind text NOT NULL,\n"
+    "  object_key text NOT NULL,\n"
+    "  ref text,\n"
+    "  attempts integer NOT NULL DEFAULT 0,\n"
+    "  run_at timestamptz NOT NULL,\n"
+    "  lease_until timestamptz,\n"
+    "  last_error text,\n"
+    "  created_at timestamptz NOT NULL\n"
+    ");\n"
+    "CREATE INDEX jobs_due ON jobs(run_at, id);\n",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -160,6 +173,15 @@ enum stmt {
     ST_DRAWING_DELETE,
     ST_DRAWING_TOUCH,
     ST_EDIT_INSERT,
+    ST_JOB_ADD,
+    ST_JOB_CLAIM,
+    ST_JOB_DONE,
+    ST_JOB_RETRY,
+    ST_KEYS_REFERENCED,
+    ST_DATA_ORIG_GET,
+    ST_DATA_EDIT_GET,
+    ST_DATA_ORIG_SWAP,
+    ST_DATA_EDIT_SWAP,
     ST_COUNT
 };
 
@@ -231,6 +253,32 @@ static const char *const stmt_sql[ST_COUNT] = {
         "UPDATE drawings SET updated_at = " TS("$1") " WHERE id = $2 AND user_id = $3",
     [ST_EDIT_INSERT] = "INSERT INTO edits(drawing_id, image_key, thumbnail_key, prompt, source, "
                        "created_at) VALUES($1, $2, $3, $4, $5, " TS("$6") ")",
+    [ST_JOB_ADD] = "INSERT INTO jobs(kind, object_key, ref, run_at, created_at) "
+                   "VALUES($1, $2, $4, " TS("$3") ", " TS("$3") ")",
+    /* exactly one server gets a job: a row locked by another claimer is skipped,
+     * never waited for, and the lease is set in the same statement */
+    [ST_JOB_CLAIM] = "UPDATE jobs SET lease_until = " TS("$2") " WHERE id = ("
+                     "SELECT id FROM jobs WHERE run_at <= " TS("$1") " "
+                     "AND (lease_until IS NULL OR lease_until <= " TS("$1") ") "
+                     "ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                     "RETURNING id, kind, object_key, attempts, ref",
+    [ST_JOB_DONE] = "DELETE FROM jobs WHERE id = $1::int8",
+    [ST_JOB_RETRY] = "UPDATE jobs SET attempts = attempts + 1, run_at = " TS("$2") ", "
+                     "lease_until = NULL, last_error = $3 WHERE id = $1::int8",
+    [ST_KEYS_REFERENCED] = "SELECT original_key FROM drawings "
+                           "UNION ALL SELECT thumbnail_key FROM drawings "
+                           "WHERE thumbnail_key IS NOT NULL "
+                           "UNION ALL SELECT image_key FROM edits "
+                           "UNION ALL SELECT thumbnail_key FROM edits "
+                           "WHERE thumbnail_key IS NOT NULL",
+    [ST_DATA_ORIG_GET] = "SELECT original_key FROM drawings WHERE id = $1 "
+                         "AND substr(original_key, 1, 5) = 'data:'",
+    [ST_DATA_EDIT_GET] = "SELECT image_key FROM edits WHERE drawing_id = $1 "
+                         "AND substr(image_key, 1, 5) = 'data:' ORDER BY id LIMIT 1",
+    [ST_DATA_ORIG_SWAP] = "UPDATE drawings SET original_key = $3 WHERE id = $1 "
+                          "AND original_key = $2",
+    [ST_DATA_EDIT_SWAP] = "UPDATE edits SET image_key = $3 WHERE id = (SELECT id FROM edits "
+                          "WHERE drawing_id = $1 AND image_key = $2 ORDER BY id LIMIT 1)",
 };
 /* clang-format on */
 
@@ -249,6 +297,7 @@ static bool stmt_retry_safe(enum stmt which)
     case ST_USER_COUNTS:
     case ST_TUTORIAL_EXISTS:
     case ST_TUTORIAL_LIST:
+    case ST_KEYS_REFERENCED:
         return true;
     default:
         return false;
@@ -1338,6 +1387,155 @@ static enum err pg_stats(struct db *db, const char *user_id, struct drawing_stat
     return rc;
 }
 
+/* ---- jobs and gc ------------------------------------------------------- */
+
+static enum err pg_job_add(struct db *db, const char *kind, const char *key, const char *ref,
+                           int64_t now_ms)
+{
+    struct db_pg *p = from_db(db);
+    char at[I64_LEN];
+    const char *params[4] = {kind, key, i64_text(now_ms, at), ref};
+    struct pconn *c = NULL;
+    enum err rc = pool_borrow(p, &c);
+
+    if (rc == ERR_OK)
+        rc = q(p, c, ST_JOB_ADD, params, 4, "add job", NULL);
+    pool_return(p, c);
+    return rc;
+}
+
+static enum err pg_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct arena *a,
+                             struct db_job *out)
+{
+    struct db_pg *p = from_db(db);
+    char now[I64_LEN], until[I64_LEN];
+    const char *params[2] = {i64_text(now_ms, now), i64_text(now_ms + lease_ms, until)};
+    struct db_job j = {0};
+    struct pconn *c = NULL;
+    PGresult *res = NULL;
+    enum err rc = pool_borrow(p, &c);
+
+    if (rc == ERR_OK)
+        rc = q(p, c, ST_JOB_CLAIM, params, 2, "claim job", &res);
+    if (rc != ERR_OK)
+        goto out;
+    if (PQntuples(res) == 0) {
+        rc = ERR_NOT_FOUND;
+        goto out;
+    }
+    rc = col_i64(res, 0, 0, &j.id);
+    if (rc == ERR_OK)
+        rc = col_text(res, 0, 1, a, &j.kind);
+    if (rc == ERR_OK)
+        rc = col_text(res, 0, 2, a, &j.object_key);
+    if (rc == ERR_OK)
+        rc = col_i64(res, 0, 3, &j.attempts);
+    if (rc == ERR_OK)
+        rc = col_text(res, 0, 4, a, &j.ref);
+    if (rc == ERR_OK && (!j.kind || !j.object_key))
+        rc = ERR_INTERNAL;
+    if (rc == ERR_OK)
+        *out = j;
+out:
+    PQclear(res);
+    pool_return(p, c);
+    return rc;
+}
+
+static enum err pg_job_done(struct db *db, int64_t id)
+{
+    struct db_pg *p = from_db(db);
+    char idt[I64_LEN];
+    const char *params[1] = {i64_text(id, idt)};
+    struct pconn *c = NULL;
+    PGresult *res = NULL;
+    enum err rc = pool_borrow(p, &c);
+
+    if (rc == ERR_OK)
+        rc = q(p, c, ST_JOB_DONE, params, 1, "finish job", &res);
+    if (rc == ERR_OK && rows_changed(res) != 1)
+        rc = ERR_NOT_FOUND;
+    PQclear(res);
+    pool_return(p, c);
+    return rc;
+}
+
+static enum err pg_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char *error)
+{
+    struct db_pg *p = from_db(db);
+    char idt[I64_LEN], at[I64_LEN];
+    const char *params[3] = {i64_text(id, idt), i64_text(next_run_at, at), error};
+    struct pconn *c = NULL;
+    PGresult *res = NULL;
+    enum err rc = pool_borrow(p, &c);
+
+    if (rc == ERR_OK)
+        rc = q(p, c, ST_JOB_RETRY, params, 3, "retry job", &res);
+    if (rc == ERR_OK && rows_changed(res) != 1)
+        rc = ERR_NOT_FOUND;
+    PQclear(res);
+    pool_return(p, c);
+    return rc;
+}
+
+static enum err pg_keys_referenced(struct db *db, db_key_fn fn, void *ctx)
+{
+    struct db_pg *p = from_db(db);
+    struct pconn *c = NULL;
+    PGresult *res = NULL;
+    enum err rc = pool_borrow(p, &c);
+
+    if (rc == ERR_OK)
+        rc = q(p, c, ST_KEYS_REFERENCED, NULL, 0, "list referenced keys", &res);
+    for (int r = 0; rc == ERR_OK && r < PQntuples(res); r++) {
+        if (!PQgetisnull(res, r, 0))
+            rc = fn(ctx, PQgetvalue(res, r, 0));
+    }
+    PQclear(res);
+    pool_return(p, c);
+    return rc;
+}
+
+static enum err pg_data_url_get(struct db *db, const char *drawing_id, bool original,
+                                struct arena *a, char **out)
+{
+    struct db_pg *p = from_db(db);
+    const char *params[1] = {drawing_id};
+    struct pconn *c = NULL;
+    PGresult *res = NULL;
+    enum err rc = pool_borrow(p, &c);
+
+    if (rc == ERR_OK)
+        rc = q(p, c, original ? ST_DATA_ORIG_GET : ST_DATA_EDIT_GET, params, 1, "read data URL",
+               &res);
+    if (rc == ERR_OK && PQntuples(res) == 0)
+        rc = ERR_NOT_FOUND;
+    if (rc == ERR_OK)
+        rc = col_text(res, 0, 0, a, out);
+    PQclear(res);
+    pool_return(p, c);
+    return rc;
+}
+
+static enum err pg_data_url_swap(struct db *db, const char *drawing_id, bool original,
+                                 const char *data_url, const char *key)
+{
+    struct db_pg *p = from_db(db);
+    const char *params[3] = {drawing_id, data_url, key};
+    struct pconn *c = NULL;
+    PGresult *res = NULL;
+    enum err rc = pool_borrow(p, &c);
+
+    if (rc == ERR_OK)
+        rc = q(p, c, original ? ST_DATA_ORIG_SWAP : ST_DATA_EDIT_SWAP, params, 3,
+               "swap data URL", &res);
+    if (rc == ERR_OK && rows_changed(res) != 1)
+        rc = ERR_NOT_FOUND;
+    PQclear(res);
+    pool_return(p, c);
+    return rc;
+}
+
 const struct db_ops db_postgres_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -1354,4 +1552,11 @@ const struct db_ops db_postgres_ops = {
     .drawing_delete = pg_drawing_delete,
     .edit_append = pg_edit_append,
     .stats = pg_stats,
+    .job_add = pg_job_add,
+    .job_claim = pg_job_claim,
+    .job_done = pg_job_done,
+    .job_retry = pg_job_retry,
+    .keys_referenced = pg_keys_referenced,
+    .data_url_get = pg_data_url_get,
+    .data_url_swap = pg_data_url_swap,
 };

@@ -95,6 +95,19 @@ static const char *const migrations[] = {
     "     SET edited_count = edited_count + 1\n"
     "   WHERE id = (SELECT user_id FROM drawings WHERE id = NEW.drawing_id);\n"
     "END;\n",
+    /* 2: the durable job queue (times in ms since the epoch) */
+    "CREATE TABLE jobs (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  object_key TEXT NOT NULL,\n"
+    "  ref TEXT,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  run_at INTEGER NOT NULL,\n"
+    "  lease_until INTEGER,\n"
+    "  last_error TEXT,\n"
+    "  created_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX jobs_due ON jobs(run_at, id);\n",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -122,6 +135,15 @@ enum stmt {
     ST_EDIT_INSERT,
     ST_EDITS_OF_DRAWING,
     ST_EDITS_OF_PAGE,
+    ST_JOB_ADD,
+    ST_JOB_CLAIM,
+    ST_JOB_DONE,
+    ST_JOB_RETRY,
+    ST_KEYS_REFERENCED,
+    ST_DATA_ORIG_GET,
+    ST_DATA_EDIT_GET,
+    ST_DATA_ORIG_SWAP,
+    ST_DATA_EDIT_SWAP,
     ST_COUNT
 };
 
@@ -169,6 +191,32 @@ static const char *const stmt_sql[ST_COUNT] = {
         " LIMIT ?2 OFFSET ?3) AS p "
         "JOIN edits AS e ON e.drawing_id = p.id "
         "ORDER BY p.created_at DESC, p.id DESC, e.id",
+    [ST_JOB_ADD] = "INSERT INTO jobs(kind, object_key, ref, run_at, created_at) "
+                   "VALUES(?1, ?2, ?4, ?3, ?3)",
+    /* one statement, run inside BEGIN IMMEDIATE: the write lock is taken before the
+     * read, so two processes cannot both pick the same due job */
+    [ST_JOB_CLAIM] = "UPDATE jobs SET lease_until = ?2 WHERE id = ("
+                     "SELECT id FROM jobs WHERE run_at <= ?1 "
+                     "AND (lease_until IS NULL OR lease_until <= ?1) "
+                     "ORDER BY run_at, id LIMIT 1) "
+                     "RETURNING id, kind, object_key, attempts, ref",
+    [ST_JOB_DONE] = "DELETE FROM jobs WHERE id = ?1",
+    [ST_JOB_RETRY] = "UPDATE jobs SET attempts = attempts + 1, run_at = ?2, lease_until = NULL, "
+                     "last_error = ?3 WHERE id = ?1",
+    [ST_KEYS_REFERENCED] = "SELECT original_key FROM drawings "
+                           "UNION ALL SELECT thumbnail_key FROM drawings "
+                           "WHERE thumbnail_key IS NOT NULL "
+                           "UNION ALL SELECT image_key FROM edits "
+                           "UNION ALL SELECT thumbnail_key FROM edits "
+                           "WHERE thumbnail_key IS NOT NULL",
+    [ST_DATA_ORIG_GET] = "SELECT original_key FROM drawings WHERE id = ?1 "
+                         "AND substr(original_key, 1, 5) = 'data:'",
+    [ST_DATA_EDIT_GET] = "SELECT image_key FROM edits WHERE drawing_id = ?1 "
+                         "AND substr(image_key, 1, 5) = 'data:' ORDER BY id LIMIT 1",
+    [ST_DATA_ORIG_SWAP] = "UPDATE drawings SET original_key = ?3 WHERE id = ?1 "
+                          "AND original_key = ?2",
+    [ST_DATA_EDIT_SWAP] = "UPDATE edits SET image_key = ?3 WHERE id = (SELECT id FROM edits "
+                          "WHERE drawing_id = ?1 AND image_key = ?2 ORDER BY id LIMIT 1)",
 };
 
 /* ---- connections ------------------------------------------------------- */
@@ -1319,6 +1367,201 @@ static enum err sqlite_stats(struct db *db, const char *user_id, struct drawing_
     return rc;
 }
 
+/* ---- jobs and gc ------------------------------------------------------- */
+
+static enum err sqlite_job_add(struct db *db, const char *kind, const char *key, const char *ref,
+                               int64_t now_ms)
+{
+    sqlite3_stmt *st = NULL;
+    struct conn *c;
+    enum err rc = conn_get(db, &c);
+
+    if (rc == ERR_OK)
+        rc = stmt_use(c, ST_JOB_ADD, &st);
+    if (rc == ERR_OK)
+        rc = bind_text(c, st, 1, kind);
+    if (rc == ERR_OK)
+        rc = bind_text(c, st, 2, key);
+    if (rc == ERR_OK)
+        rc = bind_int(c, st, 3, now_ms);
+    if (rc == ERR_OK)
+        rc = bind_text(c, st, 4, ref);
+    if (rc == ERR_OK)
+        rc = step_done(c, st, "add job");
+    stmt_release(st);
+    return rc;
+}
+
+static enum err sqlite_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct arena *a,
+                                 struct db_job *out)
+{
+    sqlite3_stmt *st = NULL;
+    struct db_job j = {0};
+    struct conn *c;
+    bool in_tx = false, found = false;
+    enum err rc = conn_get(db, &c);
+    int src;
+
+    if (rc != ERR_OK)
+        goto out;
+    rc = run(c, ST_BEGIN_IMMEDIATE, "begin");
+    if (rc != ERR_OK)
+        goto out;
+    in_tx = true;
+    rc = stmt_use(c, ST_JOB_CLAIM, &st);
+    if (rc == ERR_OK)
+        rc = bind_int(c, st, 1, now_ms);
+    if (rc == ERR_OK)
+        rc = bind_int(c, st, 2, now_ms + lease_ms);
+    if (rc != ERR_OK)
+        goto out;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        j.id = sqlite3_column_int64(st, 0);
+        j.attempts = sqlite3_column_int64(st, 3);
+        rc = col_text(st, 1, a, &j.kind);
+        if (rc == ERR_OK)
+            rc = col_text(st, 2, a, &j.object_key);
+        if (rc == ERR_OK)
+            rc = col_text(st, 4, a, &j.ref);
+        if (rc != ERR_OK)
+            goto out;
+        found = true;
+    }
+    if (src != SQLITE_DONE) {
+        rc = fail(c->db, src, "claim job");
+        goto out;
+    }
+    stmt_release(st);
+    st = NULL;
+    rc = run(c, ST_COMMIT, "commit");
+    if (rc != ERR_OK)
+        goto out;
+    in_tx = false;
+    if (!found || !j.kind || !j.object_key) {
+        rc = ERR_NOT_FOUND;
+        goto out;
+    }
+    *out = j;
+out:
+    stmt_release(st);
+    if (in_tx)
+        rollback(c);
+    return rc;
+}
+
+static enum err sqlite_job_done(struct db *db, int64_t id)
+{
+    sqlite3_stmt *st = NULL;
+    struct conn *c;
+    enum err rc = conn_get(db, &c);
+
+    if (rc == ERR_OK)
+        rc = stmt_use(c, ST_JOB_DONE, &st);
+    if (rc == ERR_OK)
+        rc = bind_int(c, st, 1, id);
+    if (rc == ERR_OK)
+        rc = step_done(c, st, "finish job");
+    if (rc == ERR_OK && sqlite3_changes(c->db) != 1)
+        rc = ERR_NOT_FOUND;
+    stmt_release(st);
+    return rc;
+}
+
+static enum err sqlite_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char *error)
+{
+    sqlite3_stmt *st = NULL;
+    struct conn *c;
+    enum err rc = conn_get(db, &c);
+
+    if (rc == ERR_OK)
+        rc = stmt_use(c, ST_JOB_RETRY, &st);
+    if (rc == ERR_OK)
+        rc = bind_int(c, st, 1, id);
+    if (rc == ERR_OK)
+        rc = bind_int(c, st, 2, next_run_at);
+    if (rc == ERR_OK)
+        rc = bind_text(c, st, 3, error);
+    if (rc == ERR_OK)
+        rc = step_done(c, st, "retry job");
+    if (rc == ERR_OK && sqlite3_changes(c->db) != 1)
+        rc = ERR_NOT_FOUND;
+    stmt_release(st);
+    return rc;
+}
+
+static enum err sqlite_keys_referenced(struct db *db, db_key_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    struct conn *c;
+    enum err rc = conn_get(db, &c);
+    int src = SQLITE_DONE;
+
+    if (rc == ERR_OK)
+        rc = stmt_use(c, ST_KEYS_REFERENCED, &st);
+    if (rc != ERR_OK)
+        goto out;
+    while (rc == ERR_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+
+        if (t)
+            rc = fn(ctx, (const char *)t);
+    }
+    if (rc == ERR_OK && src != SQLITE_DONE)
+        rc = fail(c->db, src, "list referenced keys");
+out:
+    stmt_release(st);
+    return rc;
+}
+
+static enum err sqlite_data_url_get(struct db *db, const char *drawing_id, bool original,
+                                    struct arena *a, char **out)
+{
+    sqlite3_stmt *st = NULL;
+    struct conn *c;
+    enum err rc = conn_get(db, &c);
+    int src;
+
+    if (rc == ERR_OK)
+        rc = stmt_use(c, original ? ST_DATA_ORIG_GET : ST_DATA_EDIT_GET, &st);
+    if (rc == ERR_OK)
+        rc = bind_text(c, st, 1, drawing_id);
+    if (rc != ERR_OK)
+        goto out;
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        rc = col_text(st, 0, a, out);
+    else if (src == SQLITE_DONE)
+        rc = ERR_NOT_FOUND;
+    else
+        rc = fail(c->db, src, "read data URL");
+out:
+    stmt_release(st);
+    return rc;
+}
+
+static enum err sqlite_data_url_swap(struct db *db, const char *drawing_id, bool original,
+                                     const char *data_url, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    struct conn *c;
+    enum err rc = conn_get(db, &c);
+
+    if (rc == ERR_OK)
+        rc = stmt_use(c, original ? ST_DATA_ORIG_SWAP : ST_DATA_EDIT_SWAP, &st);
+    if (rc == ERR_OK)
+        rc = bind_text(c, st, 1, drawing_id);
+    if (rc == ERR_OK)
+        rc = bind_text(c, st, 2, data_url);
+    if (rc == ERR_OK)
+        rc = bind_text(c, st, 3, key);
+    if (rc == ERR_OK)
+        rc = step_done(c, st, "swap data URL");
+    if (rc == ERR_OK && sqlite3_changes(c->db) != 1)
+        rc = ERR_NOT_FOUND;
+    stmt_release(st);
+    return rc;
+}
+
 const struct db_ops db_sqlite_ops = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -1335,4 +1578,11 @@ const struct db_ops db_sqlite_ops = {
     .drawing_delete = sqlite_drawing_delete,
     .edit_append = sqlite_edit_append,
     .stats = sqlite_stats,
+    .job_add = sqlite_job_add,
+    .job_claim = sqlite_job_claim,
+    .job_done = sqlite_job_done,
+    .job_retry = sqlite_job_retry,
+    .keys_referenced = sqlite_keys_referenced,
+    .data_url_get = sqlite_data_url_get,
+    .data_url_swap = sqlite_data_url_swap,
 };

@@ -5,10 +5,12 @@
  *
  * Keys reach this file already validated by storage.c (no "..", no leading "/",
  * a fixed character set); files are opened with O_NOFOLLOW as a second fence.
+ * list() walks the tree (directory by directory, names sorted), skipping temp files.
  * Owns the media root path. Thread-safe: no mutable state.
  */
 #include "storage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -160,7 +162,7 @@ static enum err local_put(struct storage *s, const char *key, const void *data, 
     if (rename(tmp, path) != 0)
         goto out;
     free(tmp);
-    tmp = NULL; /* renamed: nothing to clean up */
+    tmp = NULL;                  /* renamed: nothing to clean up */
     if (fsync_dir_of(path) != 0) /* the object is there; only its durability is in doubt */
         log_warn("storage: fsync of the directory of %s failed: %s", key, strerror(errno));
     rc = ERR_OK;
@@ -261,6 +263,84 @@ static char *local_url(struct storage *s, const char *key, struct arena *a)
     return url;
 }
 
+/* Keys under prefix could be below the directory key: prefix and key agree as far
+ * as the shorter goes. */
+static bool may_hold(const char *key, const char *prefix)
+{
+    size_t nk = strlen(key), np = strlen(prefix);
+
+    return strncmp(key, prefix, nk < np ? nk : np) == 0;
+}
+
+/* Lists the files of directory rel ("" = the root), recursing into directories that
+ * may hold keys under prefix. Dot names and temp files of unfinished writes are not
+ * objects; neither is anything but a regular file (symlinks are not followed). */
+static enum err list_dir(const struct storage_local *l, const char *rel, const char *prefix,
+                         storage_list_fn fn, void *ctx)
+{
+    struct dirent **names = NULL;
+    char *dir = NULL;
+    enum err rc = ERR_OK;
+    int n;
+
+    if (*rel ? asprintf(&dir, "%s/%s", l->root, rel) < 0 : !(dir = strdup(l->root))) {
+        dir = NULL;
+        return ERR_NOMEM;
+    }
+    n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0) {
+        rc = errno == ENOENT ? ERR_OK : ERR_UNAVAILABLE; /* nothing stored yet */
+        if (rc != ERR_OK)
+            log_error("storage: cannot list %s: %s", *rel ? rel : "the media root",
+                      strerror(errno));
+        names = NULL;
+        n = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        char *key = NULL, *path = NULL;
+        struct stat st;
+
+        if (rc != ERR_OK || name[0] == '.' || strstr(name, ".tmp-"))
+            goto next;
+        if ((*rel ? asprintf(&key, "%s/%s", rel, name) : asprintf(&key, "%s", name)) < 0) {
+            key = NULL;
+            rc = ERR_NOMEM;
+            goto next;
+        }
+        path = path_of(l, key);
+        if (!path) {
+            rc = ERR_NOMEM;
+            goto next;
+        }
+        if (lstat(path, &st) != 0)
+            goto next; /* deleted meanwhile */
+        if (S_ISDIR(st.st_mode)) {
+            if (may_hold(key, prefix))
+                rc = list_dir(l, key, prefix, fn, ctx);
+        } else if (S_ISREG(st.st_mode) && strncmp(key, prefix, strlen(prefix)) == 0) {
+            struct storage_object obj = {
+                .key = key,
+                .size = (uint64_t)st.st_size,
+                .mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000,
+            };
+            rc = fn(ctx, &obj);
+        }
+    next:
+        free(path);
+        free(key);
+        free(names[i]);
+    }
+    free(names);
+    free(dir);
+    return rc;
+}
+
+static enum err local_list(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx)
+{
+    return list_dir((const struct storage_local *)s, "", prefix, fn, ctx);
+}
+
 const struct storage_ops storage_local_ops = {
     .name = "local",
     .open = local_open,
@@ -270,4 +350,5 @@ const struct storage_ops storage_local_ops = {
     .del = local_del,
     .url = local_url,
     .open_file = local_open_file,
+    .list = local_list,
 };

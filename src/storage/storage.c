@@ -121,6 +121,8 @@ char *storage_url(struct storage *s, const char *key, struct arena *a)
      * file, and this runs ~80 times per gallery page, so only the cheap checks here. */
     if (!s || !a || !key || !*key)
         return NULL;
+    if (strncmp(key, "data:", 5) == 0) /* the fallback: the image itself, kept in the row */
+        return arena_strdup(a, key);
     return s->ops->url(s, key, a);
 }
 

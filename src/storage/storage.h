@@ -53,7 +53,8 @@ struct storage_ops {
     enum err (*open_file)(struct storage *s, const char *key, struct storage_file *out);
     /* optional: is the store there and are we let in? NULL = always (local) */
     enum err (*check)(struct storage *s);
-    /* optional: every object whose key starts with prefix, in key order; NULL = unsupported */
+    /* optional: every object whose key starts with prefix (s3: in key order; local: a
+     * sorted directory walk); NULL = unsupported */
     enum err (*list)(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx);
 };
 
@@ -75,7 +76,8 @@ enum err storage_get(struct storage *s, const char *key, void **data, size_t *le
 /* Deleting an absent object is ERR_OK. */
 enum err storage_del(struct storage *s, const char *key);
 /* The URL a client fetches the object from; NULL on no memory. key must be one this
- * project wrote (from a row): unlike the other calls, this one does not re-validate it. */
+ * project wrote (from a row): unlike the other calls, this one does not re-validate it.
+ * A data: URL (an image kept in its row while storage was down) is its own URL. */
 char *storage_url(struct storage *s, const char *key, struct arena *a);
 /* ERR_NOT_FOUND for a bad key, an absent object, or a backend that does not serve. */
 enum err storage_open_file(struct storage *s, const char *key, struct storage_file *out);

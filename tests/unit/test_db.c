@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 
 #define CHECK_OK(expr) CHECK_EQ_INT((expr), ERR_OK)
 #define CHECK_ERR(expr, e) CHECK_EQ_INT((expr), (e))
@@ -585,6 +586,219 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 /* The whole contract against the database cfg names, which must be empty; fresh
  * names another empty one, for the concurrent migrators. */
+/* ---- the job queue ----------------------------------------------------- */
+
+#define N_QUEUE_JOBS 40
+#define N_CLAIMERS 4
+
+struct claimer {
+    struct db *db;
+    int64_t now;
+    int64_t got[N_QUEUE_JOBS + 1];
+    size_t n;
+    int errors;
+};
+
+static void *claim_all(void *arg)
+{
+    struct claimer *cl = arg;
+    struct arena *a = arena_new();
+    struct db_job j;
+    enum err rc;
+
+    while (a && (rc = db_job_claim(cl->db, cl->now, 60000, a, &j)) != ERR_NOT_FOUND) {
+        if (rc != ERR_OK || cl->n > N_QUEUE_JOBS) {
+            cl->errors++;
+            break;
+        }
+        cl->got[cl->n++] = j.id;
+    }
+    arena_free(a);
+    return NULL;
+}
+
+/* Several handles (servers) claiming at once: every job goes to exactly one. */
+static void test_jobs_concurrent(struct db *db, struct db *db2, int64_t t)
+{
+    struct claimer cl[N_CLAIMERS];
+    pthread_t th[N_CLAIMERS];
+    int64_t all[N_CLAIMERS * (N_QUEUE_JOBS + 1)];
+    size_t n_all = 0;
+
+    for (int i = 0; i < N_QUEUE_JOBS; i++)
+        CHECK_OK(db_job_add(i % 2 ? db : db2, "delete", "users/x/original/many.png"));
+    for (int i = 0; i < N_CLAIMERS; i++) {
+        memset(&cl[i], 0, sizeof(cl[i]));
+        cl[i].db = i % 2 ? db2 : db;
+        cl[i].now = t;
+        CHECK_EQ_INT(pthread_create(&th[i], NULL, claim_all, &cl[i]), 0);
+    }
+    for (int i = 0; i < N_CLAIMERS; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ_INT(cl[i].errors, 0);
+        for (size_t k = 0; k < cl[i].n; k++)
+            all[n_all++] = cl[i].got[k];
+    }
+    CHECK_EQ_INT(n_all, N_QUEUE_JOBS);
+    for (size_t i = 0; i < n_all; i++) {
+        for (size_t k = i + 1; k < n_all; k++)
+            CHECK(all[i] != all[k]);
+        CHECK_OK(db_job_done(db, all[i]));
+    }
+}
+
+struct key_probe {
+    const char *want;
+    bool seen;
+    size_t n;
+};
+
+static enum err on_key(void *ctx, const char *key)
+{
+    struct key_probe *kp = ctx;
+
+    kp->n++;
+    if (strcmp(key, kp->want) == 0)
+        kp->seen = true;
+    return ERR_OK;
+}
+
+/* The storage fallback: images kept as data: URLs, then swapped to keys. */
+static void test_data_urls(struct db *db, const char *user_a)
+{
+    struct arena *a = arena_new();
+    struct drawing d, got;
+    struct edit e[2];
+    char *url = NULL;
+
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    memset(&d, 0, sizeof(d));
+    memset(e, 0, sizeof(e));
+    new_uuid(d.id);
+    memcpy(d.user_id, user_a, ID_UUID_LEN);
+    d.original_key = "data:image/png;base64,T1JJRw==";
+    d.created_at = d.updated_at = BASE_MS;
+    e[0].image_key = "users/a/edited/stored.png";
+    e[1].image_key = "data:image/png;base64,RURJVA==";
+    for (int i = 0; i < 2; i++) {
+        e[i].prompt = "p";
+        e[i].source = "text";
+        e[i].created_at = BASE_MS + i;
+    }
+    d.edits = e;
+    d.n_edits = 2;
+    CHECK_OK(db_drawing_insert(db, &d));
+    CHECK_OK(db_data_url_get(db, d.id, true, a, &url));
+    CHECK_EQ_STR(url, d.original_key);
+    CHECK_OK(db_data_url_get(db, d.id, false, a, &url));
+    CHECK_EQ_STR(url, e[1].image_key);
+    CHECK_ERR(db_data_url_get(db, "nope", true, a, &url), ERR_NOT_FOUND);
+    CHECK_ERR(db_data_url_swap(db, d.id, true, "data:x", "users/a/original/o.png"), ERR_NOT_FOUND);
+    CHECK_ERR(db_data_url_swap(db, d.id, true, "users/x.png", "users/a/original/o.png"),
+              ERR_INVALID);
+    CHECK_OK(db_data_url_swap(db, d.id, true, d.original_key, "users/a/original/o.png"));
+    CHECK_ERR(db_data_url_get(db, d.id, true, a, &url), ERR_NOT_FOUND);
+    CHECK_OK(db_data_url_swap(db, d.id, false, e[1].image_key, "users/a/edited/e.png"));
+    CHECK_ERR(db_data_url_get(db, d.id, false, a, &url), ERR_NOT_FOUND);
+    CHECK_ERR(db_data_url_swap(db, d.id, false, e[1].image_key, "users/a/edited/e.png"),
+              ERR_NOT_FOUND);
+    CHECK_OK(db_drawing_delete(db, user_a, d.id, a, &got));
+    CHECK_EQ_STR(got.original_key, "users/a/original/o.png");
+    CHECK_EQ_INT(got.n_edits, 2);
+    if (got.n_edits == 2) {
+        CHECK_EQ_STR(got.edits[0].image_key, "users/a/edited/stored.png");
+        CHECK_EQ_STR(got.edits[1].image_key, "users/a/edited/e.png");
+    }
+    arena_free(a);
+}
+
+static void test_jobs(struct db *db, struct db *db2, const char *user_a)
+{
+    struct arena *a = arena_new();
+    struct db_job j1, j2, j3, j;
+    struct drawing *list = NULL;
+    struct key_probe kp = {0};
+    size_t n = 0;
+    int64_t total = 0;
+    int64_t t = time_now_ms() + 1000;
+
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    CHECK_ERR(db_job_add(db, NULL, "k"), ERR_INVALID);
+    CHECK_ERR(db_job_add(db, "delete", NULL), ERR_INVALID);
+    CHECK_ERR(db_job_add(NULL, "delete", "k"), ERR_INVALID);
+    CHECK_ERR(db_job_claim(db, t, 0, a, &j), ERR_INVALID);
+    CHECK_ERR(db_job_claim(db, t, 1000, NULL, &j), ERR_INVALID);
+    CHECK_ERR(db_job_done(db, 0), ERR_INVALID);
+    CHECK_ERR(db_job_retry(db, -1, t, "x"), ERR_INVALID);
+    CHECK_ERR(db_keys_referenced(db, NULL, NULL), ERR_INVALID);
+    CHECK_ERR(db_job_claim(db, t, 60000, a, &j), ERR_NOT_FOUND); /* empty queue */
+
+    CHECK_OK(db_job_add(db, "delete", "users/a/original/1.png"));
+    CHECK_OK(db_job_add(db, "delete", "users/a/original/2.png"));
+    CHECK_OK(db_job_add(db2, "delete", "users/a/original/3.png"));
+    /* not due yet for a clock before they were added */
+    CHECK_ERR(db_job_claim(db, t - 60000, 60000, a, &j), ERR_NOT_FOUND);
+    /* oldest first, each once, whichever handle asks */
+    CHECK_OK(db_job_claim(db, t, 60000, a, &j1));
+    CHECK_OK(db_job_claim(db2, t, 60000, a, &j2));
+    CHECK_OK(db_job_claim(db, t, 60000, a, &j3));
+    CHECK_ERR(db_job_claim(db2, t, 60000, a, &j), ERR_NOT_FOUND);
+    CHECK_EQ_STR(j1.object_key, "users/a/original/1.png");
+    CHECK_EQ_STR(j2.object_key, "users/a/original/2.png");
+    CHECK_EQ_STR(j3.object_key, "users/a/original/3.png");
+    CHECK_EQ_STR(j1.kind, "delete");
+    CHECK_EQ_INT(j1.attempts, 0);
+
+    CHECK_OK(db_job_done(db, j2.id));
+    CHECK_ERR(db_job_done(db, j2.id), ERR_NOT_FOUND);
+    CHECK_OK(db_job_retry(db, j3.id, t + 100000, "boom"));
+    CHECK_ERR(db_job_retry(db, j2.id, t, "gone"), ERR_NOT_FOUND);
+    /* j1 still leased, j3 not due */
+    CHECK_ERR(db_job_claim(db, t + 50000, 60000, a, &j), ERR_NOT_FOUND);
+    /* the lease ran out (its server died): j1 is claimable again */
+    CHECK_OK(db_job_claim(db2, t + 60000, 60000, a, &j));
+    CHECK_EQ_INT(j.id, j1.id);
+    CHECK_EQ_INT(j.attempts, 0);
+    CHECK_OK(db_job_claim(db, t + 100000, 60000, a, &j));
+    CHECK_EQ_INT(j.id, j3.id);
+    CHECK_EQ_INT(j.attempts, 1);
+    CHECK_ERR(db_job_claim(db, t + 100000, 60000, a, &j), ERR_NOT_FOUND);
+    CHECK_OK(db_job_done(db, j1.id));
+    CHECK_OK(db_job_done(db2, j3.id));
+    CHECK_ERR(db_job_claim(db, t + 10000000, 60000, a, &j), ERR_NOT_FOUND);
+
+    test_jobs_concurrent(db, db2, t);
+    CHECK_ERR(db_job_claim(db, t + 10000000, 60000, a, &j), ERR_NOT_FOUND);
+
+    /* a job with a reference */
+    CHECK_OK(db_job_add_ref(db, "upload", "users/a/original/r.png", "ref-1"));
+    CHECK_OK(db_job_claim(db, t + 10000000, 60000, a, &j));
+    CHECK_EQ_STR(j.kind, "upload");
+    CHECK(j.ref && strcmp(j.ref, "ref-1") == 0);
+    CHECK_OK(db_job_done(db, j.id));
+    CHECK_OK(db_job_add(db, "delete", "users/a/original/n.png"));
+    CHECK_OK(db_job_claim(db, t + 10000000, 60000, a, &j));
+    CHECK(j.ref == NULL);
+    CHECK_OK(db_job_done(db, j.id));
+
+    test_data_urls(db, user_a);
+
+    /* every referenced key is reported */
+    CHECK_OK(db_drawing_list(db, user_a, 0, 1, a, &list, &n, &total));
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) {
+        kp.want = list[0].original_key;
+        CHECK_OK(db_keys_referenced(db, on_key, &kp));
+        CHECK(kp.seen);
+        CHECK(kp.n >= (size_t)total);
+    }
+    arena_free(a);
+}
+
 static void contract(const struct config *cfg, const struct config *fresh)
 {
     struct db *db = NULL, *db2 = NULL;
@@ -622,6 +836,7 @@ static void contract(const struct config *cfg, const struct config *fresh)
     CHECK_OK(db_migrate(db2));
     CHECK_OK(db_stats(db2, user_a, &st));
     CHECK_EQ_INT(st.total_drawings, N_DRAWINGS - 1);
+    test_jobs(db, db2, user_a);
     db_close(db2);
 
     db_close(db);

@@ -67,30 +67,13 @@ static enum err stop_early(void *ctx, const struct storage_object *o)
     return ++*(int *)ctx == 2 ? ERR_CONFLICT : ERR_OK;
 }
 
-static void s3_contract(const char *endpoint)
+/* Listing, on every backend that lists: five objects in key order (the proxy may force
+ * small pages on s3), a stop from the callback, an empty prefix. */
+static void list_contract(struct storage *s)
 {
-    const char *key = getenv("NOVADRAW_TEST_S3_KEY"), *secret = getenv("NOVADRAW_TEST_S3_SECRET");
-    const char *bucket = getenv("NOVADRAW_TEST_S3_BUCKET");
-    struct config cfg = {0};
-    struct storage *s = NULL;
-    struct arena *a = arena_new();
     struct listed l = {0};
-    char k[64], probe[STORAGE_KEY_MAX];
+    char k[64];
     int calls = 0;
-
-    cfg.storage_kind = STORAGE_S3;
-    cfg.storage_endpoint_url = (char *)endpoint;
-    cfg.spaces_key = (char *)(key ? key : "S3RVER");
-    cfg.spaces_secret = (char *)(secret ? secret : "S3RVER");
-    cfg.spaces_bucket = (char *)(bucket ? bucket : "novadraw");
-    cfg.storage_acl = "public-read";
-    cfg.signed_url_ttl = 60;
-    CHECK_EQ_INT(storage_open(&cfg, &s), ERR_OK);
-    if (!s)
-        return;
-    CHECK_EQ_INT(storage_check(s), ERR_OK);
-    storage_contract(s);
-    CHECK_EQ_INT(storage_probe(s, probe), ERR_OK);
 
     /* five objects, listed in key order across pages (the proxy may force small pages) */
     for (int i = 4; i >= 0; i--) {
@@ -115,6 +98,32 @@ static void s3_contract(const char *endpoint)
         CHECK_EQ_INT(storage_del(s, k), ERR_OK);
     }
     CHECK_EQ_INT(storage_del(s, "users/other/original/x.png"), ERR_OK);
+}
+
+static void s3_contract(const char *endpoint)
+{
+    const char *key = getenv("NOVADRAW_TEST_S3_KEY"), *secret = getenv("NOVADRAW_TEST_S3_SECRET");
+    const char *bucket = getenv("NOVADRAW_TEST_S3_BUCKET");
+    struct config cfg = {0};
+    struct storage *s = NULL;
+    struct arena *a = arena_new();
+    char probe[STORAGE_KEY_MAX];
+
+    cfg.storage_kind = STORAGE_S3;
+    cfg.storage_endpoint_url = (char *)endpoint;
+    cfg.spaces_key = (char *)(key ? key : "S3RVER");
+    cfg.spaces_secret = (char *)(secret ? secret : "S3RVER");
+    cfg.spaces_bucket = (char *)(bucket ? bucket : "novadraw");
+    cfg.storage_acl = "public-read";
+    cfg.signed_url_ttl = 60;
+    CHECK_EQ_INT(storage_open(&cfg, &s), ERR_OK);
+    if (!s)
+        return;
+    CHECK_EQ_INT(storage_check(s), ERR_OK);
+    storage_contract(s);
+    CHECK_EQ_INT(storage_probe(s, probe), ERR_OK);
+
+    list_contract(s);
     snprintf(probe, sizeof(probe), "%s/%s/users/u/a.png", endpoint, cfg.spaces_bucket);
     CHECK_EQ_STR(storage_url(s, "users/u/a.png", a), probe);
     storage_close(s);
@@ -188,6 +197,7 @@ int main(void)
     CHECK_EQ_INT(storage_probe(s, path), ERR_OK);
     CHECK(strncmp(path, "users/.probe/", 13) == 0 && !storage_key_valid(path));
     CHECK_EQ_INT(storage_list(s, "", NULL, NULL), ERR_INVALID);
+    list_contract(s); /* the local backend lists too (for `novadraw gc`) */
 
     storage_close(s);
     arena_free(a);

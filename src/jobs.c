@@ -1,0 +1,248 @@
+/*
+ * jobs.c - the background worker: one thread that claims due jobs from the
+ * database with a lease, runs them, and marks them done or due again later with
+ * exponential backoff. Several servers can run it on one database: the claim gives
+ * each job to exactly one of them, and a job whose server died comes back when its
+ * lease expires.
+ *
+ * Owns struct jobs (its thread, mutex and condition variable); the app is borrowed.
+ * The only state shared with other threads is `stop`, under the mutex.
+ */
+#include "jobs.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/arena.h"
+#include "util/base64.h"
+#include "util/log.h"
+#include "util/timefmt.h"
+
+#define JOBS_PER_ROUND 64 /* then check for stop and sleep, so one round is bounded */
+
+struct jobs {
+    struct app *app;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    bool stop; /* under mu */
+};
+
+int64_t jobs_backoff_ms(int64_t attempts)
+{
+    int64_t d = JOBS_BACKOFF_BASE_MS;
+
+    for (int64_t i = 0; i < attempts && d < JOBS_BACKOFF_MAX_MS; i++)
+        d *= 2;
+    return d < JOBS_BACKOFF_MAX_MS ? d : JOBS_BACKOFF_MAX_MS;
+}
+
+static bool stopping(struct jobs *j)
+{
+    bool s;
+
+    pthread_mutex_lock(&j->mu);
+    s = j->stop;
+    pthread_mutex_unlock(&j->mu);
+    return s;
+}
+
+#define PNG_DATA_URL "data:image/png;base64,"
+
+/*
+ * "upload": the image kept as a data: URL in drawing job->ref's row (its original,
+ * or an edit's, by the key's kind) is stored under job->object_key and the row
+ * swapped to the key. Nothing left to upload (deleted, or done) is success; a row
+ * that went away between the upload and the swap gets its object deleted again.
+ */
+static enum err run_upload(struct jobs *j, const struct db_job *job, struct arena *a,
+                           const char **why)
+{
+    bool original = strstr(job->object_key, "/original/") != NULL;
+    size_t n = sizeof(PNG_DATA_URL) - 1;
+    unsigned char *png = NULL;
+    size_t len = 0;
+    char *url = NULL;
+    enum err rc;
+
+    if (!job->ref)
+        return ERR_OK; /* nothing to find it by */
+    rc = db_data_url_get(j->app->db, job->ref, original, a, &url);
+    if (rc == ERR_NOT_FOUND)
+        return ERR_OK;
+    if (rc != ERR_OK) {
+        *why = "database unavailable";
+        return rc;
+    }
+    if (strncmp(url, PNG_DATA_URL, n) != 0 ||
+        base64_decode(url + n, strlen(url + n), strlen(url + n), &png, &len) != ERR_OK) {
+        log_warn("jobs: drawing %s keeps a data URL that is not a PNG; left as is", job->ref);
+        return ERR_OK;
+    }
+    rc = storage_put(j->app->storage, job->object_key, png, len, "image/png");
+    free(png);
+    if (rc != ERR_OK) {
+        *why = err_name(rc);
+        return rc;
+    }
+    rc = db_data_url_swap(j->app->db, job->ref, original, url, job->object_key);
+    if (rc == ERR_NOT_FOUND) { /* deleted meanwhile: the object is an orphan */
+        (void)storage_del(j->app->storage, job->object_key);
+        return ERR_OK;
+    }
+    if (rc != ERR_OK)
+        *why = "database unavailable";
+    return rc;
+}
+
+/* Runs one job: ERR_OK when it is finished (and may be removed). */
+static enum err run_job(struct jobs *j, const struct db_job *job, struct arena *a, const char **why)
+{
+    enum err rc;
+
+    *why = NULL;
+    if (strcmp(job->kind, "delete") == 0) {
+        rc = storage_del(j->app->storage, job->object_key); /* absent is ERR_OK */
+        if (rc == ERR_NOT_FOUND)
+            rc = ERR_OK;
+        if (rc == ERR_INVALID) { /* a key no object can have: nothing to delete */
+            log_warn("jobs: job %lld: not a storage key, dropped", (long long)job->id);
+            rc = ERR_OK;
+        }
+        *why = err_name(rc);
+        return rc;
+    }
+    if (strcmp(job->kind, "upload") == 0)
+        return run_upload(j, job, a, why);
+    *why = "unknown job kind";
+    return ERR_UNSUPPORTED;
+}
+
+/* Claims and runs one due job; false when none was (or stop, or a failure). */
+static bool run_one(struct jobs *j)
+{
+    struct arena *a = arena_new();
+    struct db_job job;
+    const char *why = NULL;
+    enum err rc;
+    bool ran = false;
+
+    if (!a) {
+        log_error("jobs: out of memory");
+        return false;
+    }
+    rc = db_job_claim(j->app->db, time_now_ms(), JOBS_LEASE_MS, a, &job);
+    if (rc != ERR_OK) {
+        if (rc != ERR_NOT_FOUND)
+            log_warn("jobs: cannot claim a job (%s)", err_name(rc));
+        goto out;
+    }
+    ran = true;
+    rc = run_job(j, &job, a, &why);
+    if (rc == ERR_OK) {
+        log_info("jobs: %s %s done (after %lld failed attempts)", job.kind, job.object_key,
+                 (long long)job.attempts);
+        rc = db_job_done(j->app->db, job.id);
+    } else {
+        int64_t delay = jobs_backoff_ms(job.attempts);
+
+        log_warn("jobs: %s %s failed (%s); retrying in %lld ms", job.kind, job.object_key,
+                 why ? why : err_name(rc), (long long)delay);
+        rc = db_job_retry(j->app->db, job.id, time_now_ms() + delay, why);
+    }
+    if (rc != ERR_OK) /* the lease runs out and the job comes back */
+        log_warn("jobs: cannot record job %lld (%s)", (long long)job.id, err_name(rc));
+out:
+    arena_free(a);
+    return ran;
+}
+
+/* Runs due jobs until none is due, JOBS_PER_ROUND ran, or stop. */
+static void run_round(struct jobs *j)
+{
+    for (int n = 0; n < JOBS_PER_ROUND && !stopping(j); n++) {
+        if (!run_one(j))
+            break;
+    }
+}
+
+static void *worker(void *arg)
+{
+    struct jobs *j = arg;
+
+    for (;;) {
+        struct timespec until;
+
+        run_round(j);
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += JOBS_POLL_MS / 1000;
+        until.tv_nsec += (long)(JOBS_POLL_MS % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&j->mu);
+        while (!j->stop && pthread_cond_timedwait(&j->wake, &j->mu, &until) == 0)
+            ; /* spurious wake-ups wait on; the timeout ends the sleep */
+        if (j->stop) {
+            pthread_mutex_unlock(&j->mu);
+            return NULL;
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
+}
+
+enum err jobs_start(struct app *app, struct jobs **out)
+{
+    struct jobs *j;
+    pthread_condattr_t ca;
+    bool have_mu = false, have_cv = false;
+
+    if (!app || !app->db || !app->storage || !out)
+        return ERR_INVALID;
+    j = calloc(1, sizeof(*j));
+    if (!j)
+        return ERR_NOMEM;
+    j->app = app;
+    if (pthread_mutex_init(&j->mu, NULL) != 0)
+        goto fail;
+    have_mu = true;
+    if (pthread_condattr_init(&ca) != 0)
+        goto fail;
+    if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&j->wake, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        goto fail;
+    }
+    pthread_condattr_destroy(&ca);
+    have_cv = true;
+    if (pthread_create(&j->thread, NULL, worker, j) != 0)
+        goto fail;
+    *out = j;
+    return ERR_OK;
+fail:
+    log_error("jobs: cannot start the worker thread");
+    if (have_cv)
+        pthread_cond_destroy(&j->wake);
+    if (have_mu)
+        pthread_mutex_destroy(&j->mu);
+    free(j);
+    return ERR_INTERNAL;
+}
+
+void jobs_stop(struct jobs *j)
+{
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->mu);
+    j->stop = true;
+    pthread_cond_signal(&j->wake);
+    pthread_mutex_unlock(&j->mu);
+    pthread_join(j->thread, NULL);
+    pthread_cond_destroy(&j->wake);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
