@@ -72,6 +72,8 @@ static const struct var vars[] = {
      "seconds one Gemini call may take (a timeout answers 504)"},
     {"GEMINI_RETRIES", V_LONG, F(gemini_retries), "2", 0, 10, NULL, 0,
      "retries of a Gemini call that got 429/500/503/504 or no answer"},
+    {"JOB_LEASE_SECONDS", V_LONG, F(job_lease_seconds), "60", 1, 3600, NULL, 0,
+     "how long a server holds a background job before another may take it over"},
     {"EDIT_WORKERS", V_LONG, F(edit_workers), "0", 0, 256, NULL, 0,
      "threads for image work (0 = one per core)"},
     {"EDIT_QUEUE", V_LONG, F(edit_queue), "4096", 1, 1000000, NULL, 0,

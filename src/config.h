@@ -44,6 +44,7 @@ struct config {
     char *gemini_api_key, *gemini_model, *gemini_base_url, *gemini_transcribe_model;
     long gemini_timeout, gemini_retries;
     long edit_workers, edit_queue;
+    long job_lease_seconds;
     char *transcriber;
     char *transcribe_url, *transcribe_api_key, *transcribe_model;
 

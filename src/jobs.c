@@ -134,7 +134,7 @@ static bool run_one(struct jobs *j)
         log_error("jobs: out of memory");
         return false;
     }
-    rc = db_job_claim(j->app->db, time_now_ms(), JOBS_LEASE_MS, a, &job);
+    rc = db_job_claim(j->app->db, time_now_ms(), j->app->cfg->job_lease_seconds * 1000, a, &job);
     if (rc != ERR_OK) {
         if (rc != ERR_NOT_FOUND)
             log_warn("jobs: cannot claim a job (%s)", err_name(rc));

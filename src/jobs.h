@@ -13,7 +13,6 @@
 #include "app.h"
 
 #define JOBS_POLL_MS 1000
-#define JOBS_LEASE_MS 60000
 #define JOBS_BACKOFF_BASE_MS 2000
 #define JOBS_BACKOFF_MAX_MS 300000
 

@@ -99,6 +99,7 @@ class VerifyProxy:
         self.log: list[Seen] = []
         self.public: set[str] = set()  # keys last PUT public-read
         self._faults: list[_Fault] = []
+        self._hold: tuple | None = None  # (methods, threading.Event): requests wait on it
         self._lock = threading.Lock()
         self.max_keys: int | None = None  # forces ListObjectsV2 pagination when set
         proxy = self
@@ -134,7 +135,19 @@ class VerifyProxy:
         with self._lock:
             self._faults.append(_Fault(n, status, methods))
 
+    def hold(self, methods: tuple):
+        """Make requests of these methods wait (unanswered) until release()."""
+        with self._lock:
+            self._hold = (methods, threading.Event())
+
+    def release(self):
+        with self._lock:
+            held, self._hold = self._hold, None
+        if held:
+            held[1].set()
+
     def clear(self):
+        self.release()
         with self._lock:
             self.log.clear()
             self._faults.clear()
@@ -256,6 +269,10 @@ class VerifyProxy:
         body = h.rfile.read(n) if n else b""
         seen.body_len = len(body)
 
+        with self._lock:
+            held = self._hold if self._hold and method in self._hold[0] else None
+        if held:
+            held[1].wait(60)
         with self._lock:
             fault = next((f for f in self._faults
                           if f.remaining > 0 and (f.methods is None or method in f.methods)), None)
