@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app.h"
+#include "audio/decode.h"
 #include "config.h"
 #include "handlers/handlers.h"
 #include "http/server.h"
 #include "imaging/editor.h"
+#include "speech/transcriber.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
@@ -33,6 +36,8 @@ static void usage(FILE *out)
             "  tutorial add --title TEXT [--id UUID]\n"
             "  tutorial list\n"
             "  edit IN --prompt TEXT -o OUT       run the local editor on an image file\n"
+            "  transcribe AUDIO [--language en] [--mode grammar|general]\n"
+            "                                     print what the local transcriber hears\n"
             "  help                               this text and the configuration table\n"
             "\n"
             "configuration (environment, or .env in the working directory):\n");
@@ -322,6 +327,106 @@ out:
     return status;
 }
 
+/* The local transcriber's mode follows the editor: the edit grammar when the local
+ * editor will read the text, the general model when a remote one will. */
+static bool editor_is_local(const struct config *cfg)
+{
+    if (strcmp(cfg->editor, "local") == 0)
+        return true;
+    return strcmp(cfg->editor, "auto") == 0 && !(cfg->gemini_api_key && *cfg->gemini_api_key);
+}
+
+static bool transcriber_is_local(const struct config *cfg)
+{
+    if (strcmp(cfg->transcriber, "local") == 0)
+        return true;
+    return strcmp(cfg->transcriber, "auto") == 0 &&
+           !(cfg->gemini_api_key && *cfg->gemini_api_key);
+}
+
+/* The same path as a voice prompt: decode (limits), then the transcriber. Prints the
+ * transcript on stdout; the reason and the error's name on stderr. */
+static int cmd_transcribe(const struct config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"language", required_argument, NULL, 'l'},
+        {"mode", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0},
+    };
+    struct transcriber_local_options topt = {
+        .mode = editor_is_local(cfg) ? TRANSCRIBER_GRAMMAR : TRANSCRIBER_GENERAL,
+        .pool_size = 1,
+    };
+    struct audio_limits lim = {(size_t)cfg->max_audio_bytes, (double)cfg->max_audio_seconds};
+    struct transcriber *tr = NULL;
+    const char *language = "en", *why = NULL;
+    unsigned char *in = NULL;
+    int16_t *pcm = NULL;
+    char *text = NULL;
+    size_t len = 0, n = 0;
+    struct stat st;
+    int c, status = 1;
+    enum err rc;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'l') {
+            language = optarg;
+        } else if (c == 'm' && strcmp(optarg, "grammar") == 0) {
+            topt.mode = TRANSCRIBER_GRAMMAR;
+        } else if (c == 'm' && strcmp(optarg, "general") == 0) {
+            topt.mode = TRANSCRIBER_GENERAL;
+        } else {
+            fprintf(stderr, "usage: novadraw transcribe AUDIO [--language en] "
+                            "[--mode grammar|general]\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: novadraw transcribe AUDIO [--language en] "
+                        "[--mode grammar|general]\n");
+        return EXIT_USAGE;
+    }
+    if (!transcriber_is_local(cfg)) {
+        fprintf(stderr, "novadraw transcribe: TRANSCRIBER=%s is not available in this build "
+                        "(only local)\n",
+                cfg->transcriber);
+        return 1;
+    }
+    if (!transcriber_local_language_ok(language)) {
+        fprintf(stderr,
+                "novadraw transcribe: language '%s' is not supported by the local transcriber "
+                "(supports: en) (invalid)\n",
+                language);
+        return EXIT_USAGE;
+    }
+    if (stat(argv[optind], &st) == 0 && st.st_size > cfg->max_audio_bytes) {
+        fprintf(stderr, "novadraw transcribe: The audio file is larger than the limit. "
+                        "(too_large)\n");
+        return 1;
+    }
+    if (!read_file(argv[optind], cfg->max_audio_bytes, &in, &len)) {
+        fprintf(stderr, "novadraw transcribe: cannot read %s\n", argv[optind]);
+        return 1;
+    }
+    rc = audio_decode(in, len, &lim, &pcm, &n, &why);
+    if (rc == ERR_OK)
+        rc = transcriber_local_open(&topt, &tr, &why);
+    if (rc == ERR_OK)
+        rc = transcriber_transcribe(tr, pcm, n, language, &text, &why);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "novadraw transcribe: %s (%s)\n", why ? why : "failed", err_name(rc));
+        goto out;
+    }
+    printf("%s\n", text);
+    status = 0;
+out:
+    free(text);
+    transcriber_close(tr);
+    free(pcm);
+    free(in);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -334,7 +439,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "migrate") != 0 &&
-        strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0) {
+        strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0 &&
+        strcmp(cmd, "transcribe") != 0) {
         if (*cmd)
             fprintf(stderr, "novadraw: unknown command '%s'\n\n", cmd);
         usage(stderr);
@@ -360,6 +466,8 @@ int main(int argc, char **argv)
         status = cmd_migrate(&cfg);
     else if (strcmp(cmd, "edit") == 0)
         status = cmd_edit(&cfg, argc - 1, argv + 1, argv[0]);
+    else if (strcmp(cmd, "transcribe") == 0)
+        status = cmd_transcribe(&cfg, argc - 1, argv + 1);
     else
         status = cmd_tutorial(&cfg, argc - 1, argv + 1);
     config_free(&cfg);
