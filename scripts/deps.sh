@@ -10,8 +10,11 @@ packages=(
   build-essential meson ninja-build pkg-config
   # libraries (each wrapped by one module)
   libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libssl-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
   # tests and benchmarks
   curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
+  espeak-ng ffmpeg
 )
 
 missing=()
