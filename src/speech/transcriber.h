@@ -40,8 +40,7 @@ struct transcriber {
 };
 
 static inline enum err transcriber_transcribe(struct transcriber *t, const int16_t *pcm, size_t n,
-                                              const char *language, char **text,
-                                              const char **why)
+                                              const char *language, char **text, const char **why)
 {
     return t->ops->transcribe(t, pcm, n, language, text, why);
 }

@@ -49,8 +49,7 @@
 /* Fewer speech frames than this (10 ms each) is no speech at all. */
 #define MIN_SPEECH_FRAMES 20
 
-#define LANG_REFUSAL                                                                               \
-    "This language is not supported by the local transcriber (supports: en)."
+#define LANG_REFUSAL "This language is not supported by the local transcriber (supports: en)."
 
 /*
  * The grammar around the vocabulary's phrases (each alternative is checked against the
@@ -61,24 +60,34 @@
  * apart from its direction ("rotate it to the left" for "rotate left").
  */
 static const char *const leads[] = {
-    "make it", "make the picture", "make the image", "make the drawing", "make", "add a",
-    "add", "turn it", "give it a", "give it", "can you make it", "please make it", "apply a",
-    "do a", "it",
+    "make it",
+    "make the picture",
+    "make the image",
+    "make the drawing",
+    "make",
+    "add a",
+    "add",
+    "turn it",
+    "give it a",
+    "give it",
+    "can you make it",
+    "please make it",
+    "apply a",
+    "do a",
+    "it",
 };
-static const char *const degrees[] = {"a bit", "a little", "a lot", "very", "much", "more",
-                                      "a little bit", "really", "much more"};
-static const char *const suffixes[] = {"tone", "effect", "filter", "look", "style", "please",
-                                       "colors", "colours", "version"};
+static const char *const degrees[] = {"a bit", "a little",     "a lot",  "very",     "much",
+                                      "more",  "a little bit", "really", "much more"};
+static const char *const suffixes[] = {"tone",   "effect", "filter",  "look",   "style",
+                                       "please", "colors", "colours", "version"};
 static const char *const gap_verbs[] = {"rotate", "turn", "spin", "flip", "mirror"};
 
 /* Vocabulary words the CMU dictionary lacks, with pronunciations (CMU phone set). */
 static const struct {
     const char *word, *phones;
 } extra_words[] = {
-    {"pixelate", "P IH K S AH L EY T"},
-    {"pixelated", "P IH K S AH L EY T IH D"},
-    {"pixelize", "P IH K S AH L AY Z"},
-    {"grayscale", "G R EY S K EY L"},
+    {"pixelate", "P IH K S AH L EY T"}, {"pixelated", "P IH K S AH L EY T IH D"},
+    {"pixelize", "P IH K S AH L AY Z"}, {"grayscale", "G R EY S K EY L"},
     {"greyscale", "G R EY S K EY L"},
 };
 
@@ -531,8 +540,8 @@ out:
     return rc;
 }
 
-enum err transcriber_local_probe(struct transcriber *base, const int16_t *pcm, size_t n,
-                                 char **hyp, double *oog_per_frame, int *frames)
+enum err transcriber_local_probe(struct transcriber *base, const int16_t *pcm, size_t n, char **hyp,
+                                 double *oog_per_frame, int *frames)
 {
     struct transcriber_local *t = (struct transcriber_local *)base;
     struct utt u = {0};
@@ -634,9 +643,8 @@ enum err transcriber_local_open(const struct transcriber_local_options *opt,
         }
         t->pool.dec[t->pool.n++] = ps;
     }
-    log_info("transcriber: local (%s), %zu decoders", t->mode == TRANSCRIBER_GRAMMAR ? "grammar"
-                                                                                     : "general",
-             t->pool.n);
+    log_info("transcriber: local (%s), %zu decoders",
+             t->mode == TRANSCRIBER_GRAMMAR ? "grammar" : "general", t->pool.n);
     *out = &t->base;
     t = NULL;
     rc = ERR_OK;
