@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,9 +384,12 @@ static void pool_give(struct pool *p, size_t slot)
 
 static int16_t *dithered(const int16_t *pcm, size_t n)
 {
-    int16_t *out = malloc(n ? n * sizeof(*out) : 1);
+    int16_t *out;
     uint32_t x = 12345;
 
+    if (n > SIZE_MAX / sizeof(*out))
+        return NULL;
+    out = malloc(n ? n * sizeof(*out) : 1);
     if (!out)
         return NULL;
     for (size_t i = 0; i < n; i++) {
