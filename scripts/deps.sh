@@ -11,9 +11,10 @@ packages=(
   # libraries (each wrapped by one module)
   libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libpq-dev libssl-dev
   libcurl4-openssl-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
   # tests and benchmarks (boto3/botocore: the independent S3 client and SigV4 oracle)
   postgresql curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
-  python3-boto3 python3-botocore
+  python3-boto3 python3-botocore espeak-ng ffmpeg
 )
 # node + npm run the test S3 server (s3rver, installed by `make s3deps` into tests/s3).
 # A node from elsewhere (e.g. nodesource, which bundles npm) is fine: only install

@@ -80,6 +80,8 @@ static const struct var vars[] = {
      "edits in flight before new ones get 503 + Retry-After"},
     {"TRANSCRIBER", V_CHOICE, F(transcriber), "auto", 0, 0, "auto|local|gemini|openai", 0,
      "speech-to-text (auto = gemini if GEMINI_API_KEY is set, else local)"},
+    {"SPEECH_MODEL_DIR", V_STR, F(speech_model_dir), NULL, 0, 0, NULL, 0,
+     "pocketsphinx model folder (default: the pocketsphinx-en-us package's)"},
     {"TRANSCRIBE_URL", V_STR, F(transcribe_url), NULL, 0, 0, NULL, 0,
      "OpenAI-compatible /v1/audio/transcriptions base URL"},
     {"TRANSCRIBE_API_KEY", V_STR, F(transcribe_api_key), NULL, 0, 0, NULL, V_SECRET,

@@ -46,6 +46,7 @@ struct config {
     long edit_workers, edit_queue;
     long job_lease_seconds;
     char *transcriber;
+    char *speech_model_dir; /* NULL: the package's */
     char *transcribe_url, *transcribe_api_key, *transcribe_model;
 
     /* limits */

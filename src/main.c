@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "app.h"
+#include "audio/decode.h"
 #include "edits.h"
 #include "gc.h"
 #include "config.h"
@@ -21,6 +23,7 @@
 #include "imaging/editor.h"
 #include "util/httpc.h"
 #include "storage/storage.h"
+#include "speech/transcriber.h"
 #include "util/log.h"
 #include "util/net.h"
 #include "util/timefmt.h"
@@ -46,6 +49,8 @@ static void usage(FILE *out)
             "                                     delete objects under users/ that no row\n"
             "                                     references, older than DURATION (24h, 30m,\n"
             "                                     3600s; default 24h)\n"
+            "  transcribe AUDIO [--language en] [--mode grammar|general]\n"
+            "                                     print what the local transcriber hears\n"
             "  help                               this text and the configuration table\n"
             "\n"
             "configuration (environment, or .env in the working directory):\n");
@@ -481,6 +486,106 @@ static int cmd_gc(const struct config *cfg, int argc, char **argv)
     return stats.failed ? 1 : 0;
 }
 
+/* The local transcriber's mode follows the editor: the edit grammar when the local
+ * editor will read the text, the general model when a remote one will. */
+static bool editor_is_local(const struct config *cfg)
+{
+    if (strcmp(cfg->editor, "local") == 0)
+        return true;
+    return strcmp(cfg->editor, "auto") == 0 && !(cfg->gemini_api_key && *cfg->gemini_api_key);
+}
+
+static bool transcriber_is_local(const struct config *cfg)
+{
+    if (strcmp(cfg->transcriber, "local") == 0)
+        return true;
+    return strcmp(cfg->transcriber, "auto") == 0 &&
+           !(cfg->gemini_api_key && *cfg->gemini_api_key);
+}
+
+/* The same path as a voice prompt: decode (limits), then the transcriber. Prints the
+ * transcript on stdout; the reason and the error's name on stderr. */
+static int cmd_transcribe(const struct config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"language", required_argument, NULL, 'l'},
+        {"mode", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0},
+    };
+    struct transcriber_local_options topt = {
+        .mode = editor_is_local(cfg) ? TRANSCRIBER_GRAMMAR : TRANSCRIBER_GENERAL,
+        .pool_size = 1,
+    };
+    struct audio_limits lim = {(size_t)cfg->max_audio_bytes, (double)cfg->max_audio_seconds};
+    struct transcriber *tr = NULL;
+    const char *language = "en", *why = NULL;
+    unsigned char *in = NULL;
+    int16_t *pcm = NULL;
+    char *text = NULL;
+    size_t len = 0, n = 0;
+    struct stat st;
+    int c, status = 1;
+    enum err rc;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'l') {
+            language = optarg;
+        } else if (c == 'm' && strcmp(optarg, "grammar") == 0) {
+            topt.mode = TRANSCRIBER_GRAMMAR;
+        } else if (c == 'm' && strcmp(optarg, "general") == 0) {
+            topt.mode = TRANSCRIBER_GENERAL;
+        } else {
+            fprintf(stderr, "usage: novadraw transcribe AUDIO [--language en] "
+                            "[--mode grammar|general]\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: novadraw transcribe AUDIO [--language en] "
+                        "[--mode grammar|general]\n");
+        return EXIT_USAGE;
+    }
+    if (!transcriber_is_local(cfg)) {
+        fprintf(stderr, "novadraw transcribe: runs the local transcriber only (TRANSCRIBER=%s; "
+                        "the server uses that one)\n",
+                cfg->transcriber);
+        return 1;
+    }
+    if (!transcriber_local_language_ok(language)) {
+        fprintf(stderr,
+                "novadraw transcribe: language '%s' is not supported by the local transcriber "
+                "(supports: en) (invalid)\n",
+                language);
+        return EXIT_USAGE;
+    }
+    if (stat(argv[optind], &st) == 0 && st.st_size > cfg->max_audio_bytes) {
+        fprintf(stderr, "novadraw transcribe: The audio file is larger than the limit. "
+                        "(too_large)\n");
+        return 1;
+    }
+    if (!read_file(argv[optind], cfg->max_audio_bytes, &in, &len)) {
+        fprintf(stderr, "novadraw transcribe: cannot read %s\n", argv[optind]);
+        return 1;
+    }
+    rc = audio_decode(in, len, &lim, &pcm, &n, &why);
+    if (rc == ERR_OK)
+        rc = transcriber_local_open(&topt, &tr, &why);
+    if (rc == ERR_OK)
+        rc = transcriber_local_run(tr, pcm, n, language, &text, &why);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "novadraw transcribe: %s (%s)\n", why ? why : "failed", err_name(rc));
+        goto out;
+    }
+    printf("%s\n", text);
+    status = 0;
+out:
+    free(text);
+    transcriber_close(tr);
+    free(pcm);
+    free(in);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -494,7 +599,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "migrate") != 0 &&
         strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0 && strcmp(cmd, "storage") != 0 &&
-        strcmp(cmd, "gc") != 0) {
+        strcmp(cmd, "gc") != 0 && strcmp(cmd, "transcribe") != 0) {
         if (*cmd)
             fprintf(stderr, "novadraw: unknown command '%s'\n\n", cmd);
         usage(stderr);
@@ -529,6 +634,8 @@ int main(int argc, char **argv)
         status = cmd_storage(&cfg, argc - 1, argv + 1);
     else if (strcmp(cmd, "gc") == 0)
         status = cmd_gc(&cfg, argc - 1, argv + 1);
+    else if (strcmp(cmd, "transcribe") == 0)
+        status = cmd_transcribe(&cfg, argc - 1, argv + 1);
     else
         status = cmd_tutorial(&cfg, argc - 1, argv + 1);
     net_global_cleanup();

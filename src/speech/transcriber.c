@@ -97,13 +97,22 @@ enum err transcriber_open(const struct config *cfg, bool local_editor, struct ht
 {
     const char *kind = cfg->transcriber;
 
-    (void)local_editor;
     if (strcmp(kind, "auto") == 0)
         kind = cfg->gemini_api_key && *cfg->gemini_api_key ? "gemini" : "local";
     if (strcmp(kind, "gemini") == 0)
         return transcriber_gemini_open(cfg, http, cpu, out);
     if (strcmp(kind, "openai") == 0)
         return transcriber_openai_open(cfg, http, cpu, out);
-    *why = "the local transcriber is not part of this build yet";
-    return ERR_UNSUPPORTED;
+    {
+        struct transcriber_local_options opt = {
+            .mode = local_editor ? TRANSCRIBER_GRAMMAR : TRANSCRIBER_GENERAL,
+            .pool_size = 2,
+            .model_dir = cfg->speech_model_dir,
+        };
+        enum err rc = transcriber_local_open(&opt, out, why);
+        if (rc == ERR_OK)
+            log_info("transcriber: local (pocketsphinx, %s)",
+                     local_editor ? "the edit grammar" : "the general English model");
+        return rc;
+    }
 }

@@ -88,6 +88,54 @@ enum err transcriber_openai_open(const struct config *cfg, struct httpc *http, s
 enum err transcriber_gemini_open(const struct config *cfg, struct httpc *http, struct pool *cpu,
                                  struct transcriber **out);
 
+/* ---- the local backend: pocketsphinx with its US English model ---- */
+
+enum transcriber_mode {
+    /* With the local editor: a JSGF grammar generated from editor_vocabulary[] (plus a
+     * few filler words), and speech that does not fit it is refused (ERR_REFUSED) rather
+     * than forced into a command. The text always parses with editor_parse(). */
+    TRANSCRIBER_GRAMMAR,
+    /* With a remote editor: pocketsphinx's general English language model. */
+    TRANSCRIBER_GENERAL,
+};
+
+#define TRANSCRIBER_POOL_MAX 16
+
+struct transcriber_local_options {
+    enum transcriber_mode mode;
+    size_t pool_size;      /* decoders loaded at open, 1..TRANSCRIBER_POOL_MAX; 0 = 2 */
+    const char *model_dir; /* holds en-us/, cmudict-en-us.dict, en-us.lm.bin, en-us-phone.lm.bin;
+                              NULL = the pocketsphinx-en-us package's directory */
+};
+
+extern const struct transcriber_ops transcriber_local_ops;
+
+/* Loads the model and pool_size decoders (seconds, tens of MB each: do it once at
+ * start-up). ERR_UNAVAILABLE if the model files are missing or do not load (*why says
+ * which); ERR_INVALID for bad options. *out is written only on success. */
+enum err transcriber_local_open(const struct transcriber_local_options *opt,
+                                struct transcriber **out, const char **why);
+
+/* True for the tags the local transcriber accepts: "en" and "en-*" / "en_*", any case. */
+int transcriber_local_language_ok(const char *language);
+
+/*
+ * Runs one utterance without the checks transcribe() applies (language, out-of-grammar,
+ * editor_parse) and reports the raw hypothesis (*hyp: malloc'd, NULL when no words), the
+ * out-of-grammar score per frame (grammar mode; 0 in general mode) and the number of
+ * speech frames. For calibration, tests and benchmarks. Outputs may be NULL.
+ */
+enum err transcriber_local_probe(struct transcriber *t, const int16_t *pcm, size_t n, char **hyp,
+                                 double *oog_per_frame, int *frames);
+
+/*
+ * Runs the local transcriber synchronously: the text (malloc'd, caller frees) or the
+ * error with a static *why. For the CLI and benchmarks; the server goes through
+ * transcriber_transcribe().
+ */
+enum err transcriber_local_run(struct transcriber *t, const int16_t *pcm, size_t n,
+                               const char *language, char **text, const char **why);
+
 /* ---- pieces the backends share (transcriber.c) ---- */
 
 /* True for a plausible BCP 47 tag: 2-3 letters, then "-" or "_" and 1-8 letters or digits,

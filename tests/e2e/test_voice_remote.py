@@ -249,10 +249,10 @@ def test_gemini_transcriber(novadraw_bin, server_factory):
 
 
 def test_voice_is_off_without_a_transcriber_and_images_still_work(server_factory, stt):
-    # an OpenAI-compatible transcriber without TRANSCRIBE_URL cannot be opened: the
-    # server starts anyway, voice prompts answer 503, everything else works
+    # a local transcriber without its model cannot be opened: the server starts
+    # anyway, voice prompts answer 503, everything else works
     s = server_factory(env={"TRANSCRIBER": "local", "EDITOR": "local",
-                            "NOVADRAW_SPEECH_MODEL_DIR": "/nonexistent"})
+                            "SPEECH_MODEL_DIR": "/nonexistent"})
     user = new_user()
     r = voice_edit(s, user, png_bytes(20, 20), tone_wav(0.3))
     assert r.status_code == 503, r.text
