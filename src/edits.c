@@ -200,8 +200,10 @@ static enum err store_edit(struct job *j)
     enum err rc = store_or_keep(j, STORAGE_EDITED, &j->result, j->edit_key, j->edit_thumb,
                                 &j->edit_stored, &j->edit_data);
 
-    if (rc != ERR_OK)
-        set_edit_error(j, ERR_UNAVAILABLE, "Storage unavailable");
+    if (rc == ERR_UNAVAILABLE)
+        set_edit_error(j, rc, "Storage unavailable");
+    else if (rc != ERR_OK)
+        set_edit_error(j, rc, NULL);
     return rc;
 }
 
@@ -217,7 +219,8 @@ static void new_record(void *arg)
 
     if (j->orig_rc != ERR_OK) {
         delete_stored(j, true, true);
-        finish(j, ERR_UNAVAILABLE, "Storage unavailable", false);
+        finish(j, j->orig_rc, j->orig_rc == ERR_UNAVAILABLE ? "Storage unavailable" : NULL,
+               false);
         return;
     }
     memset(&d, 0, sizeof(d));
@@ -413,7 +416,9 @@ static void saved_load(void *arg)
     rc = storage_get(e->app->storage, j->orig_key, &j->saved_png, &j->saved_len);
     if (rc != ERR_OK) {
         log_warn("edits: cannot read the original of drawing %s (%s)", j->drawing_id, err_name(rc));
-        finish(j, ERR_UNAVAILABLE, "Storage unavailable", false);
+        /* a row whose object is missing is our fault (500), not a reason to retry */
+        finish(j, rc == ERR_UNAVAILABLE ? rc : ERR_INTERNAL,
+               rc == ERR_UNAVAILABLE ? "Storage unavailable" : NULL, false);
         return;
     }
 edit:
@@ -493,11 +498,15 @@ enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn 
     struct job *j;
     enum err rc;
 
-    if (atomic_load(&e->closing))
-        return ERR_UNAVAILABLE;
+    /* counted before the closing check: edits_stop() sets closing, then waits for the
+     * count, so it either sees this edit or this edit sees closing */
     if (atomic_fetch_add(&e->in_flight, 1) >= e->max_in_flight) {
         atomic_fetch_sub(&e->in_flight, 1);
         return ERR_BUSY;
+    }
+    if (atomic_load(&e->closing)) {
+        atomic_fetch_sub(&e->in_flight, 1);
+        return ERR_UNAVAILABLE;
     }
     j = calloc(1, sizeof(*j));
     if (!j) {
@@ -575,7 +584,7 @@ enum err edits_open(struct app *app, struct edits **out)
     if (rc == ERR_OK)
         rc = editor_open(cfg, e->http, e->cpu, &e->editor);
     if (rc != ERR_OK) {
-        edits_close(e, 0);
+        edits_close(e);
         return rc;
     }
     {
@@ -603,22 +612,30 @@ static bool wait_idle(struct edits *e, int64_t deadline_ns)
     return atomic_load(&e->in_flight) == 0;
 }
 
-void edits_close(struct edits *e, int grace_seconds)
+bool edits_stop(struct edits *e, int grace_seconds)
+{
+    if (!e)
+        return true;
+    atomic_store(&e->closing, true);
+    if (wait_idle(e, time_mono_ns() + (int64_t)grace_seconds * 1000000000))
+        return true;
+    log_warn("edits: %ld edits still in flight; failing their remote calls",
+             atomic_load(&e->in_flight));
+    httpc_shutdown(e->http); /* waiting calls end now, as 503 */
+    if (wait_idle(e, time_mono_ns() + 10LL * 1000000000))
+        return true;
+    log_error("edits: %ld edits did not finish (a hung storage or database call?)",
+              atomic_load(&e->in_flight));
+    return false;
+}
+
+void edits_close(struct edits *e)
 {
     if (!e)
         return;
-    atomic_store(&e->closing, true);
-    if (!wait_idle(e, time_mono_ns() + (int64_t)grace_seconds * 1000000000)) {
-        log_warn("edits: %ld edits still in flight; failing their remote calls",
-                 atomic_load(&e->in_flight));
-        httpc_shutdown(e->http); /* waiting calls end now, as 503 */
-        if (!wait_idle(e, time_mono_ns() + 10LL * 1000000000)) {
-            /* a step is stuck (a hung storage call?): leave the threads be rather than
-             * free what they still use; the process is about to exit */
-            log_error("edits: %ld edits did not finish; not waiting for them",
-                      atomic_load(&e->in_flight));
-            return;
-        }
+    if (!edits_stop(e, 0)) {
+        /* threads still use what we would free: leave it all; the process is exiting */
+        return;
     }
     httpc_shutdown(e->http);
     pool_close(e->cpu);

@@ -29,6 +29,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "app.h"
@@ -85,6 +86,14 @@ enum err edits_check_language(const struct edits *e, const char *language, const
 /* The name of the editor in use ("local", "gemini"). */
 const char *edits_editor_name(const struct edits *e);
 
-/* Refuses new edits, lets those in flight finish (remote calls still waiting after
- * grace_seconds fail as 503), then stops the threads. Accepts NULL. */
-void edits_close(struct edits *e, int grace_seconds);
+/*
+ * Refuses new edits (ERR_UNAVAILABLE) and lets those in flight finish; remote calls
+ * still waiting after grace_seconds fail as 503. False if some edit is still running
+ * 10 s after that (a hung storage or database call): its threads still use the app.
+ * The struct stays valid (handlers may still call in) until edits_close(). Accepts NULL.
+ */
+bool edits_stop(struct edits *e, int grace_seconds);
+
+/* edits_stop(e, 0), then stops the threads and frees. Accepts NULL. If edits_stop()
+ * failed, nothing is freed (the process is about to exit). */
+void edits_close(struct edits *e);

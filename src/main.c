@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "audio/decode.h"
@@ -116,16 +117,20 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
     /* stop taking requests and let those in flight finish; edits still running after
      * that end as 503, which resumes their connections; then the threads stop */
     http_server_quiesce(srv, SHUTDOWN_GRACE_SECONDS);
-    edits_close(app.edits, 1);
-    app.edits = NULL;
-    http_server_free(srv);
+    if (!edits_stop(app.edits, 1)) {
+        /* MHD cannot stop with connections still suspended, and those edits' threads
+         * still use the app: nothing can be torn down safely */
+        log_error("novadraw: exiting with edits unfinished");
+        _exit(1);
+    }
+    http_server_free(srv); /* handlers may call into the edits until this returns */
     jobs_stop(jobs); /* wakes it now; waits for the job in hand */
     jobs = NULL;
     status = 0;
     log_info("novadraw: stopped");
 out_app:
     jobs_stop(jobs);
-    edits_close(app.edits, 0);
+    edits_close(app.edits);
     app_close(&app);
 out_imaging:
     imaging_shutdown();

@@ -93,7 +93,7 @@ enum err editor_gemini_open(const struct config *cfg, struct httpc *http, struct
         free(g);
         return rc;
     }
-    log_info("editor: gemini, model %s at %s", cfg->gemini_model, cfg->gemini_base_url);
+    log_info("editor: gemini, model %s", cfg->gemini_model);
     *out = &g->base;
     return ERR_OK;
 }

@@ -149,8 +149,10 @@ static void process(void *arg)
                  "The transcription service did not answer");
     } else {
         log_warn("openai: HTTP %ld", res->status);
-        snprintf(why, sizeof(why), "The transcription service failed (HTTP %ld)", res->status);
-        call_end(c, res->status == 504 ? ERR_TIMEOUT : ERR_UPSTREAM, NULL, why);
+        snprintf(why, sizeof(why), "The transcription service %s (HTTP %ld)",
+                 res->status == 429 ? "is busy, try again shortly" : "failed", res->status);
+        call_end(c, res->status == 504 ? ERR_TIMEOUT : res->status == 429 ? ERR_BUSY : ERR_UPSTREAM,
+                 NULL, why);
     }
     httpc_response_free(res);
 }
@@ -266,7 +268,7 @@ enum err transcriber_openai_open(const struct config *cfg, struct httpc *http, s
         openai_close(&o->base);
         return ERR_NOMEM;
     }
-    log_info("transcriber: openai-compatible, model %s at %s", o->model, o->url);
+    log_info("transcriber: openai-compatible, model %s at TRANSCRIBE_URL", o->model);
     *out = &o->base;
     return ERR_OK;
 }

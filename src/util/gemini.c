@@ -271,9 +271,11 @@ static void process(void *arg)
     } else {
         error_status(res->body, res->body_len, status, sizeof(status));
         log_warn("gemini: HTTP %ld %s", res->status, status);
-        snprintf(why, sizeof(why), "The AI service failed (HTTP %ld%s%s)", res->status,
+        snprintf(why, sizeof(why), "The AI service %s (HTTP %ld%s%s)",
+                 res->status == 429 ? "is busy, try again shortly" : "failed", res->status,
                  status[0] ? " " : "", status);
-        call_end(c, res->status == 504 ? ERR_TIMEOUT : ERR_UPSTREAM, NULL, why);
+        call_end(c, res->status == 504 ? ERR_TIMEOUT : res->status == 429 ? ERR_BUSY : ERR_UPSTREAM,
+                 NULL, why);
     }
     httpc_response_free(res);
 }

@@ -222,7 +222,8 @@ static void collect_done(struct httpc *c)
             transport = ERR_TIMEOUT;
         } else {
             transport = ERR_UPSTREAM;
-            log_debug("httpc: %s %s: %s%s", j->method, j->url, curl_easy_strerror(m->data.result),
+            /* never the URL: it may carry credentials */
+            log_debug("httpc: %s failed: %s%s", j->method, curl_easy_strerror(m->data.result),
                       j->too_big ? " (answer too large)" : "");
         }
         running_remove(c, j);
@@ -257,7 +258,7 @@ static void *loop(void *arg)
             struct job *j = c->delayed;
             c->delayed = j->next;
             if (job_start(c, j) != ERR_OK) {
-                log_error("httpc: cannot start a transfer to %s", j->url);
+                log_error("httpc: cannot start a %s transfer", j->method);
                 job_finish(j, ERR_UPSTREAM);
             }
         }
@@ -315,7 +316,8 @@ enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
             goto fail;
         j->headers = h;
     }
-    j->start_at_ns = time_mono_ns() + (int64_t)(delay_ms > 0 ? delay_ms : 0) * 1000000;
+    j->started_ns = time_mono_ns(); /* until it starts: a failure's duration is honest */
+    j->start_at_ns = j->started_ns + (int64_t)(delay_ms > 0 ? delay_ms : 0) * 1000000;
 
     pthread_mutex_lock(&c->mu);
     if (c->closing) {

@@ -25,6 +25,7 @@ struct pool {
     struct task *head, *tail;
     size_t queued, max_queued;
     bool closing;
+    unsigned exited; /* workers that have left: once all have, nothing would run a task */
     void (*on_exit)(void);
     pthread_t *threads;
     unsigned n_threads;
@@ -42,6 +43,7 @@ static void *worker(void *arg)
             pthread_cond_wait(&p->cv, &p->mu);
         t = p->head;
         if (!t) { /* closing, nothing left */
+            p->exited++;
             pthread_mutex_unlock(&p->mu);
             break;
         }
@@ -69,6 +71,11 @@ static enum err submit(struct pool *p, pool_fn fn, void *arg, bool bounded)
     t->fn = fn;
     t->arg = arg;
     pthread_mutex_lock(&p->mu);
+    if (p->closing && p->exited == p->n_threads) {
+        pthread_mutex_unlock(&p->mu);
+        free(t);
+        return ERR_UNAVAILABLE;
+    }
     if (bounded && p->queued >= p->max_queued) {
         pthread_mutex_unlock(&p->mu);
         free(t);

@@ -30,10 +30,11 @@ typedef void (*pool_fn)(void *arg);
 enum err pool_open(const char *name, unsigned threads, size_t max_queued, void (*on_exit)(void),
                    struct pool **out);
 
-/* Queues fn(arg). ERR_BUSY when max_queued tasks already wait, ERR_NOMEM. */
+/* Queues fn(arg). ERR_BUSY when max_queued tasks already wait, ERR_NOMEM, and
+ * ERR_UNAVAILABLE once pool_close() has let every worker go (nothing would run it). */
 enum err pool_submit(struct pool *p, pool_fn fn, void *arg);
 
-/* Queues fn(arg) whatever the queue length. ERR_NOMEM only. */
+/* Queues fn(arg) whatever the queue length. ERR_NOMEM or ERR_UNAVAILABLE only. */
 enum err pool_submit_always(struct pool *p, pool_fn fn, void *arg);
 
 /* Tasks waiting, not yet started. */
