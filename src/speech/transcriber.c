@@ -35,6 +35,16 @@ bool transcriber_tag_valid(const char *language)
     }
 }
 
+enum err transcriber_remote_language_ok(struct transcriber *t, const char *language,
+                                        const char **why)
+{
+    (void)t;
+    if (!language || !*language || transcriber_tag_valid(language))
+        return ERR_OK;
+    *why = "language must be a language tag such as 'en' or 'pt-BR'";
+    return ERR_INVALID;
+}
+
 void transcriber_primary_language(const char *language, char out[4])
 {
     size_t n = 0;

@@ -142,6 +142,10 @@ enum err transcriber_local_run(struct transcriber *t, const int16_t *pcm, size_t
  * repeated; at most 35 characters. */
 bool transcriber_tag_valid(const char *language);
 
+/* The remote backends' language_ok: any plausible tag (the service knows its languages). */
+enum err transcriber_remote_language_ok(struct transcriber *t, const char *language,
+                                        const char **why);
+
 /* The primary language subtag, lowercased, into out ("en-US" -> "en"). */
 void transcriber_primary_language(const char *language, char out[4]);
 

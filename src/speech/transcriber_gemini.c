@@ -52,15 +52,6 @@ static void on_generated(void *arg, enum err rc, const struct gemini_answer *a, 
     free(c);
 }
 
-static enum err gemini_language_ok(struct transcriber *t, const char *language, const char **why)
-{
-    (void)t;
-    if (!language || !*language || transcriber_tag_valid(language))
-        return ERR_OK;
-    *why = "language must be a language tag such as 'en' or 'pt-BR'";
-    return ERR_INVALID;
-}
-
 static void gemini_transcribe(struct transcriber *t, const int16_t *pcm, size_t n,
                               const char *language, transcribe_done_fn done, void *arg)
 {
@@ -98,7 +89,7 @@ static void gemini_stt_close(struct transcriber *t)
 
 static const struct transcriber_ops gemini_stt_ops = {
     .name = "gemini",
-    .language_ok = gemini_language_ok,
+    .language_ok = transcriber_remote_language_ok,
     .transcribe = gemini_transcribe,
     .close = gemini_stt_close,
 };

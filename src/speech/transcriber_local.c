@@ -30,6 +30,7 @@
 #include <sphinxbase/err.h>
 
 #include "imaging/editor.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 #ifndef POCKETSPHINX_MODELDIR
@@ -137,54 +138,18 @@ static void sphinx_log_init(void)
     err_set_callback(sphinx_log, NULL);
 }
 
-/* ---- a small growable string ---- */
-
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *grown;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        grown = realloc(b->s, cap);
-        if (!grown) {
-            b->failed = true;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
 static char *path_join(const char *dir, const char *name)
 {
-    struct sbuf b = {0};
+    struct buf b = {0};
 
-    sb_str(&b, dir);
-    sb_str(&b, "/");
-    sb_str(&b, name);
+    buf_str(&b, dir);
+    buf_str(&b, "/");
+    buf_str(&b, name);
     if (b.failed) {
-        free(b.s);
+        free(b.p);
         return NULL;
     }
-    return b.s;
+    return b.p;
 }
 
 /* ---- decoders ---- */
@@ -222,22 +187,22 @@ static bool phrase_known(ps_decoder_t *ps, const char *phrase)
 }
 
 /* Appends "<name> = alt | alt | ...;" with the alternatives the dictionary knows. */
-static void add_rule(struct sbuf *b, ps_decoder_t *ps, const char *name, const char *const *alts,
+static void add_rule(struct buf *b, ps_decoder_t *ps, const char *name, const char *const *alts,
                      size_t n)
 {
     size_t used = 0;
 
-    sb_str(b, "<");
-    sb_str(b, name);
-    sb_str(b, "> = ");
+    buf_str(b, "<");
+    buf_str(b, name);
+    buf_str(b, "> = ");
     for (size_t i = 0; i < n; i++) {
         if (!phrase_known(ps, alts[i]))
             continue;
         if (used++)
-            sb_str(b, " | ");
-        sb_str(b, alts[i]);
+            buf_str(b, " | ");
+        buf_str(b, alts[i]);
     }
-    sb_str(b, ";\n");
+    buf_str(b, ";\n");
 }
 
 static bool is_gap_verb(const char *w, size_t n)
@@ -253,14 +218,14 @@ static bool is_gap_verb(const char *w, size_t n)
  * lacks ("8 bit") are left out (logged at debug). */
 static enum err build_jsgf(ps_decoder_t *ps, char **out)
 {
-    struct sbuf b = {0};
+    struct buf b = {0};
     size_t used = 0, skipped = 0, verbs = 0;
 
-    sb_str(&b, "#JSGF V1.0;\ngrammar novadraw;\n");
+    buf_str(&b, "#JSGF V1.0;\ngrammar novadraw;\n");
     add_rule(&b, ps, "lead", leads, sizeof(leads) / sizeof(leads[0]));
     add_rule(&b, ps, "degree", degrees, sizeof(degrees) / sizeof(degrees[0]));
     add_rule(&b, ps, "suffix", suffixes, sizeof(suffixes) / sizeof(suffixes[0]));
-    sb_str(&b, "<edit> = ");
+    buf_str(&b, "<edit> = ");
     for (size_t k = 0; k < editor_vocabulary_len; k++) {
         for (const char *const *ph = editor_vocabulary[k].phrases; *ph; ph++) {
             if (!phrase_known(ps, *ph)) {
@@ -271,11 +236,11 @@ static enum err build_jsgf(ps_decoder_t *ps, char **out)
                 continue;
             }
             if (used++)
-                sb_str(&b, " | ");
-            sb_str(&b, *ph);
+                buf_str(&b, " | ");
+            buf_str(&b, *ph);
         }
     }
-    sb_str(&b, ";\n<apart> = ");
+    buf_str(&b, ";\n<apart> = ");
     for (size_t k = 0; k < editor_vocabulary_len; k++) {
         for (const char *const *ph = editor_vocabulary[k].phrases; *ph; ph++) {
             size_t n = strcspn(*ph, " ");
@@ -283,24 +248,24 @@ static enum err build_jsgf(ps_decoder_t *ps, char **out)
             if ((*ph)[n] != ' ' || !is_gap_verb(*ph, n) || !phrase_known(ps, *ph))
                 continue;
             if (verbs++)
-                sb_str(&b, " | ");
-            sb_add(&b, *ph, n);
-            sb_str(&b, " (it | the picture | the image) [to the]");
-            sb_str(&b, *ph + n);
+                buf_str(&b, " | ");
+            buf_add(&b, *ph, n);
+            buf_str(&b, " (it | the picture | the image) [to the]");
+            buf_str(&b, *ph + n);
         }
     }
     if (verbs == 0)
-        sb_str(&b, "<VOID>");
-    sb_str(&b, ";\n<item> = [<lead>] [<degree>] <edit> [<suffix>] | <apart>;\n"
+        buf_str(&b, "<VOID>");
+    buf_str(&b, ";\n<item> = [<lead>] [<degree>] <edit> [<suffix>] | <apart>;\n"
                "public <command> = [please] <item> ( ( and | then | and then ) <item> )* "
                "[please];\n");
     if (b.failed || used == 0) {
-        free(b.s);
+        free(b.p);
         return b.failed ? ERR_NOMEM : ERR_INTERNAL;
     }
     log_debug("transcriber: grammar of %zu phrases (%zu left out), %zu bytes", used, skipped,
               b.len);
-    *out = b.s;
+    *out = b.p;
     return ERR_OK;
 }
 

@@ -166,15 +166,6 @@ static void on_answer(void *arg, struct httpc_response *res)
         process(c);
 }
 
-static enum err openai_language_ok(struct transcriber *t, const char *language, const char **why)
-{
-    (void)t;
-    if (!language || !*language || transcriber_tag_valid(language))
-        return ERR_OK;
-    *why = "language must be a language tag such as 'en' or 'pt-BR'";
-    return ERR_INVALID;
-}
-
 static void openai_transcribe(struct transcriber *t, const int16_t *pcm, size_t n,
                               const char *language, transcribe_done_fn done, void *arg)
 {
@@ -217,7 +208,7 @@ static void openai_close(struct transcriber *t)
 
 static const struct transcriber_ops openai_ops = {
     .name = "openai",
-    .language_ok = openai_language_ok,
+    .language_ok = transcriber_remote_language_ok,
     .transcribe = openai_transcribe,
     .close = openai_close,
 };

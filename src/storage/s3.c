@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "storage/sigv4.h"
+#include "util/buf.h"
 #include "util/id.h"
 #include "util/log.h"
 #include "util/net.h"
@@ -68,12 +69,6 @@ struct s3_call {
 };
 
 /* A bounded response body. */
-struct s3_body {
-    char *p;
-    size_t len, cap, max;
-    bool too_big;
-};
-
 struct s3_upload {
     const unsigned char *p;
     size_t len, off;
@@ -81,7 +76,7 @@ struct s3_upload {
 
 struct s3_result {
     long status; /* 0: no HTTP answer */
-    struct s3_body body;
+    struct buf body;
 };
 
 /* ------------------------------------------------------------------ settings */
@@ -187,28 +182,9 @@ static void pool_give(struct storage_s3 *s3, CURL *h)
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
-    struct s3_body *b = ctx;
     size_t n = size * nmemb;
 
-    if (n > b->max - b->len || b->len > b->max) {
-        b->too_big = true;
-        return 0; /* aborts the transfer */
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        char *grown;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        grown = realloc(b->p, cap);
-        if (!grown)
-            return 0;
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
+    return buf_add(ctx, data, n) ? n : 0; /* 0 aborts the transfer */
 }
 
 static size_t on_upload(char *buf, size_t size, size_t nmemb, void *ctx)
@@ -315,7 +291,7 @@ static struct curl_slist *add_header(struct curl_slist *list, bool *ok, const ch
 }
 
 /* The S3 error code (<Code>…</Code>) of an error body, for logs; "" if none. */
-static void error_code(const struct s3_body *b, char out[64])
+static void error_code(const struct buf *b, char out[64])
 {
     const char *p = b->p ? strstr(b->p, "<Code>") : NULL, *end;
     size_t n = 0;
@@ -480,7 +456,7 @@ static enum err s3_perform(struct storage_s3 *s3, const struct s3_call *c, struc
             break;
         }
         free(res->body.p);
-        res->body = (struct s3_body){.max = c->max_response ? c->max_response : S3_MAX_ERROR_BODY};
+        res->body = (struct buf){.max = c->max_response ? c->max_response : S3_MAX_ERROR_BODY};
         rc = attempt(s3, h, c, path, url, payload_hash, (long)left, res, &crc);
         if (rc == ERR_OK && !retryable_status(res->status))
             break;

@@ -19,69 +19,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "util/buf.h"
+
 #define SIGV4_MAX (1u << 20)        /* no canonical request or header we build is larger */
 #define SIGV4_ENCODE_MAX (1u << 16) /* longest raw path, name or value we accept */
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define SIGV4_MAX_EXPIRES 604800 /* AWS: presigned URLs live at most 7 days */
-
-/* ------------------------------------------------------------------ a bounded string */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool failed; /* no memory, or over SIGV4_MAX: every later append is a no-op */
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (n > SIGV4_MAX - b->len - 1 || b->len >= SIGV4_MAX) {
-        b->failed = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *grown;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        grown = realloc(b->p, cap);
-        if (!grown) {
-            b->failed = true;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-/* Hands the string over (NULL if anything failed); the buffer is empty afterwards. */
-static char *sb_take(struct sbuf *b)
-{
-    char *p = b->failed ? NULL : b->p;
-    if (b->failed)
-        free(b->p);
-    if (p == NULL && !b->failed)
-        p = strdup(""); /* nothing was ever appended */
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->failed = false;
-    return p;
-}
-
-static void sb_free(struct sbuf *b)
-{
-    free(b->p);
-    b->p = NULL;
-}
 
 /* ------------------------------------------------------------------ primitives */
 
@@ -123,7 +66,7 @@ static bool is_unreserved(unsigned char c)
            c == '.' || c == '_' || c == '~';
 }
 
-static void sb_encode(struct sbuf *b, const char *s, bool keep_slash)
+static void encode_into(struct buf *b, const char *s, bool keep_slash)
 {
     size_t n = strlen(s);
 
@@ -134,22 +77,22 @@ static void sb_encode(struct sbuf *b, const char *s, bool keep_slash)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (is_unreserved(c) || (keep_slash && c == '/')) {
-            sb_add(b, (const char *)&c, 1);
+            buf_add(b, (const char *)&c, 1);
         } else {
             char pct[3] = {'%', hexdigits_upper[c >> 4], hexdigits_upper[c & 15]};
-            sb_add(b, pct, 3);
+            buf_add(b, pct, 3);
         }
     }
 }
 
 char *sigv4_uri_encode(const char *s, bool keep_slash)
 {
-    struct sbuf b = {0};
+    struct buf b = {.max = SIGV4_MAX};
 
     if (!s)
         return NULL;
-    sb_encode(&b, s, keep_slash);
-    return sb_take(&b);
+    encode_into(&b, s, keep_slash);
+    return buf_take(&b);
 }
 
 bool sigv4_amz_date(time_t t, char out[SIGV4_DATE_LEN])
@@ -215,7 +158,7 @@ static void pairs_free(struct canon_pair *p, size_t n)
 /* Header value: leading/trailing blanks dropped, inner runs of blanks made one space. */
 static char *header_value_canonical(const char *v)
 {
-    struct sbuf b = {0};
+    struct buf b = {.max = SIGV4_MAX};
     bool pending_space = false;
 
     if (strlen(v) > SIGV4_ENCODE_MAX)
@@ -230,13 +173,13 @@ static char *header_value_canonical(const char *v)
             continue;
         }
         if (pending_space)
-            sb_add(&b, " ", 1);
+            buf_add(&b, " ", 1);
         pending_space = false;
-        sb_add(&b, v, 1);
+        buf_add(&b, v, 1);
     }
-    return sb_take(&b);
+    return buf_take(&b);
 bad:
-    sb_free(&b);
+    buf_free(&b);
     return NULL;
 }
 
@@ -305,7 +248,7 @@ static enum err canon_query(const struct sigv4_kv *a, size_t na, const struct si
 {
     size_t n = na + nb;
     struct canon_pair *p = calloc(n ? n : 1, sizeof(*p));
-    struct sbuf s = {0};
+    struct buf s = {.max = SIGV4_MAX};
     enum err rc = ERR_NOMEM;
 
     if (!p)
@@ -324,15 +267,15 @@ static enum err canon_query(const struct sigv4_kv *a, size_t na, const struct si
     qsort(p, n, sizeof(*p), pair_cmp);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            sb_add(&s, "&", 1);
-        sb_str(&s, p[i].name);
-        sb_add(&s, "=", 1);
-        sb_str(&s, p[i].value);
+            buf_add(&s, "&", 1);
+        buf_str(&s, p[i].name);
+        buf_add(&s, "=", 1);
+        buf_str(&s, p[i].value);
     }
-    *out = sb_take(&s);
+    *out = buf_take(&s);
     rc = *out ? ERR_OK : ERR_NOMEM;
 out:
-    sb_free(&s);
+    buf_free(&s);
     pairs_free(p, n);
     return rc;
 }
@@ -345,7 +288,7 @@ static enum err canonical_request_q(const struct sigv4_request *r, const struct 
     struct canon_pair *h = NULL;
     size_t nh = 0;
     char *query = NULL, *signed_list = NULL;
-    struct sbuf b = {0}, sl = {0};
+    struct buf b = {.max = SIGV4_MAX}, sl = {.max = SIGV4_MAX};
     enum err rc;
 
     if (!r || !r->method || !*r->method || !r->path || r->path[0] != '/' || !r->host || !*r->host ||
@@ -360,32 +303,32 @@ static enum err canonical_request_q(const struct sigv4_request *r, const struct 
 
     for (size_t i = 0; i < nh; i++) {
         if (i)
-            sb_add(&sl, ";", 1);
-        sb_str(&sl, h[i].name);
+            buf_add(&sl, ";", 1);
+        buf_str(&sl, h[i].name);
     }
-    signed_list = sb_take(&sl);
+    signed_list = buf_take(&sl);
 
-    sb_str(&b, r->method);
-    sb_add(&b, "\n", 1);
-    sb_encode(&b, r->path, true);
-    sb_add(&b, "\n", 1);
-    sb_str(&b, query);
-    sb_add(&b, "\n", 1);
+    buf_str(&b, r->method);
+    buf_add(&b, "\n", 1);
+    encode_into(&b, r->path, true);
+    buf_add(&b, "\n", 1);
+    buf_str(&b, query);
+    buf_add(&b, "\n", 1);
     for (size_t i = 0; i < nh; i++) {
-        sb_str(&b, h[i].name);
-        sb_add(&b, ":", 1);
-        sb_str(&b, h[i].value);
-        sb_add(&b, "\n", 1);
+        buf_str(&b, h[i].name);
+        buf_add(&b, ":", 1);
+        buf_str(&b, h[i].value);
+        buf_add(&b, "\n", 1);
     }
-    sb_add(&b, "\n", 1);
-    sb_str(&b, signed_list ? signed_list : "");
-    sb_add(&b, "\n", 1);
-    sb_str(&b, payload_hash);
+    buf_add(&b, "\n", 1);
+    buf_str(&b, signed_list ? signed_list : "");
+    buf_add(&b, "\n", 1);
+    buf_str(&b, payload_hash);
 
     rc = ERR_NOMEM;
     if (!signed_list || b.failed)
         goto out;
-    *out = sb_take(&b);
+    *out = buf_take(&b);
     if (!*out)
         goto out;
     *signed_headers = signed_list;
@@ -396,8 +339,8 @@ static enum err canonical_request_q(const struct sigv4_request *r, const struct 
     }
     rc = ERR_OK;
 out:
-    sb_free(&b);
-    sb_free(&sl);
+    buf_free(&b);
+    buf_free(&sl);
     free(signed_list);
     free(query);
     pairs_free(h, nh);

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "util/base64.h"
+#include "util/buf.h"
 #include "util/httpc.h"
 #include "util/log.h"
 #include "util/pool.h"
@@ -156,28 +157,14 @@ static void reason_of(const json_t *v, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/* Appends s to the malloc'd *text (NULL at first). False on no memory. */
-static bool text_append(char **text, size_t *len, const char *s)
-{
-    size_t n = strlen(s);
-    char *grown = realloc(*text, *len + n + 1);
-
-    if (!grown)
-        return false;
-    memcpy(grown + *len, s, n + 1);
-    *text = grown;
-    *len += n;
-    return true;
-}
-
 /* Reads a 200 answer into a, or returns why it cannot. */
 static void read_answer(struct call *c, const char *body, size_t len)
 {
     json_t *root = json_loadb(body ? body : "", len, 0, NULL);
     json_t *cand, *parts, *part;
     unsigned char *img = NULL;
-    char *text = NULL;
-    size_t img_len = 0, text_len = 0, i;
+    struct buf text = {0};
+    size_t img_len = 0, i;
     char block[48], finish[48];
     struct gemini_answer a = {0};
     enum err rc = ERR_OK;
@@ -201,7 +188,7 @@ static void read_answer(struct call *c, const char *body, size_t len)
         if (json_is_true(json_object_get(part, "thought")))
             continue; /* the model's scratch work, not its answer */
         t = json_object_get(part, "text");
-        if (json_is_string(t) && !text_append(&text, &text_len, json_string_value(t))) {
+        if (json_is_string(t) && !buf_add(&text, json_string_value(t), json_string_length(t))) {
             rc = ERR_NOMEM;
             break;
         }
@@ -219,7 +206,7 @@ static void read_answer(struct call *c, const char *body, size_t len)
     }
     a.image = img;
     a.image_len = img_len;
-    a.text = text ? text : "";
+    a.text = text.p ? text.p : "";
     if (block[0])
         a.refusal = block;
     else if (finish[0] && strcmp(finish, "STOP") != 0 && !img)
@@ -227,7 +214,7 @@ static void read_answer(struct call *c, const char *body, size_t len)
     call_end(c, rc, rc == ERR_OK ? &a : NULL, why);
 out:
     free(img);
-    free(text);
+    buf_free(&text);
     json_decref(root);
 }
 

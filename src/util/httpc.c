@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/buf.h"
 #include "util/id.h"
 #include "util/log.h"
 #include "util/net.h"
@@ -36,14 +37,12 @@ struct job {
     const void *body; /* borrowed */
     size_t body_len;
     long timeout_ms;
-    size_t max_response;
     int64_t start_at_ns;
     int64_t started_ns;
     httpc_done_fn done;
     void *arg;
     struct httpc_response *res; /* filled as the answer arrives */
-    size_t body_cap;
-    bool too_big;
+    struct buf answer;          /* the answer's body so far, at most max_response */
 };
 
 struct httpc {
@@ -68,6 +67,7 @@ static void job_free(struct job *j)
     curl_slist_free_all(j->headers);
     free(j->method);
     free(j->url);
+    buf_free(&j->answer);
     httpc_response_free(j->res);
     free(j);
 }
@@ -78,6 +78,9 @@ static void job_finish(struct job *j, enum err transport)
     struct httpc_response *res = j->res;
 
     j->res = NULL;
+    res->body = j->answer.p; /* the response takes the bytes */
+    res->body_len = j->answer.len;
+    j->answer.p = NULL;
     res->transport = transport;
     if (transport != ERR_OK)
         res->status = 0;
@@ -89,28 +92,9 @@ static void job_finish(struct job *j, enum err transport)
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct job *j = userp;
-    struct httpc_response *res = j->res;
     size_t n = size * nmemb;
 
-    if (n > j->max_response - res->body_len) {
-        j->too_big = true;
-        return 0; /* aborts the transfer */
-    }
-    if (res->body_len + n + 1 > j->body_cap) {
-        size_t cap = j->body_cap ? j->body_cap : 16384;
-        char *grown;
-        while (cap < res->body_len + n + 1)
-            cap *= 2;
-        grown = realloc(res->body, cap);
-        if (!grown)
-            return 0;
-        res->body = grown;
-        j->body_cap = cap;
-    }
-    memcpy(res->body + res->body_len, data, n);
-    res->body_len += n;
-    res->body[res->body_len] = '\0';
-    return n;
+    return buf_add(&j->answer, data, n) ? n : 0; /* 0 aborts the transfer */
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
@@ -224,7 +208,7 @@ static void collect_done(struct httpc *c)
             transport = ERR_UPSTREAM;
             /* never the URL: it may carry credentials */
             log_debug("httpc: %s failed: %s%s", j->method, curl_easy_strerror(m->data.result),
-                      j->too_big ? " (answer too large)" : "");
+                      j->answer.too_big ? " (answer too large)" : "");
         }
         running_remove(c, j);
         job_finish(j, transport);
@@ -299,7 +283,7 @@ enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
     j->url = req->url ? strdup(req->url) : NULL;
     j->res = calloc(1, sizeof(*j->res));
     j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
-    j->max_response = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE;
+    j->answer.max = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE;
     j->done = done;
     j->arg = arg;
     if (!j->method || !j->url || !j->res)
