@@ -43,22 +43,20 @@ import email.utils
 import hashlib
 import http
 import json
-import os
 import re
-import resource
 import signal
 import struct
 import sys
-import threading
 import time
 import uuid
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
-HOST = "127.0.0.1"
+from fakeserver import (IDLE_TIMEOUT, FakeServer, HttpError, Request, as_json, raise_nofile_limit,
+                        read_request, write_port_file)
+
 MAX_FILE = 25 * 1024 * 1024  # OpenAI's limit for the audio file
 MAX_BODY = MAX_FILE + 1024 * 1024  # room for the other fields and the multipart framing
-MAX_HEAD = 64 * 1024
-IDLE_TIMEOUT = 300.0
+
 SILENCE = 100  # a WAV whose samples all stay below this (16-bit scale) is silence
 
 ROUTE = "/v1/audio/transcriptions"
@@ -68,6 +66,11 @@ LANGUAGE = re.compile(r"^[a-z]{2}$")
 LANGUAGE_NAMES = {"en": "english", "fr": "french", "de": "german", "es": "spanish",
                   "it": "italian", "pt": "portuguese", "nl": "dutch", "ru": "russian",
                   "ja": "japanese", "zh": "chinese", "ko": "korean", "pl": "polish"}
+
+
+def too_large() -> HttpError:
+    return HttpError(413, f"Maximum content size limit ({MAX_FILE}) exceeded.")
+
 
 # name -> (type, default)
 KNOBS = {
@@ -306,97 +309,6 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict, dict]:
 
 # ---------------------------------------------------------------------- HTTP parsing
 
-class HttpError(Exception):
-    """A request that cannot be parsed; answered, then the connection is closed."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class Request:
-    def __init__(self, method: str, target: str, version: str, headers: dict, body: bytes):
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers
-        self.body = body
-        split = urlsplit(target)
-        self.path = split.path
-        self.query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-
-    @property
-    def keep_alive(self) -> bool:
-        conn = self.headers.get("connection", "").lower()
-        if self.version == "HTTP/1.0":
-            return "keep-alive" in conn
-        return "close" not in conn
-
-
-async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-    """The next request on a connection, or None when the peer closed it cleanly."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as e:
-        if e.partial.strip():
-            raise HttpError(400, "truncated request head") from None
-        return None
-    except asyncio.LimitOverrunError:
-        raise HttpError(431, "request head too large") from None
-    lines = head.decode("latin-1").lstrip("\r\n").split("\r\n")
-    fields = lines[0].split(" ")
-    if len(fields) != 3 or not fields[2].startswith("HTTP/1."):
-        raise HttpError(400, "bad request line")
-    method, target, version = fields
-    headers = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip():
-            raise HttpError(400, "bad header line")
-        name = name.strip().lower()
-        value = value.strip()
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    body = await read_body(reader, writer, headers)
-    return Request(method, target, version, headers, body)
-
-
-async def read_body(reader, writer, headers: dict) -> bytes:
-    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-    length = headers.get("content-length")
-    if not chunked and length is None:
-        return b""
-    if not chunked:
-        if not length.isdigit():
-            raise HttpError(400, "bad Content-Length")
-        if int(length) > MAX_BODY:
-            raise HttpError(413, f"Maximum content size limit ({MAX_FILE}) exceeded.")
-    if headers.get("expect", "").lower() == "100-continue":
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    if not chunked:
-        return await reader.readexactly(int(length))
-    chunks, total = [], 0
-    while True:
-        line = await reader.readuntil(b"\r\n")
-        try:
-            size = int(line.split(b";")[0].strip(), 16)
-        except ValueError:
-            raise HttpError(400, "bad chunk size") from None
-        if size == 0:
-            break
-        total += size
-        if total > MAX_BODY:
-            raise HttpError(413, f"Maximum content size limit ({MAX_FILE}) exceeded.")
-        chunks.append(await reader.readexactly(size))
-        if await reader.readexactly(2) != b"\r\n":
-            raise HttpError(400, "bad chunk terminator")
-    while await reader.readuntil(b"\r\n") != b"\r\n":
-        pass  # trailers are ignored
-    return b"".join(chunks)
-
-
 JSON_TYPE = "application/json"
 
 
@@ -418,9 +330,6 @@ def http_response(status: int, body: bytes, keep_alive: bool,
 
 
 # ------------------------------------------------------------------- OpenAI's bodies
-
-def as_json(doc) -> bytes:
-    return json.dumps(doc).encode()
 
 
 def openai_error(status: int, message: str | None = None, param: str | None = None,
@@ -462,117 +371,24 @@ def transcription(text: str, fmt: str, language: str | None, seconds: float | No
 
 # ------------------------------------------------------------------------ the server
 
-class FakeOpenAISTT:
+class FakeOpenAISTT(FakeServer):
     """The fake's state (knobs, records, fail_times counters) and its HTTP handler."""
 
-    def __init__(self, verbose: bool = False, **knobs):
-        self.verbose = verbose
-        self._lock = threading.Lock()  # .set() and .requests come from other threads
-        self._start_knobs = {name: parse_knob(name, None) for name in KNOBS}
-        self._start_knobs.update(parse_knobs(knobs))
-        self._knobs = dict(self._start_knobs)
-        self._records: list[dict] = []
-        self._seen: dict[str, int] = {}
-        self._tasks: set[asyncio.Task] = set()
-        self._server = None
-        self._loop = None
-        self._stop_event = None
-        self._thread = None
-        self.port = None
-        self.url = None
+    NAME = "fake-openai-stt"
 
-    # --- the test-facing API
-    def set(self, **knobs) -> dict:
-        checked = parse_knobs(knobs)
-        with self._lock:
-            self._knobs.update(checked)
-            return dict(self._knobs)
+    @staticmethod
+    def start_knobs() -> dict:
+        return {name: parse_knob(name, None) for name in KNOBS}
 
-    def reset(self):
-        with self._lock:
-            self._knobs = dict(self._start_knobs)
-            self._records.clear()
-            self._seen.clear()
-
-    @property
-    def knobs(self) -> dict:
-        with self._lock:
-            return dict(self._knobs)
-
-    @property
-    def requests(self) -> list[dict]:
-        with self._lock:
-            return list(self._records)
-
-    # --- serving
-    async def serve(self, port: int, stop: asyncio.Event, on_ready=None):
-        self._server = await asyncio.start_server(self._connection, HOST, port,
-                                                  limit=MAX_HEAD, backlog=4096)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://{HOST}:{self.port}"
-        if on_ready:
-            on_ready()
-        try:
-            await stop.wait()
-        finally:
-            self._server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def start_thread(self, port: int = 0):
-        ready = threading.Event()
-        failure = []
-
-        async def main():
-            self._loop = asyncio.get_running_loop()
-            self._stop_event = asyncio.Event()
-            await self.serve(port, self._stop_event, ready.set)
-
-        def run():
-            try:
-                asyncio.run(main())
-            except Exception as e:  # reported to the caller of start_thread
-                failure.append(e)
-                ready.set()
-
-        self._thread = threading.Thread(target=run, name="fake-openai-stt", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            raise failure[0]
-
-    def stop(self):
-        if self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._stop_event.set)
-        self._thread.join(10)
-        self._thread = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    async def _connection(self, reader, writer):
-        task = asyncio.current_task()
-        self._tasks.add(task)
-        try:
-            await self._converse(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                asyncio.TimeoutError, asyncio.CancelledError):
-            pass
-        except Exception as e:  # never let one bad connection take the server down
-            self._log(f"connection error: {e!r}")
-        finally:
-            self._tasks.discard(task)
-            writer.close()
+    @staticmethod
+    def parse_knobs(knobs: dict) -> dict:
+        return parse_knobs(knobs)
 
     async def _converse(self, reader, writer):
         while True:
             try:
-                req = await asyncio.wait_for(read_request(reader, writer), IDLE_TIMEOUT)
+                req = await asyncio.wait_for(read_request(reader, writer, too_large, MAX_BODY),
+                                             IDLE_TIMEOUT)
             except HttpError as e:
                 status, body = openai_error(e.status, e.message)
                 writer.write(http_response(status, body, keep_alive=False))
@@ -592,10 +408,6 @@ class FakeOpenAISTT:
                       f"{(time.monotonic() - started) * 1000:.0f} ms")
             if not req.keep_alive:
                 return
-
-    def _log(self, line: str):
-        if self.verbose:
-            print(f"fake-openai-stt: {line}", file=sys.stderr, flush=True)
 
     async def _dispatch(self, req: Request):
         if req.path.startswith("/__fake/"):
@@ -710,20 +522,7 @@ def start_in_thread(port: int = 0, verbose: bool = False, **knobs) -> FakeOpenAI
     return fake
 
 
-def raise_nofile_limit():
-    """Soft RLIMIT_NOFILE up to the hard limit: many connections need the fds."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
 # ------------------------------------------------------------------------------- CLI
-
-def write_port_file(path: str, port: int):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, path)  # readers never see a half-written file
 
 
 def parse_args(argv):
