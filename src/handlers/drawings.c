@@ -23,21 +23,6 @@ static enum err respond_drawing(struct request *req, struct response *res, int s
     return response_jsonw(res, status, &w);
 }
 
-/* The optional tutorial_id form field: absent or "" is none (as FastAPI's Form(None)). */
-static enum err form_tutorial_id(struct request *req, char out[ID_UUID_LEN], bool *present)
-{
-    const struct form_field *f = request_field(req, "tutorial_id");
-
-    *present = false;
-    if (!f || (!f->too_large && f->len == 0))
-        return ERR_OK;
-    if (f->too_large || !f->data || strlen((const char *)f->data) != f->len)
-        return request_invalid(req, "body", "tutorial_id", "Input should be a valid UUID",
-                               "uuid_parsing");
-    *present = true;
-    return request_uuid(req, "body", "tutorial_id", (const char *)f->data, out);
-}
-
 enum err handle_drawing_create(struct request *req, struct response *res)
 {
     const struct form_field *file = request_field(req, "file");
@@ -49,7 +34,7 @@ enum err handle_drawing_create(struct request *req, struct response *res)
 
     if (!file)
         rc = request_invalid(req, "body", "file", "Field required", "missing");
-    if (form_tutorial_id(req, tutorial, &has_tutorial) != ERR_OK)
+    if (request_form_uuid(req, "tutorial_id", tutorial, &has_tutorial) != ERR_OK)
         rc = ERR_VALIDATION;
     if (rc != ERR_OK)
         return rc;

@@ -86,21 +86,6 @@ static enum err start(struct request *req, struct response *res, const struct ed
     return rc;
 }
 
-/* The optional tutorial_id field: absent or "" is none; otherwise a UUID. */
-static enum err form_tutorial(struct request *req, char out[ID_UUID_LEN], bool *present)
-{
-    const char *raw = NULL;
-    enum err rc = request_form_text(req, "tutorial_id", false, 0, 64, &raw);
-
-    *present = false;
-    if (rc != ERR_OK || !raw)
-        return rc == ERR_OK ? ERR_OK : request_invalid(req, "body", "tutorial_id",
-                                                       "Input should be a valid UUID",
-                                                       "uuid_parsing");
-    *present = true;
-    return request_uuid(req, "body", "tutorial_id", raw, out);
-}
-
 /* The voice fields: audio (required when there is no prompt) and language ("en"). */
 static enum err form_voice(struct request *req, struct edit_order *o, bool required)
 {
@@ -140,7 +125,7 @@ static enum err upload_and_edit(struct request *req, struct response *res, const
     } else if (request_form_text(req, "prompt", true, 1, PROMPT_MAX_CHARS, &o.prompt) != ERR_OK) {
         rc = ERR_VALIDATION;
     }
-    if (form_tutorial(req, tutorial, &has_tutorial) != ERR_OK)
+    if (request_form_uuid(req, "tutorial_id", tutorial, &has_tutorial) != ERR_OK)
         rc = ERR_VALIDATION;
     if (rc != ERR_OK)
         return rc;

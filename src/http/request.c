@@ -311,3 +311,17 @@ void response_error(struct request *req, struct response *res, enum err err)
     if (err == ERR_BUSY)
         response_header(res, "Retry-After", "1");
 }
+
+enum err request_form_uuid(struct request *req, const char *name, char out[ID_UUID_LEN],
+                           bool *present)
+{
+    const struct form_field *f = request_field(req, name);
+
+    *present = false;
+    if (!f || (!f->too_large && f->len == 0))
+        return ERR_OK;
+    if (f->too_large || !f->data || strlen((const char *)f->data) != f->len)
+        return request_invalid(req, "body", name, "Input should be a valid UUID", "uuid_parsing");
+    *present = true;
+    return request_uuid(req, "body", name, (const char *)f->data, out);
+}

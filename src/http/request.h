@@ -123,6 +123,11 @@ enum err request_query_int(struct request *req, const char *name, int64_t def, i
 enum err request_form_text(struct request *req, const char *name, bool required, size_t min,
                            size_t max, const char **out);
 
+/* An optional UUID form field (FastAPI's Form(None)): absent or "" leaves *present
+ * false; anything else must parse (uuid_parsing 422 entry at ["body", name]). */
+enum err request_form_uuid(struct request *req, const char *name, char out[ID_UUID_LEN],
+                           bool *present);
+
 /* Parses raw as a UUID into out, or adds a 422 uuid_parsing entry at [where, name]. */
 enum err request_uuid(struct request *req, const char *where, const char *name, const char *raw,
                       char out[ID_UUID_LEN]);
