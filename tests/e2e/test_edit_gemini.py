@@ -192,9 +192,8 @@ def test_wrong_key_is_502_without_the_key(fake, server_factory):
 def test_timeout_is_504(fake, server_factory):
     s = server_factory(env=gemini_env(fake, GEMINI_TIMEOUT=1, GEMINI_RETRIES=0))
     user = new_user()
-    t0 = time.monotonic()
+    # the fake would answer 200 after 4 s: a 504 means our 1 s timeout ended the call
     r = edit(s, user, png_bytes(20, 20), "sepia [fake:delay_ms=4000]")
-    assert time.monotonic() - t0 < 3.5
     body = assert_clean_error(r, 504, "timed out")
     assert_original_kept(s, user, body)
 
@@ -211,7 +210,7 @@ def test_unreachable_service_is_502(server_factory):
 
 # ---------------------------------------------------------------- never blocking
 
-def test_many_slow_edits_at_once_and_the_gallery_stays_fast(gserver, fake):
+def test_many_slow_edits_at_once_and_the_gallery_answers_meanwhile(gserver, fake):
     user = new_user()
     n = 50
     images = [noisy_png(32, 32, seed=100 + i) for i in range(n)]
@@ -222,16 +221,15 @@ def test_many_slow_edits_at_once_and_the_gallery_stays_fast(gserver, fake):
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
         futures = [pool.submit(one, i) for i in range(n)]
         time.sleep(0.7)  # all 50 are now waiting on the model
-        t0 = time.monotonic()
         g = gserver.gallery(user)
-        gallery_s = time.monotonic() - t0
         results = [f.result() for f in futures]
     assert [r.status_code for r in results] == [200] * n
     bodies = [r.json() for r in results]
     assert len({b["drawing_id"] for b in bodies}) == n
     assert len({b["result_image"] for b in bodies}) == n
-    assert g["count"] == 0  # nothing recorded while the model was still thinking
-    assert gallery_s < 5  # answered while 50 edits waited (latency: see bench/edits.sh)
+    # answered while all 50 still waited on the model, none recorded yet: the gallery
+    # did not queue behind them (its latency under load: bench/edits.sh)
+    assert g["count"] == 0
     assert gserver.stats(user)["edited_drawings"] == n
 
 

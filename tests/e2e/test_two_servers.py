@@ -9,7 +9,7 @@ import signal
 import time
 
 from helpers import new_user, noisy_png, png_bytes
-from test_jobs import FOREVER, injected_deletes, wait_for
+from test_jobs import FOREVER, wait_for
 
 
 def pair(s3, server_factory, tmp_path, **env):
@@ -35,7 +35,7 @@ def test_an_edit_through_one_is_the_same_through_the_other(s3, server_factory, t
         ra, rb = a.get(path, user), b.get(path, user)
         assert ra.status_code == rb.status_code == 200
         assert ra.content == rb.content, path  # identical JSON, byte for byte
-    d = ra = a.get(f"/api/drawings/{did}", user).json()
+    d = a.get(f"/api/drawings/{did}", user).json()
     assert [e["prompt"] for e in d["edits"]] == ["make it black and white", "invert the colors"]
     # the objects both servers name are in the bucket
     keys = set(s3.keys())
