@@ -263,8 +263,7 @@ static void join(struct job *j)
 {
     if (atomic_fetch_sub(&j->branches, 1) != 1)
         return;
-    if (pool_submit_always(j->e->io, new_record, j) != ERR_OK)
-        new_record(j);
+    pool_continue(j->e->io, new_record, j);
 }
 
 static void new_store_original(void *arg)
@@ -292,8 +291,7 @@ static void new_edited(void *arg, enum err rc, const void *out, size_t len, cons
         join(j);
         return;
     }
-    if (pool_submit_always(j->e->io, new_store_edit, j) != ERR_OK)
-        new_store_edit(j);
+    pool_continue(j->e->io, new_store_edit, j);
 }
 
 /* Branch 1, on the cpu pool: the original's thumbnail, then its storage on io. */
@@ -306,8 +304,7 @@ static void new_thumbnail_original(void *arg)
         join(j);
         return;
     }
-    if (pool_submit_always(j->e->io, new_store_original, j) != ERR_OK)
-        new_store_original(j);
+    pool_continue(j->e->io, new_store_original, j);
 }
 
 static void new_ingest(void *arg)
@@ -326,8 +323,7 @@ static void new_ingest(void *arg)
     /* the editor first: a remote one then works while we make the thumbnail and store
      * the original (queued behind the other uploads' first steps, not ahead of them) */
     editor_edit(e->editor, j->orig.png, j->orig.png_len, j->o.prompt, new_edited, j);
-    if (pool_submit_always(e->cpu, new_thumbnail_original, j) != ERR_OK)
-        new_thumbnail_original(j);
+    pool_continue(e->cpu, new_thumbnail_original, j);
 }
 
 /* ---- an edit of a saved drawing ---------------------------------------------------------- */
@@ -370,8 +366,7 @@ static void saved_edited(void *arg, enum err rc, const void *out, size_t len, co
         finish(j, j->edit_rc, j->edit_why[0] ? j->edit_why : NULL, true);
         return;
     }
-    if (pool_submit_always(j->e->io, saved_record, j) != ERR_OK)
-        saved_record(j);
+    pool_continue(j->e->io, saved_record, j);
 }
 
 static void saved_edit(void *arg)
@@ -422,26 +417,19 @@ static void saved_load(void *arg)
         return;
     }
 edit:
-    if (pool_submit_always(e->cpu, saved_edit, j) != ERR_OK)
-        saved_edit(j);
+    pool_continue(e->cpu, saved_edit, j);
 }
 
 /* ---- a voice order: decode, transcribe, then edit ------------------------------------------ */
 
-/* The first step of an edit once its prompt is known. on_pool: already on the cpu pool
- * (a voice order), so a new drawing's first step runs right here. */
-static enum err start_edit(struct job *j, bool on_pool)
+/* The first step of an edit whose prompt was heard: already on the cpu pool, so a new
+ * drawing's first step runs right here. */
+static void continue_edit(struct job *j)
 {
-    struct edits *e = j->e;
-
     if (j->o.drawing_id)
-        return on_pool ? pool_submit_always(e->io, saved_load, j)
-                       : pool_submit(e->io, saved_load, j);
-    if (on_pool) {
+        pool_continue(j->e->io, saved_load, j);
+    else
         new_ingest(j);
-        return ERR_OK;
-    }
-    return pool_submit(e->cpu, new_ingest, j);
 }
 
 static void heard(void *arg, enum err rc, const char *text, const char *why)
@@ -464,8 +452,7 @@ static void heard(void *arg, enum err rc, const char *text, const char *why)
         finish(j, ERR_REFUSED, refusal, false);
         return;
     }
-    if (start_edit(j, true) != ERR_OK)
-        finish(j, ERR_NOMEM, NULL, false);
+    continue_edit(j);
 }
 
 static void transcribe_step(void *arg)
@@ -528,7 +515,8 @@ enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn 
     if (o->audio || !o->prompt)
         rc = e->transcriber ? pool_submit(e->cpu, transcribe_step, j) : ERR_UNAVAILABLE;
     else
-        rc = start_edit(j, false);
+        rc = j->o.drawing_id ? pool_submit(e->io, saved_load, j) /* admission: bounded */
+                             : pool_submit(e->cpu, new_ingest, j);
     if (rc == ERR_OK)
         return ERR_OK;
 fail:

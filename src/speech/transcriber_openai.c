@@ -162,8 +162,7 @@ static void on_answer(void *arg, struct httpc_response *res)
     struct call *c = arg;
 
     c->res = res;
-    if (pool_submit_always(c->o->cpu, process, c) != ERR_OK)
-        process(c);
+    pool_continue(c->o->cpu, process, c);
 }
 
 static void openai_transcribe(struct transcriber *t, const int16_t *pcm, size_t n,

@@ -141,8 +141,7 @@ static void on_answer(void *arg, struct httpc_response *res)
 
     c->res = res;
     /* parsing a multi-megabyte answer is CPU work: not on the client's thread */
-    if (pool_submit_always(c->g->cpu, process, c) != ERR_OK)
-        process(c);
+    pool_continue(c->g->cpu, process, c);
 }
 
 /* A reason code from the model (SAFETY, IMAGE_SAFETY…), reduced to [A-Z0-9_]. */

@@ -97,9 +97,10 @@ enum err pool_submit(struct pool *p, pool_fn fn, void *arg)
     return submit(p, fn, arg, true);
 }
 
-enum err pool_submit_always(struct pool *p, pool_fn fn, void *arg)
+void pool_continue(struct pool *p, pool_fn fn, void *arg)
 {
-    return submit(p, fn, arg, false);
+    if (submit(p, fn, arg, false) != ERR_OK)
+        fn(arg);
 }
 
 size_t pool_queued(struct pool *p)

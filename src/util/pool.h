@@ -6,8 +6,8 @@
  * so neither kind of wait holds an HTTP thread. A pool is bounded: pool_submit()
  * refuses with ERR_BUSY once max_queued tasks wait, which the caller turns into a
  * 503 with Retry-After instead of letting latency grow without bound. A task that
- * continues work already admitted uses pool_submit_always(), which ignores the
- * bound: a request, once accepted, is never dropped half-way.
+ * continues work already admitted uses pool_continue(), which ignores the bound and
+ * never fails: a request, once accepted, is never dropped half-way.
  *
  * Ownership: the pool owns its threads and its queue nodes; the task's arg is
  * the caller's, handed to fn exactly once. Thread-safe.
@@ -34,8 +34,9 @@ enum err pool_open(const char *name, unsigned threads, size_t max_queued, void (
  * ERR_UNAVAILABLE once pool_close() has let every worker go (nothing would run it). */
 enum err pool_submit(struct pool *p, pool_fn fn, void *arg);
 
-/* Queues fn(arg) whatever the queue length. ERR_NOMEM or ERR_UNAVAILABLE only. */
-enum err pool_submit_always(struct pool *p, pool_fn fn, void *arg);
+/* Queues fn(arg) whatever the queue length; when it cannot be queued (no memory, or
+ * the pool has closed), runs fn(arg) here on the calling thread instead. */
+void pool_continue(struct pool *p, pool_fn fn, void *arg);
 
 /* Tasks waiting, not yet started. */
 size_t pool_queued(struct pool *p);
