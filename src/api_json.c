@@ -1,9 +1,10 @@
 /*
- * api_json.c - writes the API's JSON bodies from database records. No I/O but
- * storage_url(); thread-safe.
+ * api_json.c - writes the API's JSON bodies from database records. No I/O;
+ * image URLs come from drawings_url(). Thread-safe.
  */
 #include "api_json.h"
 
+#include "drawings.h"
 #include "util/timefmt.h"
 
 void api_json_time(struct jsonw *w, int64_t ms)
@@ -13,13 +14,14 @@ void api_json_time(struct jsonw *w, int64_t ms)
     jsonw_strn(w, iso, TIMEFMT_ISO_LEN - 1);
 }
 
-/* The object's URL, or null (no key, or a key the backend will not show). */
-static void url(struct jsonw *w, struct storage *s, const char *key, struct arena *a)
+/* The image's URL, or null (no key, or a key the backend will not show). */
+static void url(struct jsonw *w, const struct app *app, const char *key, bool pending,
+                struct arena *a)
 {
-    jsonw_str(w, key ? storage_url(s, key, a) : NULL);
+    jsonw_str(w, drawings_url(app, key, pending, NULL, a));
 }
 
-void api_json_drawing(struct jsonw *w, const struct drawing *d, struct storage *s,
+void api_json_drawing(struct jsonw *w, const struct drawing *d, const struct app *s,
                       struct arena *a)
 {
     jsonw_obj_begin(w);
@@ -27,27 +29,27 @@ void api_json_drawing(struct jsonw *w, const struct drawing *d, struct storage *
     jsonw_kv_str(w, "user_id", d->user_id);
     jsonw_kv_str(w, "tutorial_id", d->tutorial_id);
     jsonw_key(w, "uploaded_image_url");
-    url(w, s, d->original_key, a);
+    url(w, s, d->original_key, d->original_pending, a);
     jsonw_key(w, "edited_images_urls");
     jsonw_arr_begin(w);
     for (size_t i = 0; i < d->n_edits; i++)
-        url(w, s, d->edits[i].image_key, a);
+        url(w, s, d->edits[i].image_key, d->edits[i].image_pending, a);
     jsonw_arr_end(w);
     jsonw_key(w, "created_at");
     api_json_time(w, d->created_at);
     jsonw_key(w, "updated_at");
     api_json_time(w, d->updated_at);
     jsonw_key(w, "thumbnail_url");
-    url(w, s, d->thumbnail_key, a);
+    url(w, s, d->thumbnail_key, d->thumbnail_pending, a);
     jsonw_key(w, "edits");
     jsonw_arr_begin(w);
     for (size_t i = 0; i < d->n_edits; i++) {
         const struct edit *e = &d->edits[i];
         jsonw_obj_begin(w);
         jsonw_key(w, "url");
-        url(w, s, e->image_key, a);
+        url(w, s, e->image_key, e->image_pending, a);
         jsonw_key(w, "thumbnail_url");
-        url(w, s, e->thumbnail_key, a);
+        url(w, s, e->thumbnail_key, e->thumbnail_pending, a);
         jsonw_kv_str(w, "prompt", e->prompt);
         jsonw_kv_str(w, "source", e->source);
         jsonw_key(w, "created_at");
@@ -59,7 +61,7 @@ void api_json_drawing(struct jsonw *w, const struct drawing *d, struct storage *
 }
 
 void api_json_gallery(struct jsonw *w, const struct drawing *ds, size_t n, int64_t total,
-                      int64_t page, int64_t limit, struct storage *s, struct arena *a)
+                      int64_t page, int64_t limit, const struct app *s, struct arena *a)
 {
     jsonw_obj_begin(w);
     jsonw_kv_bool(w, "success", true);

@@ -2,24 +2,24 @@
  * api_json.h - the seed's JSON shapes (SPEC §5), written in one place.
  *
  * Each function appends one JSON value to a streaming writer (util/jsonw.h);
- * handlers hand the writer to response_jsonw(). Object URLs come from the storage
- * backend (arena strings). Pure apart from that; thread-safe.
+ * handlers hand the writer to response_jsonw(). Image URLs come from
+ * drawings_url() (arena strings). Pure apart from that; thread-safe.
  */
 #pragma once
 
 #include <stdint.h>
 
 #include "db/db.h"
-#include "storage/storage.h"
+struct app;
 #include "util/jsonw.h"
 
 /* DrawingResponse plus the additive thumbnail_url and edits. */
-void api_json_drawing(struct jsonw *w, const struct drawing *d, struct storage *s,
+void api_json_drawing(struct jsonw *w, const struct drawing *d, const struct app *app,
                       struct arena *a);
 
 /* {"success": true, "data": [...], "count": total, "page": page, "limit": limit} */
 void api_json_gallery(struct jsonw *w, const struct drawing *ds, size_t n, int64_t total,
-                      int64_t page, int64_t limit, struct storage *s, struct arena *a);
+                      int64_t page, int64_t limit, const struct app *app, struct arena *a);
 
 /* {"success": true, "total_drawings", "edited_drawings", "tutorial_drawings"} */
 void api_json_stats(struct jsonw *w, const struct drawing_stats *st);

@@ -1,106 +1,215 @@
 /*
- * drawings.c - saving and deleting drawings across ingest, storage and the
- * database, in the order that loses nothing: validate everything first, store
- * the objects, then record the row; undo the stored objects if recording fails.
- * A deleted row's objects are removed after the row is gone; one that cannot be
- * (storage down after the backend's retries) is queued as a "delete" job that the
- * server's worker (jobs.c) retries, and only if even that fails is it left as an
- * orphan for `novadraw gc` - never a row pointing at nothing.
+ * drawings.c - saving, editing and deleting drawings across storage and the
+ * database, in the order that loses nothing: validate everything first, store the
+ * objects (or keep them pending), then record the row with what is pending in one
+ * transaction; undo the stored objects if recording fails. A deleted row's objects
+ * are removed after the row is gone; one that cannot be (storage down after the
+ * backend's retries) is queued as a delete job that the server's worker (jobs.c)
+ * retries, and only if even that fails is it left as an orphan for `novadraw gc` -
+ * never a row pointing at nothing.
  *
  * Thread-safe; holds no state of its own.
  */
 #include "drawings.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "util/base64.h"
 #include "util/log.h"
-#include "util/timefmt.h"
 
-enum err drawings_store_image(struct app *app, const char *user_id,
-                              enum storage_kind_of_object kind, const struct ingest_result *img,
-                              int64_t now_ms, char key[STORAGE_KEY_MAX],
-                              char thumb[STORAGE_KEY_MAX])
+#define PNG_DATA_URL "data:image/png;base64,"
+
+enum err drawings_check_tutorial(struct app *app, const char *tutorial_id, const char **why)
 {
-    enum err rc;
+    enum err rc = tutorial_id ? db_tutorial_exists(app->db, tutorial_id) : ERR_OK;
 
-    if (!storage_key_new(user_id, kind, now_ms, key) ||
-        !storage_key_new(user_id, STORAGE_THUMBNAIL, now_ms, thumb))
-        return ERR_INTERNAL;
-    rc = storage_put(app->storage, key, img->png, img->png_len, "image/png");
-    if (rc != ERR_OK)
-        return rc;
-    rc = storage_put(app->storage, thumb, img->thumb, img->thumb_len, "image/webp");
-    if (rc != ERR_OK) {
-        storage_del(app->storage, key);
-        return rc;
+    if (rc == ERR_NOT_FOUND) {
+        *why = "Tutorial not found";
+    } else if (rc != ERR_OK) {
+        *why = "Database unavailable";
+        rc = ERR_UNAVAILABLE;
     }
-    return ERR_OK;
-}
-
-enum err drawings_create(struct app *app, const char *user_id, const char *tutorial_id,
-                         const void *image, size_t len, struct arena *a, struct drawing *out,
-                         const char **why)
-{
-    struct ingest_result img = {0};
-    struct drawing d;
-    char key[STORAGE_KEY_MAX], thumb[STORAGE_KEY_MAX];
-    int64_t now = time_now_ms();
-    enum err rc;
-
-    memset(&d, 0, sizeof(d));
-    if (why)
-        *why = NULL;
-    if (tutorial_id) {
-        rc = db_tutorial_exists(app->db, tutorial_id);
-        if (rc != ERR_OK) {
-            if (why && rc == ERR_NOT_FOUND)
-                *why = "Tutorial not found";
-            return rc;
-        }
-    }
-    rc = ingest_image(image, len, &app->image_limits, &img, why);
-    if (rc != ERR_OK)
-        goto out;
-    if (!id_uuid_new(d.id)) {
-        rc = ERR_INTERNAL;
-        goto out;
-    }
-    memcpy(d.user_id, user_id, ID_UUID_LEN);
-    d.tutorial_id = tutorial_id ? arena_strdup(a, tutorial_id) : NULL;
-    d.created_at = d.updated_at = now;
-    rc = drawings_store_image(app, user_id, STORAGE_ORIGINAL, &img, now, key, thumb);
-    if (rc != ERR_OK)
-        goto out;
-    d.original_key = arena_strdup(a, key);
-    d.thumbnail_key = arena_strdup(a, thumb);
-    if (!d.original_key || !d.thumbnail_key) {
-        storage_del(app->storage, key);
-        storage_del(app->storage, thumb);
-        rc = ERR_NOMEM;
-        goto out;
-    }
-    rc = db_drawing_insert(app->db, &d);
-    if (rc != ERR_OK) {
-        /* the row is not there: take its objects back */
-        storage_del(app->storage, d.original_key);
-        storage_del(app->storage, d.thumbnail_key);
-        if (why && rc == ERR_NOT_FOUND)
-            *why = "Tutorial not found"; /* removed from the catalogue meanwhile */
-        goto out;
-    }
-    *out = d;
-out:
-    ingest_result_free(&img);
     return rc;
 }
 
-static void delete_object(struct app *app, const char *key)
+/* Stores one object, or marks it pending when storage refuses it for now. */
+static enum err put_or_keep(struct app *app, const char *key, const void *data, size_t len,
+                            bool *pending, bool *stored)
+{
+    enum err rc = storage_put(app->storage, key, data, len, storage_content_type(key));
+
+    if (rc == ERR_OK)
+        *stored = true;
+    if (rc != ERR_UNAVAILABLE)
+        return rc;
+    log_warn("drawings: storage unavailable; %s kept in the database until it can be stored", key);
+    *pending = true;
+    return ERR_OK;
+}
+
+enum err drawings_store(struct app *app, const char *user_id, enum storage_kind_of_object kind,
+                        const struct ingest_result *img, int64_t now_ms, struct stored_image *out)
+{
+    struct stored_image s = {.img = img};
+    enum err rc;
+
+    if (!storage_key_new(user_id, kind, now_ms, s.key) ||
+        !storage_key_new(user_id, STORAGE_THUMBNAIL, now_ms, s.thumb))
+        return ERR_INTERNAL;
+    rc = put_or_keep(app, s.key, img->png, img->png_len, &s.key_pending, &s.stored);
+    if (rc == ERR_OK)
+        rc = put_or_keep(app, s.thumb, img->thumb, img->thumb_len, &s.thumb_pending, &s.stored);
+    if (rc != ERR_OK) {
+        drawings_unstore(app, &s);
+        return rc;
+    }
+    *out = s;
+    return ERR_OK;
+}
+
+void drawings_unstore(struct app *app, struct stored_image *s)
+{
+    if (!s || !s->stored)
+        return;
+    if (!s->key_pending)
+        storage_del(app->storage, s->key);
+    if (!s->thumb_pending)
+        storage_del(app->storage, s->thumb);
+    s->stored = false;
+}
+
+/* What of s is pending, appended to p (room for two more) as db_pending entries. */
+static size_t add_pending(const struct stored_image *s, struct db_pending *p)
+{
+    size_t n = 0;
+
+    if (s->key_pending)
+        p[n++] = (struct db_pending){s->key, "image/png", s->img->png, s->img->png_len};
+    if (s->thumb_pending)
+        p[n++] = (struct db_pending){s->thumb, "image/webp", s->img->thumb, s->img->thumb_len};
+    return n;
+}
+
+/* A failed record's reason for the client: the database, or a row gone meanwhile. */
+static void record_failed(struct app *app, enum err rc, struct stored_image *a,
+                          struct stored_image *b, const char *not_found, const char **why)
+{
+    drawings_unstore(app, a);
+    drawings_unstore(app, b);
+    if (why)
+        *why = rc == ERR_NOT_FOUND ? not_found : "Database unavailable";
+}
+
+enum err drawings_record_new(struct app *app, struct drawing *d, struct stored_image *orig,
+                             struct stored_image *edit, const char **why)
+{
+    struct db_pending pending[4];
+    size_t n = add_pending(orig, pending);
+    enum err rc;
+
+    d->original_key = orig->key;
+    d->thumbnail_key = orig->thumb;
+    if (d->n_edits > 0) {
+        d->edits[0].image_key = edit->key;
+        d->edits[0].thumbnail_key = edit->thumb;
+        n += add_pending(edit, pending + n);
+    }
+    /* the drawing, its edit and what is pending: one transaction */
+    rc = db_drawing_insert(app->db, d, pending, n);
+    if (rc != ERR_OK)
+        record_failed(app, rc, orig, d->n_edits ? edit : NULL, "Tutorial not found", why);
+    return rc;
+}
+
+enum err drawings_record_edit(struct app *app, const char *user_id, const char *drawing_id,
+                              struct edit *e, struct stored_image *img, const char **why)
+{
+    struct db_pending pending[2];
+    size_t n = add_pending(img, pending);
+    enum err rc;
+
+    e->image_key = img->key;
+    e->thumbnail_key = img->thumb;
+    rc = db_edit_append(app->db, user_id, drawing_id, e, pending, n);
+    if (rc != ERR_OK)
+        record_failed(app, rc, img, NULL, "Drawing not found", why);
+    return rc;
+}
+
+/* A data: URL's PNG, for rows written before the pending table (migration 3). */
+static enum err legacy_data_url(const char *url, void **png, size_t *len)
+{
+    const char *b64 = url + sizeof(PNG_DATA_URL) - 1;
+    unsigned char *out = NULL;
+    enum err rc;
+
+    if (strncmp(url, PNG_DATA_URL, sizeof(PNG_DATA_URL) - 1) != 0)
+        return ERR_INTERNAL;
+    rc = base64_decode(b64, strlen(b64), strlen(b64), &out, len);
+    if (rc == ERR_OK)
+        *png = out;
+    return rc;
+}
+
+static enum err copy_out(const struct db_pending *p, void **png, size_t *len)
+{
+    void *copy = malloc(p->len ? p->len : 1);
+
+    if (!copy)
+        return ERR_NOMEM;
+    memcpy(copy, p->bytes, p->len);
+    *png = copy;
+    *len = p->len;
+    return ERR_OK;
+}
+
+enum err drawings_original(struct app *app, const char *user_id, const char *drawing_id, void **png,
+                           size_t *len, const char **why)
+{
+    struct arena *a = arena_new();
+    struct db_pending p;
+    struct drawing d;
+    enum err rc = a ? db_drawing_get(app->db, user_id, drawing_id, a, &d) : ERR_NOMEM;
+
+    if (rc == ERR_NOT_FOUND)
+        *why = "Drawing not found";
+    if (rc != ERR_OK)
+        goto out;
+    if (strncmp(d.original_key, "data:", 5) == 0) {
+        rc = legacy_data_url(d.original_key, png, len);
+    } else if (d.original_pending) {
+        rc = db_pending_get(app->db, d.original_key, a, &p);
+        if (rc == ERR_NOT_FOUND) /* stored meanwhile */
+            rc = storage_get(app->storage, d.original_key, png, len);
+        else if (rc == ERR_OK)
+            rc = copy_out(&p, png, len);
+    } else {
+        rc = storage_get(app->storage, d.original_key, png, len);
+    }
+    if (rc != ERR_OK && rc != ERR_NOMEM) {
+        log_warn("drawings: cannot read the original of drawing %s (%s)", drawing_id, err_name(rc));
+        /* a row whose object is missing is our fault (500), not a reason to retry */
+        if (rc == ERR_UNAVAILABLE)
+            *why = "Storage unavailable";
+        else
+            rc = ERR_INTERNAL;
+    }
+out:
+    arena_free(a);
+    return rc;
+}
+
+/* Deletes a stored object, or queues its deletion. Pending and data: images were
+ * never stored: their bytes went with the row. */
+static void delete_object(struct app *app, const char *key, bool pending)
 {
     enum err rc;
 
-    if (!key || strncmp(key, "data:", 5) == 0 || storage_del(app->storage, key) == ERR_OK)
-        return; /* a data: URL was never stored */
-    rc = db_job_add(app->db, "delete", key);
+    if (!key || pending || strncmp(key, "data:", 5) == 0 ||
+        storage_del(app->storage, key) == ERR_OK)
+        return;
+    rc = db_job_add(app->db, JOB_DELETE, key);
     if (rc == ERR_OK)
         log_warn("drawings: could not delete object %s; queued for retry", key);
     else
@@ -116,11 +225,30 @@ enum err drawings_delete(struct app *app, const char *user_id, const char *id, s
 
     if (rc != ERR_OK)
         return rc;
-    delete_object(app, d.original_key);
-    delete_object(app, d.thumbnail_key);
+    delete_object(app, d.original_key, d.original_pending);
+    delete_object(app, d.thumbnail_key, d.thumbnail_pending);
     for (size_t i = 0; i < d.n_edits; i++) {
-        delete_object(app, d.edits[i].image_key);
-        delete_object(app, d.edits[i].thumbnail_key);
+        delete_object(app, d.edits[i].image_key, d.edits[i].image_pending);
+        delete_object(app, d.edits[i].thumbnail_key, d.edits[i].thumbnail_pending);
     }
     return ERR_OK;
+}
+
+char *drawings_url(const struct app *app, const char *key, bool pending,
+                   const struct ingest_result *inline_png, struct arena *a)
+{
+    char *url;
+
+    if (!key)
+        return NULL;
+    if (!pending)
+        return storage_url(app->storage, key, a);
+    if (!inline_png)
+        return arena_printf(a, "%s/media/pending/%s", app->cfg->public_base_url, key);
+    url = arena_alloc(a, sizeof(PNG_DATA_URL) - 1 + base64_encoded_len(inline_png->png_len) + 1);
+    if (url) {
+        memcpy(url, PNG_DATA_URL, sizeof(PNG_DATA_URL) - 1);
+        base64_encode_into(inline_png->png, inline_png->png_len, url + sizeof(PNG_DATA_URL) - 1);
+    }
+    return url;
 }

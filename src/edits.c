@@ -1,9 +1,10 @@
 /*
  * edits.c - the edit pipeline's steps (see edits.h for the picture). Each step
- * is a function that runs on one pool and queues the next; a job moves between
- * threads only through a pool's queue (whose lock orders its memory), so a job
- * is touched by one thread at a time, except for the two branches of a new
- * drawing, which write disjoint fields and meet in join().
+ * is a function that runs on one pool and queues the next; a flow moves between
+ * threads only through a pool's queue (whose lock orders its memory), so it is
+ * touched by one thread at a time, except for the two branches of a new drawing,
+ * which write disjoint fields and meet in join(). The storing, recording and
+ * undoing are drawings.c's; this file only sequences them.
  */
 #include "edits.h"
 
@@ -18,7 +19,6 @@
 #include "drawings.h"
 #include "imaging/editor.h"
 #include "speech/transcriber.h"
-#include "util/base64.h"
 #include "util/httpc.h"
 #include "util/log.h"
 #include "util/pool.h"
@@ -38,427 +38,329 @@ struct edits {
     atomic_bool closing;
 };
 
-struct job {
+/* What both flows share: the order, its answer, and the edit being made. */
+struct run {
     struct edits *e;
     struct edit_order o;
-    char *heard; /* the transcription (malloc'd); o.prompt points at it */
+    void (*start)(struct run *r); /* the flow's first step, once the prompt is known */
+    char *heard;                  /* the transcription (malloc'd); o.prompt points at it */
     edit_done_fn done;
     void *arg;
     int64_t start_ns, now_ms;
-
-    struct ingest_result orig; /* a new drawing: the normalised upload */
-    void *saved_png;           /* a saved drawing: its stored original (malloc'd) */
-    size_t saved_len;
-    struct ingest_result result; /* the edited image, normalised */
-
-    atomic_int branches; /* a new drawing: 2, counted down by join() */
-    enum err orig_rc;    /* storing the original (branch 1) */
-    enum err edit_rc;    /* editing and storing the edit (branch 2) */
-    char edit_why[WHY_MAX];
-
     char drawing_id[ID_UUID_LEN];
-    char orig_key[STORAGE_KEY_MAX], orig_thumb[STORAGE_KEY_MAX];
-    char edit_key[STORAGE_KEY_MAX], edit_thumb[STORAGE_KEY_MAX];
-    bool orig_stored, edit_stored;
-    /* the storage fallback: an image storage refused after its retries, as a data: URL
-     * (malloc'd) that the row keeps until an "upload" job stores it under *_key */
-    char *orig_data, *edit_data;
+
+    struct ingest_result result; /* the edited image, normalised */
+    struct stored_image edit;    /* where it went */
+    enum err edit_rc;            /* editing and storing the edit */
+    char edit_why[WHY_MAX];
 };
 
-#define DATA_URL_PREFIX "data:image/png;base64,"
+/* A new drawing: the upload's original is stored while the editor works. */
+struct new_drawing {
+    struct run r; /* first: a struct run * is a struct new_drawing * */
+    struct ingest_result orig;
+    struct stored_image stored;
+    enum err orig_rc;    /* making the thumbnail and storing the original (branch 1) */
+    atomic_int branches; /* 2 with an edit, else 1; counted down by join() */
+};
 
-/* ---- the end of a job ------------------------------------------------------------- */
+/* An edit of a saved drawing: its original is read, edited, and the edit appended. */
+struct saved_edit {
+    struct run r; /* first */
+    void *png;    /* the saved original (malloc'd) */
+    size_t len;
+};
 
-static void job_free(struct job *j)
+/* ---- the end of a flow ------------------------------------------------------------ */
+
+static void run_free(struct run *r)
 {
-    ingest_result_free(&j->orig);
-    ingest_result_free(&j->result);
-    free(j->saved_png);
-    free(j->heard);
-    free(j->orig_data);
-    free(j->edit_data);
-    free(j);
+    ingest_result_free(&r->result);
+    free(r->heard);
+    if (r->o.drawing_id)
+        free(((struct saved_edit *)r)->png);
+    else
+        ingest_result_free(&((struct new_drawing *)r)->orig);
+    free(r);
 }
 
-static void delete_stored(struct job *j, bool original, bool edit)
+/* Tells the caller how it went and frees the flow. d: the drawing recorded, or NULL;
+ * with_drawing: r->drawing_id exists (the error names it). */
+static void finish(struct run *r, enum err rc, const char *why, bool with_drawing,
+                   const struct drawing *d)
 {
-    struct storage *st = j->e->app->storage;
-
-    if (original && j->orig_stored) {
-        storage_del(st, j->orig_key);
-        storage_del(st, j->orig_thumb);
-        j->orig_stored = false;
-    }
-    if (edit && j->edit_stored) {
-        storage_del(st, j->edit_key);
-        storage_del(st, j->edit_thumb);
-        j->edit_stored = false;
-    }
-}
-
-/* Tells the caller how it went and frees the job. with_drawing: j->drawing_id exists. */
-static void finish(struct job *j, enum err rc, const char *why, bool with_drawing)
-{
-    struct edits *e = j->e;
+    struct edits *e = r->e;
     struct arena *a = NULL;
     struct edit_outcome o = {
         .rc = rc,
         .why = why,
-        .drawing_id = with_drawing ? j->drawing_id : NULL,
-        .prompt = j->o.prompt,
-        .transcription = j->heard,
-        .seconds = (double)(time_mono_ns() - j->start_ns) / 1e9,
+        .drawing_id = with_drawing ? r->drawing_id : NULL,
+        .drawing = d,
+        .prompt = r->o.prompt,
+        .transcription = r->heard,
+        .seconds = (double)(time_mono_ns() - r->start_ns) / 1e9,
     };
 
-    if (rc == ERR_OK) {
+    if (rc == ERR_OK && r->o.prompt) {
+        /* storage refused the edit: its bytes in the answer, as the seed does */
         a = arena_new();
         o.result_url =
-            a ? storage_url(e->app->storage, j->edit_data ? j->edit_data : j->edit_key, a) : NULL;
+            a ? drawings_url(e->app, r->edit.key, r->edit.key_pending, &r->result, a) : NULL;
         if (!o.result_url) {
             o.rc = ERR_NOMEM;
             o.why = NULL;
         }
     }
-    j->done(j->arg, &o);
+    r->done(r->arg, &o);
     arena_free(a);
-    job_free(j);
+    run_free(r);
     atomic_fetch_sub(&e->in_flight, 1);
 }
 
-static void set_edit_error(struct job *j, enum err rc, const char *why)
+static void set_edit_error(struct run *r, enum err rc, const char *why)
 {
-    j->edit_rc = rc;
-    snprintf(j->edit_why, sizeof(j->edit_why), "%s", why ? why : "");
+    r->edit_rc = rc;
+    snprintf(r->edit_why, sizeof(r->edit_why), "%s", why ? why : "");
 }
 
-/* Ingests the editor's image like an upload: untrusted bytes, same limits. */
-static enum err ingest_edited(struct job *j, enum err rc, const void *out, size_t len,
+/* The editor's image, ingested like an upload (untrusted bytes, same limits), then
+ * stored: on the io pool. */
+static enum err ingest_edited(struct run *r, enum err rc, const void *out, size_t len,
                               const char *why)
 {
     const char *ingest_why = NULL;
 
     if (rc != ERR_OK) {
-        set_edit_error(j, rc, why);
+        set_edit_error(r, rc, why);
         return rc;
     }
-    rc = ingest_image(out, len, &j->e->app->image_limits, &j->result, &ingest_why);
+    rc = ingest_image(out, len, &r->e->app->image_limits, &r->result, &ingest_why);
     if (rc != ERR_OK) {
         log_warn("edits: the %s editor returned an image we cannot use (%s)",
-                 j->e->editor->ops->name, err_name(rc));
-        set_edit_error(j, ERR_UPSTREAM, "The editor returned an image that could not be used");
+                 r->e->editor->ops->name, err_name(rc));
+        set_edit_error(r, ERR_UPSTREAM, "The editor returned an image that could not be used");
         return ERR_UPSTREAM;
     }
     return ERR_OK;
 }
 
-/* The PNG as a data: URL, malloc'd into *out. */
-static enum err data_url_of(const struct ingest_result *img, char **out)
+static enum err store_edit(struct run *r)
 {
-    size_t n = sizeof(DATA_URL_PREFIX) - 1;
-    char *url = malloc(n + base64_encoded_len(img->png_len) + 1);
-
-    if (!url)
-        return ERR_NOMEM;
-    memcpy(url, DATA_URL_PREFIX, n);
-    base64_encode_into(img->png, img->png_len, url + n);
-    *out = url;
-    return ERR_OK;
-}
-
-/* Stores an image, or, when storage stays unavailable after the backend's retries,
- * keeps it as a data: URL in *data (key still names where it will go). */
-static enum err store_or_keep(struct job *j, enum storage_kind_of_object kind,
-                              const struct ingest_result *img, char key[STORAGE_KEY_MAX],
-                              char thumb[STORAGE_KEY_MAX], bool *stored, char **data)
-{
-    enum err rc = drawings_store_image(j->e->app, j->o.user_id, kind, img, j->now_ms, key, thumb);
-
-    if (rc == ERR_OK) {
-        *stored = true;
-        return ERR_OK;
-    }
-    if (rc != ERR_UNAVAILABLE || !key[0])
-        return rc;
-    rc = data_url_of(img, data);
-    if (rc == ERR_OK)
-        log_warn("edits: storage unavailable; %s kept in its row until it can be uploaded", key);
-    return rc;
-}
-
-/* Queues the upload of an image kept as a data: URL; it stays served from the row. */
-static void queue_upload(struct job *j, const char *key)
-{
-    enum err rc = db_job_add_ref(j->e->app->db, "upload", key, j->drawing_id);
+    enum err rc =
+        drawings_store(r->e->app, r->o.user_id, STORAGE_EDITED, &r->result, r->now_ms, &r->edit);
 
     if (rc != ERR_OK)
-        log_warn("edits: cannot queue the upload of %s (%s); it stays in its row", key,
-                 err_name(rc));
+        set_edit_error(r, rc, NULL);
+    return rc;
 }
 
-static enum err store_edit(struct job *j)
+/* The edit row for r (its keys are set when it is recorded). */
+static struct edit edit_row(const struct run *r)
 {
-    enum err rc = store_or_keep(j, STORAGE_EDITED, &j->result, j->edit_key, j->edit_thumb,
-                                &j->edit_stored, &j->edit_data);
-
-    if (rc == ERR_UNAVAILABLE)
-        set_edit_error(j, rc, "Storage unavailable");
-    else if (rc != ERR_OK)
-        set_edit_error(j, rc, NULL);
-    return rc;
+    return (struct edit){
+        .prompt = (char *)r->o.prompt,
+        .source = (char *)(r->heard ? "audio" : "text"),
+        .created_at = r->now_ms,
+    };
 }
 
 /* ---- a new drawing ---------------------------------------------------------------- */
 
 static void new_record(void *arg)
 {
-    struct job *j = arg;
-    struct edits *e = j->e;
-    struct drawing d;
-    struct edit ed;
+    struct new_drawing *nd = arg;
+    struct run *r = &nd->r;
+    bool with_edit = r->o.prompt && r->edit_rc == ERR_OK;
+    struct edit ed = edit_row(r);
+    struct drawing d = {.tutorial_id = (char *)r->o.tutorial_id};
+    const char *why = NULL;
     enum err rc;
 
-    if (j->orig_rc != ERR_OK) {
-        delete_stored(j, true, true);
-        finish(j, j->orig_rc, j->orig_rc == ERR_UNAVAILABLE ? "Storage unavailable" : NULL,
-               false);
+    if (nd->orig_rc != ERR_OK) {
+        drawings_unstore(r->e->app, &r->edit);
+        finish(r, nd->orig_rc, NULL, false, NULL);
         return;
     }
-    memset(&d, 0, sizeof(d));
-    memcpy(d.id, j->drawing_id, ID_UUID_LEN);
-    memcpy(d.user_id, j->o.user_id, ID_UUID_LEN);
-    d.tutorial_id = (char *)j->o.tutorial_id;
-    d.original_key = j->orig_data ? j->orig_data : j->orig_key;
-    d.thumbnail_key = j->orig_data ? NULL : j->orig_thumb;
-    d.created_at = d.updated_at = j->now_ms;
-    if (j->edit_rc == ERR_OK) {
-        ed.image_key = j->edit_data ? j->edit_data : j->edit_key;
-        ed.thumbnail_key = j->edit_data ? NULL : j->edit_thumb;
-        ed.prompt = (char *)j->o.prompt;
-        ed.source = (char *)(j->heard ? "audio" : "text");
-        ed.created_at = j->now_ms;
-        d.edits = &ed;
-        d.n_edits = 1;
-    }
-    rc = db_drawing_insert(e->app->db, &d); /* the drawing and its edit: one transaction */
+    memcpy(d.id, r->drawing_id, ID_UUID_LEN);
+    memcpy(d.user_id, r->o.user_id, ID_UUID_LEN);
+    d.created_at = d.updated_at = r->now_ms;
+    d.edits = with_edit ? &ed : NULL;
+    d.n_edits = with_edit;
+    rc = drawings_record_new(r->e->app, &d, &nd->stored, &r->edit, &why);
     if (rc != ERR_OK) {
-        delete_stored(j, true, true);
-        finish(j, rc, rc == ERR_NOT_FOUND ? "Tutorial not found" : "Database unavailable", false);
+        finish(r, rc, why, false, NULL);
         return;
     }
-    if (j->orig_data)
-        queue_upload(j, j->orig_key);
-    if (j->edit_rc == ERR_OK && j->edit_data)
-        queue_upload(j, j->edit_key);
-    if (j->edit_rc != ERR_OK) {
+    d.original_pending = nd->stored.key_pending;
+    d.thumbnail_pending = nd->stored.thumb_pending;
+    ed.image_pending = r->edit.key_pending;
+    ed.thumbnail_pending = r->edit.thumb_pending;
+    if (r->o.prompt && r->edit_rc != ERR_OK) {
         /* the drawing is saved; the error names it */
-        delete_stored(j, false, true);
-        finish(j, j->edit_rc, j->edit_why[0] ? j->edit_why : NULL, true);
+        drawings_unstore(r->e->app, &r->edit);
+        finish(r, r->edit_rc, r->edit_why[0] ? r->edit_why : NULL, true, &d);
         return;
     }
-    finish(j, ERR_OK, NULL, true);
+    finish(r, ERR_OK, NULL, true, &d);
 }
 
-/* Where the two branches meet: the second to arrive records the result. */
-static void join(struct job *j)
+/* Where the branches meet: the last to arrive records the result. */
+static void join(struct new_drawing *nd)
 {
-    if (atomic_fetch_sub(&j->branches, 1) != 1)
+    if (atomic_fetch_sub(&nd->branches, 1) != 1)
         return;
-    pool_continue(j->e->io, new_record, j);
+    pool_continue(nd->r.e->io, new_record, nd);
 }
 
 static void new_store_original(void *arg)
 {
-    struct job *j = arg;
+    struct new_drawing *nd = arg;
 
-    j->orig_rc = store_or_keep(j, STORAGE_ORIGINAL, &j->orig, j->orig_key, j->orig_thumb,
-                               &j->orig_stored, &j->orig_data);
-    join(j);
+    nd->orig_rc = drawings_store(nd->r.e->app, nd->r.o.user_id, STORAGE_ORIGINAL, &nd->orig,
+                                 nd->r.now_ms, &nd->stored);
+    join(nd);
 }
 
 static void new_store_edit(void *arg)
 {
-    struct job *j = arg;
+    struct new_drawing *nd = arg;
 
-    store_edit(j);
-    join(j);
+    store_edit(&nd->r);
+    join(nd);
 }
 
 static void new_edited(void *arg, enum err rc, const void *out, size_t len, const char *why)
 {
-    struct job *j = arg;
+    struct new_drawing *nd = arg;
 
-    if (ingest_edited(j, rc, out, len, why) != ERR_OK) {
-        join(j);
+    if (ingest_edited(&nd->r, rc, out, len, why) != ERR_OK) {
+        join(nd);
         return;
     }
-    pool_continue(j->e->io, new_store_edit, j);
+    pool_continue(nd->r.e->io, new_store_edit, nd);
 }
 
 /* Branch 1, on the cpu pool: the original's thumbnail, then its storage on io. */
 static void new_thumbnail_original(void *arg)
 {
-    struct job *j = arg;
+    struct new_drawing *nd = arg;
 
-    j->orig_rc = ingest_add_thumbnail(&j->orig);
-    if (j->orig_rc != ERR_OK) {
-        join(j);
+    nd->orig_rc = ingest_add_thumbnail(&nd->orig);
+    if (nd->orig_rc != ERR_OK) {
+        join(nd);
         return;
     }
-    pool_continue(j->e->io, new_store_original, j);
+    pool_continue(nd->r.e->io, new_store_original, nd);
 }
 
-static void new_ingest(void *arg)
+static void new_ingest(struct run *r)
 {
-    struct job *j = arg;
-    struct edits *e = j->e;
+    struct new_drawing *nd = (struct new_drawing *)r;
+    struct edits *e = r->e;
     const char *why = NULL;
     enum err rc =
-        ingest_image_only(j->o.image, j->o.image_len, &e->app->image_limits, &j->orig, &why);
+        ingest_image_only(r->o.image, r->o.image_len, &e->app->image_limits, &nd->orig, &why);
 
     if (rc != ERR_OK) {
-        finish(j, rc, why, false); /* nothing stored yet */
+        finish(r, rc, why, false, NULL); /* nothing stored yet */
         return;
     }
-    atomic_store(&j->branches, 2);
+    atomic_store(&nd->branches, r->o.prompt ? 2 : 1);
     /* the editor first: a remote one then works while we make the thumbnail and store
      * the original (queued behind the other uploads' first steps, not ahead of them) */
-    editor_edit(e->editor, j->orig.png, j->orig.png_len, j->o.prompt, new_edited, j);
-    pool_continue(e->cpu, new_thumbnail_original, j);
+    if (r->o.prompt)
+        editor_edit(e->editor, nd->orig.png, nd->orig.png_len, r->o.prompt, new_edited, nd);
+    pool_continue(e->cpu, new_thumbnail_original, nd);
 }
 
-/* ---- an edit of a saved drawing ---------------------------------------------------------- */
+static void new_ingest_step(void *arg)
+{
+    new_ingest(arg);
+}
+
+/* ---- an edit of a saved drawing ---------------------------------------------------- */
 
 static void saved_record(void *arg)
 {
-    struct job *j = arg;
-    struct edit ed = {
-        .prompt = (char *)j->o.prompt,
-        .source = (char *)(j->heard ? "audio" : "text"),
-        .created_at = j->now_ms,
-    };
+    struct run *r = arg;
+    struct edit ed = edit_row(r);
+    const char *why = NULL;
     enum err rc;
 
-    if (store_edit(j) != ERR_OK) {
-        finish(j, j->edit_rc, j->edit_why, true);
+    if (store_edit(r) != ERR_OK) {
+        finish(r, r->edit_rc, NULL, true, NULL);
         return;
     }
-    ed.image_key = j->edit_data ? j->edit_data : j->edit_key;
-    ed.thumbnail_key = j->edit_data ? NULL : j->edit_thumb;
-    rc = db_edit_append(j->e->app->db, j->o.user_id, j->drawing_id, &ed);
-    if (rc != ERR_OK) {
-        delete_stored(j, false, true);
-        if (rc == ERR_NOT_FOUND) /* deleted meanwhile */
-            finish(j, rc, "Drawing not found", false);
-        else
-            finish(j, rc, "Database unavailable", true);
-        return;
-    }
-    if (j->edit_data)
-        queue_upload(j, j->edit_key);
-    finish(j, ERR_OK, NULL, true);
+    rc = drawings_record_edit(r->e->app, r->o.user_id, r->drawing_id, &ed, &r->edit, &why);
+    finish(r, rc, why, rc != ERR_NOT_FOUND, NULL); /* not found: deleted meanwhile */
 }
 
 static void saved_edited(void *arg, enum err rc, const void *out, size_t len, const char *why)
 {
-    struct job *j = arg;
+    struct run *r = arg;
 
-    if (ingest_edited(j, rc, out, len, why) != ERR_OK) {
-        finish(j, j->edit_rc, j->edit_why[0] ? j->edit_why : NULL, true);
+    if (ingest_edited(r, rc, out, len, why) != ERR_OK) {
+        finish(r, r->edit_rc, r->edit_why[0] ? r->edit_why : NULL, true, NULL);
         return;
     }
-    pool_continue(j->e->io, saved_record, j);
+    pool_continue(r->e->io, saved_record, r);
 }
 
 static void saved_edit(void *arg)
 {
-    struct job *j = arg;
+    struct saved_edit *se = arg;
 
-    editor_edit(j->e->editor, j->saved_png, j->saved_len, j->o.prompt, saved_edited, j);
+    editor_edit(se->r.e->editor, se->png, se->len, se->r.o.prompt, saved_edited, se);
 }
 
 static void saved_load(void *arg)
 {
-    struct job *j = arg;
-    struct edits *e = j->e;
-    struct arena *a = arena_new();
-    struct drawing d;
-    enum err rc = a ? db_drawing_get(e->app->db, j->o.user_id, j->o.drawing_id, a, &d) : ERR_NOMEM;
+    struct saved_edit *se = arg;
+    const char *why = NULL;
+    enum err rc = drawings_original(se->r.e->app, se->r.o.user_id, se->r.drawing_id, &se->png,
+                                    &se->len, &why);
 
-    if (rc == ERR_OK &&
-        strncmp(d.original_key, DATA_URL_PREFIX, sizeof(DATA_URL_PREFIX) - 1) == 0) {
-        /* still kept in the row (storage was down when it was saved) */
-        const char *b64 = d.original_key + sizeof(DATA_URL_PREFIX) - 1;
-        unsigned char *png = NULL;
-
-        rc = base64_decode(b64, strlen(b64), (size_t)-1 / 2, &png, &j->saved_len);
-        j->saved_png = png;
-        arena_free(a);
-        if (rc != ERR_OK) {
-            finish(j, ERR_INTERNAL, NULL, false);
-            return;
-        }
-        goto edit;
-    }
-    if (rc == ERR_OK && strlen(d.original_key) >= sizeof(j->orig_key))
-        rc = ERR_INTERNAL;
-    if (rc == ERR_OK)
-        memcpy(j->orig_key, d.original_key, strlen(d.original_key) + 1);
-    arena_free(a);
     if (rc != ERR_OK) {
-        finish(j, rc, rc == ERR_NOT_FOUND ? "Drawing not found" : NULL, false);
+        finish(&se->r, rc, why, false, NULL);
         return;
     }
-    rc = storage_get(e->app->storage, j->orig_key, &j->saved_png, &j->saved_len);
-    if (rc != ERR_OK) {
-        log_warn("edits: cannot read the original of drawing %s (%s)", j->drawing_id, err_name(rc));
-        /* a row whose object is missing is our fault (500), not a reason to retry */
-        finish(j, rc == ERR_UNAVAILABLE ? rc : ERR_INTERNAL,
-               rc == ERR_UNAVAILABLE ? "Storage unavailable" : NULL, false);
-        return;
-    }
-edit:
-    pool_continue(e->cpu, saved_edit, j);
+    pool_continue(se->r.e->cpu, saved_edit, se);
+}
+
+static void saved_start(struct run *r)
+{
+    pool_continue(r->e->io, saved_load, r);
 }
 
 /* ---- a voice order: decode, transcribe, then edit ------------------------------------------ */
 
-/* The first step of an edit whose prompt was heard: already on the cpu pool, so a new
- * drawing's first step runs right here. */
-static void continue_edit(struct job *j)
-{
-    if (j->o.drawing_id)
-        pool_continue(j->e->io, saved_load, j);
-    else
-        new_ingest(j);
-}
-
 static void heard(void *arg, enum err rc, const char *text, const char *why)
 {
-    struct job *j = arg;
+    struct run *r = arg;
     const char *refusal = NULL;
 
     if (rc != ERR_OK) {
-        finish(j, rc, why, false);
+        finish(r, rc, why, false, NULL);
         return;
     }
-    j->heard = strdup(text);
-    if (!j->heard) {
-        finish(j, ERR_NOMEM, NULL, false);
+    r->heard = strdup(text);
+    if (!r->heard) {
+        finish(r, ERR_NOMEM, NULL, false, NULL);
         return;
     }
-    j->o.prompt = j->heard;
+    r->o.prompt = r->heard;
     /* what was heard must be something the editor can do, before anything is stored */
-    if (edits_check_prompt(j->e, j->heard, &refusal) != ERR_OK) {
-        finish(j, ERR_REFUSED, refusal, false);
+    if (edits_check_prompt(r->e, r->heard, &refusal) != ERR_OK) {
+        finish(r, ERR_REFUSED, refusal, false, NULL);
         return;
     }
-    continue_edit(j);
+    r->start(r); /* already on the cpu pool: a new drawing's first step runs right here */
 }
 
 static void transcribe_step(void *arg)
 {
-    struct job *j = arg;
-    struct edits *e = j->e;
+    struct run *r = arg;
+    struct edits *e = r->e;
     struct audio_limits lim = {
         .max_bytes = (size_t)e->app->cfg->max_audio_bytes,
         .max_seconds = (double)e->app->cfg->max_audio_seconds,
@@ -466,15 +368,15 @@ static void transcribe_step(void *arg)
     int16_t *pcm = NULL;
     size_t n = 0;
     const char *why = NULL;
-    enum err rc = audio_decode(j->o.audio, j->o.audio_len, &lim, &pcm, &n, &why);
+    enum err rc = audio_decode(r->o.audio, r->o.audio_len, &lim, &pcm, &n, &why);
 
     if (rc != ERR_OK) {
-        finish(j, rc, why, false);
+        finish(r, rc, why, false, NULL);
         return;
     }
     /* the local transcriber calls heard() before returning; a remote one later, which is
      * why pcm must live until then: it is encoded into the request before that returns */
-    transcriber_transcribe(e->transcriber, pcm, n, j->o.language, heard, j);
+    transcriber_transcribe(e->transcriber, pcm, n, r->o.language, heard, r);
     free(pcm);
 }
 
@@ -482,7 +384,7 @@ static void transcribe_step(void *arg)
 
 enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn done, void *arg)
 {
-    struct job *j;
+    struct run *r;
     enum err rc;
 
     /* counted before the closing check: edits_stop() sets closing, then waits for the
@@ -495,32 +397,34 @@ enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn 
         atomic_fetch_sub(&e->in_flight, 1);
         return ERR_UNAVAILABLE;
     }
-    j = calloc(1, sizeof(*j));
-    if (!j) {
+    r = calloc(1, o->drawing_id ? sizeof(struct saved_edit) : sizeof(struct new_drawing));
+    if (!r) {
         atomic_fetch_sub(&e->in_flight, 1);
         return ERR_NOMEM;
     }
-    j->e = e;
-    j->o = *o;
-    j->done = done;
-    j->arg = arg;
-    j->start_ns = time_mono_ns();
-    j->now_ms = time_now_ms();
+    r->e = e;
+    r->o = *o;
+    r->start = o->drawing_id ? saved_start : new_ingest;
+    r->done = done;
+    r->arg = arg;
+    r->start_ns = time_mono_ns();
+    r->now_ms = time_now_ms();
     if (o->drawing_id)
-        memcpy(j->drawing_id, o->drawing_id, ID_UUID_LEN);
-    else if (!id_uuid_new(j->drawing_id)) {
+        memcpy(r->drawing_id, o->drawing_id, ID_UUID_LEN);
+    else if (!id_uuid_new(r->drawing_id)) {
         rc = ERR_INTERNAL;
         goto fail;
     }
-    if (o->audio || !o->prompt)
-        rc = e->transcriber ? pool_submit(e->cpu, transcribe_step, j) : ERR_UNAVAILABLE;
+    if (o->voice)
+        rc = e->transcriber ? pool_submit(e->cpu, transcribe_step, r) : ERR_UNAVAILABLE;
+    else if (o->drawing_id)
+        rc = pool_submit(e->io, saved_load, r); /* admission: bounded */
     else
-        rc = j->o.drawing_id ? pool_submit(e->io, saved_load, j) /* admission: bounded */
-                             : pool_submit(e->cpu, new_ingest, j);
+        rc = pool_submit(e->cpu, new_ingest_step, r);
     if (rc == ERR_OK)
         return ERR_OK;
 fail:
-    free(j);
+    free(r);
     atomic_fetch_sub(&e->in_flight, 1);
     return rc;
 }
@@ -579,10 +483,8 @@ enum err edits_open(struct app *app, struct edits **out)
         const char *why = NULL;
         bool local_editor = strcmp(e->editor->ops->name, "local") == 0;
         /* images are still edited without one: voice prompts then answer 503 */
-        if (transcriber_open(cfg, local_editor, e->http, e->cpu, &e->transcriber, &why) !=
-            ERR_OK)
-            log_warn("edits: no transcriber, voice prompts are off (%s)",
-                     why ? why : "see above");
+        if (transcriber_open(cfg, local_editor, e->http, e->cpu, &e->transcriber, &why) != ERR_OK)
+            log_warn("edits: no transcriber, voice prompts are off (%s)", why ? why : "see above");
     }
     log_info("edits: %u cpu workers, %d io workers, at most %ld edits in flight", workers,
              IO_THREADS, e->max_in_flight);

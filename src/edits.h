@@ -4,7 +4,9 @@
  * without an HTTP thread ever waiting on it.
  *
  * A voice order is first decoded (FFmpeg) and transcribed (cpu pool, or the remote
- * transcriber without a thread); the transcription is then the prompt.
+ * transcriber without a thread); the transcription is then the prompt. An order
+ * with neither prompt nor voice saves the upload without an edit (POST
+ * /api/drawings), through the same steps less the editor's branch.
  * An edit of a new upload runs as two branches that meet at the end:
  *
  *   cpu: ingest the upload ──┬── io:  store original + thumbnail ──────────┐
@@ -14,9 +16,10 @@
  *
  * and is recorded in one transaction: the drawing with its edit, or, when the
  * editor failed, the drawing alone (the error then names its drawing_id: nothing
- * the user uploaded is lost). If storage or the database fails, what was stored
- * is deleted and nothing is recorded. An edit of a saved drawing reads its
- * original, edits it, stores the result and appends it.
+ * the user uploaded is lost). An image storage refuses is kept pending with the
+ * record (drawings.h); if the database fails, what was stored is deleted and
+ * nothing is recorded. An edit of a saved drawing reads its original, edits it,
+ * stores the result and appends it. The steps themselves are drawings.c's.
  *
  * Admission is bounded: past EDIT_QUEUE edits in flight, edits_submit() answers
  * ERR_BUSY (503 with Retry-After) at once. CPU work runs on EDIT_WORKERS threads
@@ -38,28 +41,31 @@
 struct edits;
 
 struct edit_order {
-    const char *user_id;     /* canonical UUID */
-    /* what to do: a text prompt, or speech to transcribe first (then prompt is NULL) */
-    const char *prompt;      /* 1-1000 characters, checked by the caller */
-    const void *audio;       /* untrusted audio bytes; source "audio" */
+    const char *user_id; /* canonical UUID */
+    /* what to do: a text prompt, or speech to transcribe first (voice; prompt NULL), or
+     * neither: save a new drawing as it is */
+    const char *prompt; /* 1-1000 characters, checked by the caller */
+    bool voice;
+    const void *audio; /* untrusted audio bytes; source "audio" */
     size_t audio_len;
-    const char *language;    /* checked with edits_check_language(); NULL = English */
+    const char *language; /* checked with edits_check_language(); NULL = English */
     /* an edit of a saved drawing: */
-    const char *drawing_id;  /* canonical; must be user_id's (ERR_NOT_FOUND); or NULL: */
+    const char *drawing_id; /* canonical; must be user_id's (ERR_NOT_FOUND); or NULL: */
     /* a new drawing, from an upload: */
-    const void *image;       /* untrusted; may be NULL when image_len is 0 */
+    const void *image; /* untrusted; may be NULL when image_len is 0 */
     size_t image_len;
     const char *tutorial_id; /* canonical, already checked to exist; or NULL */
 };
 
 struct edit_outcome {
     enum err rc;
-    const char *why;        /* client-safe sentence for rc, or NULL */
-    const char *drawing_id; /* the drawing saved or edited; NULL if none was saved */
-    const char *result_url; /* the edit's URL, on success */
-    const char *prompt;     /* what was done: the order's prompt, or the transcription */
-    const char *transcription; /* what was heard (audio orders), or NULL */
-    double seconds;         /* from submit to outcome */
+    const char *why;               /* client-safe sentence for rc, or NULL */
+    const char *drawing_id;        /* the drawing saved or edited; NULL if none was saved */
+    const struct drawing *drawing; /* a new drawing as recorded, or NULL */
+    const char *result_url;        /* the edit's URL, on success */
+    const char *prompt;            /* what was done: the order's prompt, or the transcription */
+    const char *transcription;     /* what was heard (audio orders), or NULL */
+    double seconds;                /* from submit to outcome */
 };
 
 typedef void (*edit_done_fn)(void *arg, const struct edit_outcome *o);
@@ -72,8 +78,7 @@ enum err edits_open(struct app *app, struct edits **out);
  * thread. ERR_BUSY when EDIT_QUEUE edits are in flight, ERR_NOMEM, ERR_UNAVAILABLE
  * while closing: then done is never called.
  */
-enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn done,
-                      void *arg);
+enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn done, void *arg);
 
 /* ERR_REFUSED (with a static *why) if the editor already knows it cannot do what
  * prompt asks (the local editor recognises no edit in it); ERR_OK otherwise. */

@@ -17,7 +17,6 @@
 #include <time.h>
 
 #include "util/arena.h"
-#include "util/base64.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
@@ -50,45 +49,30 @@ static bool stopping(struct jobs *j)
     return s;
 }
 
-#define PNG_DATA_URL "data:image/png;base64,"
-
 /*
- * "upload": the image kept as a data: URL in drawing job->ref's row (its original,
- * or an edit's, by the key's kind) is stored under job->object_key and the row
- * swapped to the key. Nothing left to upload (deleted, or done) is success; a row
- * that went away between the upload and the swap gets its object deleted again.
+ * JOB_UPLOAD: an object storage refused, kept in the database (drawings.h), is
+ * stored under its key and forgotten there. Nothing left to upload (stored by
+ * another run, or its drawing deleted) is success; a drawing deleted between the
+ * upload and the forgetting gets its object deleted again.
  */
 static enum err run_upload(struct jobs *j, const struct db_job *job, struct arena *a,
                            const char **why)
 {
-    bool original = strstr(job->object_key, "/original/") != NULL;
-    size_t n = sizeof(PNG_DATA_URL) - 1;
-    unsigned char *png = NULL;
-    size_t len = 0;
-    char *url = NULL;
-    enum err rc;
+    struct db_pending p;
+    enum err rc = db_pending_get(j->app->db, job->object_key, a, &p);
 
-    if (!job->ref)
-        return ERR_OK; /* nothing to find it by */
-    rc = db_data_url_get(j->app->db, job->ref, original, a, &url);
     if (rc == ERR_NOT_FOUND)
         return ERR_OK;
     if (rc != ERR_OK) {
         *why = "database unavailable";
         return rc;
     }
-    if (strncmp(url, PNG_DATA_URL, n) != 0 ||
-        base64_decode(url + n, strlen(url + n), strlen(url + n), &png, &len) != ERR_OK) {
-        log_warn("jobs: drawing %s keeps a data URL that is not a PNG; left as is", job->ref);
-        return ERR_OK;
-    }
-    rc = storage_put(j->app->storage, job->object_key, png, len, "image/png");
-    free(png);
+    rc = storage_put(j->app->storage, job->object_key, p.bytes, p.len, p.content_type);
     if (rc != ERR_OK) {
         *why = err_name(rc);
         return rc;
     }
-    rc = db_data_url_swap(j->app->db, job->ref, original, url, job->object_key);
+    rc = db_pending_done(j->app->db, job->object_key);
     if (rc == ERR_NOT_FOUND) { /* deleted meanwhile: the object is an orphan */
         (void)storage_del(j->app->storage, job->object_key);
         return ERR_OK;
@@ -98,25 +82,36 @@ static enum err run_upload(struct jobs *j, const struct db_job *job, struct aren
     return rc;
 }
 
+/* JOB_DELETE: the object of a deleted row. */
+static enum err run_delete(struct jobs *j, const struct db_job *job, const char **why)
+{
+    enum err rc = storage_del(j->app->storage, job->object_key); /* absent is ERR_OK */
+
+    if (rc == ERR_NOT_FOUND)
+        rc = ERR_OK;
+    if (rc == ERR_INVALID) { /* a key no object can have: nothing to delete */
+        log_warn("jobs: job %lld: not a storage key, dropped", (long long)job->id);
+        rc = ERR_OK;
+    }
+    *why = err_name(rc);
+    return rc;
+}
+
+static const char *kind_name(enum job_kind k)
+{
+    return k == JOB_UPLOAD ? "upload" : "delete";
+}
+
 /* Runs one job: ERR_OK when it is finished (and may be removed). */
 static enum err run_job(struct jobs *j, const struct db_job *job, struct arena *a, const char **why)
 {
-    enum err rc;
-
     *why = NULL;
-    if (strcmp(job->kind, "delete") == 0) {
-        rc = storage_del(j->app->storage, job->object_key); /* absent is ERR_OK */
-        if (rc == ERR_NOT_FOUND)
-            rc = ERR_OK;
-        if (rc == ERR_INVALID) { /* a key no object can have: nothing to delete */
-            log_warn("jobs: job %lld: not a storage key, dropped", (long long)job->id);
-            rc = ERR_OK;
-        }
-        *why = err_name(rc);
-        return rc;
-    }
-    if (strcmp(job->kind, "upload") == 0)
+    switch (job->kind) {
+    case JOB_UPLOAD:
         return run_upload(j, job, a, why);
+    case JOB_DELETE:
+        return run_delete(j, job, why);
+    }
     *why = "unknown job kind";
     return ERR_UNSUPPORTED;
 }
@@ -143,14 +138,14 @@ static bool run_one(struct jobs *j)
     ran = true;
     rc = run_job(j, &job, a, &why);
     if (rc == ERR_OK) {
-        log_info("jobs: %s %s done (after %lld failed attempts)", job.kind, job.object_key,
-                 (long long)job.attempts);
+        log_info("jobs: %s %s done (after %lld failed attempts)", kind_name(job.kind),
+                 job.object_key, (long long)job.attempts);
         rc = db_job_done(j->app->db, job.id);
     } else {
         int64_t delay = jobs_backoff_ms(job.attempts);
 
-        log_warn("jobs: %s %s failed (%s); retrying in %lld ms", job.kind, job.object_key,
-                 why ? why : err_name(rc), (long long)delay);
+        log_warn("jobs: %s %s failed (%s); retrying in %lld ms", kind_name(job.kind),
+                 job.object_key, why ? why : err_name(rc), (long long)delay);
         rc = db_job_retry(j->app->db, job.id, time_now_ms() + delay, why);
     }
     if (rc != ERR_OK) /* the lease runs out and the job comes back */

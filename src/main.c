@@ -109,7 +109,7 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
     if (http_server_start(&app, routes, n_routes, &srv) != ERR_OK)
         goto out_app;
     log_info("novadraw: serving at %s (database %s, storage %s, editor %s)",
-             cfg->public_base_url, app.db->ops->name, app.storage->ops->name,
+             cfg->public_base_url, db_name(app.db), app.storage->ops->name,
              edits_editor_name(app.edits));
     sigwait(&stop, &sig);
     log_info("novadraw: %s received, finishing requests in flight",

@@ -1,182 +1,327 @@
 /*
- * db.c - the backend name table, the argument-checking wrappers every caller goes
- * through, and the "seen users" cache behind db_user_ensure.
+ * db.c - every database operation, written once over the driver interface
+ * (driver.h) with the statements of the query table (sql.h): arguments checked
+ * once, transactions, rows read into records. Also the backend name table and
+ * the set of users known to exist behind db_user_ensure.
  *
- * Owns struct user_cache (allocated by db_open, freed by db_close). The wrappers
- * keep no state of their own; the cache is guarded by its own mutex, so every
- * function here is safe from any thread, as db.h promises.
+ * Owns that set (util/idset, allocated by db_open, freed by db_close). An operation
+ * borrows one connection from the driver for its duration and gives it back,
+ * rolling back a transaction it left open; the cache is guarded by its own mutex,
+ * so every function here is safe from any thread, as db.h promises.
  */
-#include "db.h"
+#include "db/db.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/driver.h"
+#include "util/idset.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
 #define DB_LIST_MAX 1000
+#define JOB_ERROR_MAX 1000
+/* pg_advisory_xact_lock key of the migrations: "NovaDraw" in ASCII */
+#define MIGRATION_LOCK_KEY 0x4e6f766144726177LL
 
-/*
- * The cache: an open-addressing (linear probing) hash set of 16-byte user ids. It
- * only ever grows until it is half full, then it is emptied and starts again, so
- * probe sequences stay short and memory stays bounded. Forgetting a user is
- * harmless: the next db_user_ensure runs one idempotent upsert.
- */
-#define USER_CACHE_SLOTS 65536u /* a power of two */
-#define USER_CACHE_MAX (USER_CACHE_SLOTS / 2)
-
-struct user_slot {
-    unsigned char id[16];
-    unsigned char full;
+static const struct db_driver *const drivers[] = {
+    [DB_SQLITE] = &db_sqlite_driver,
+    [DB_POSTGRES] = &db_postgres_driver,
 };
 
-struct user_cache {
-    pthread_mutex_t mu;
-    size_t used;
-    uint64_t seed[2]; /* random per process, so ids cannot be picked to collide */
-    struct user_slot *slots;
+/* ---- growable arrays --------------------------------------------------- */
+
+/* A malloc'd array of unknown final length, copied into an arena when done. */
+struct vec {
+    unsigned char *items;
+    size_t n, cap, size;
 };
 
-static const struct {
-    enum db_kind kind;
-    const struct db_ops *ops; /* NULL: not built yet */
-} backends[] = {
-    {DB_SQLITE, &db_sqlite_ops},
-    {DB_POSTGRES, &db_postgres_ops},
-};
-
-/* ---- the user cache ---------------------------------------------------- */
-
-static int hex_nibble(char c)
+/* A zeroed new last element, or NULL when out of memory. */
+static void *vec_push(struct vec *v)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
+    unsigned char *p;
 
-/* Canonical UUID text (checked by the caller) to its 16 bytes. */
-static bool uuid_to_bytes(const char *s, unsigned char out[16])
-{
-    size_t k = 0;
-
-    for (size_t i = 0; i < 36; i++) {
-        int hi, lo;
-
-        if (i == 8 || i == 13 || i == 18 || i == 23)
-            continue;
-        hi = hex_nibble(s[i]);
-        lo = hex_nibble(s[i + 1]);
-        if (hi < 0 || lo < 0 || k >= 16)
-            return false;
-        out[k++] = (unsigned char)(hi << 4 | lo);
-        i++;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        if (cap > SIZE_MAX / v->size)
+            return NULL;
+        p = realloc(v->items, cap * v->size);
+        if (!p)
+            return NULL;
+        v->items = p;
+        v->cap = cap;
     }
-    return k == 16;
+    p = v->items + v->n * v->size;
+    memset(p, 0, v->size);
+    v->n++;
+    return p;
 }
 
-static uint64_t mix64(uint64_t x)
+/* The elements copied into the arena (NULL when there are none). */
+static enum err vec_to_arena(const struct vec *v, struct arena *a, void **out)
 {
-    x ^= x >> 31;
-    x *= 0x7fb5d329728ea185ULL;
-    x ^= x >> 27;
-    x *= 0x81dadef4bc2dd44dULL;
-    x ^= x >> 33;
-    return x;
-}
+    void *p = NULL;
 
-static size_t user_cache_slot(const struct user_cache *uc, const unsigned char id[16])
-{
-    uint64_t lo, hi;
-
-    memcpy(&lo, id, 8);
-    memcpy(&hi, id + 8, 8);
-    return (size_t)(mix64(mix64(lo ^ uc->seed[0]) ^ hi ^ uc->seed[1]) & (USER_CACHE_SLOTS - 1));
-}
-
-static enum err user_cache_new(struct user_cache **out)
-{
-    struct user_cache *uc = calloc(1, sizeof(*uc));
-    enum err rc = ERR_NOMEM;
-
-    if (!uc)
-        goto out;
-    uc->slots = calloc(USER_CACHE_SLOTS, sizeof(*uc->slots));
-    if (!uc->slots)
-        goto out;
-    if (!id_random(uc->seed, sizeof(uc->seed))) {
-        rc = ERR_INTERNAL;
-        goto out;
+    if (v->n > 0) {
+        p = arena_alloc(a, v->n * v->size); /* n * size fits: it was allocated */
+        if (!p)
+            return ERR_NOMEM;
+        memcpy(p, v->items, v->n * v->size);
     }
-    if (pthread_mutex_init(&uc->mu, NULL) != 0) {
-        rc = ERR_INTERNAL;
-        goto out;
-    }
-    *out = uc;
-    uc = NULL;
-    rc = ERR_OK;
-out:
-    if (uc)
-        free(uc->slots);
-    free(uc);
+    *out = p;
+    return ERR_OK;
+}
+
+static void vec_free(struct vec *v)
+{
+    free(v->items);
+    v->items = NULL;
+    v->n = v->cap = 0;
+}
+
+/* ---- statements and columns -------------------------------------------- */
+
+#define NARGS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Runs a statement that returns no rows; *changed (may be NULL) gets the rows it changed. */
+static enum err run(struct db *db, struct db_conn *c, enum sql_query q, const struct db_arg *args,
+                    size_t n, int64_t *changed)
+{
+    enum err rc = db->drv->exec(c, q, args, n);
+
+    if (rc == ERR_OK && changed)
+        *changed = db->drv->changes(c);
+    db->drv->finish(c);
     return rc;
 }
 
-static void user_cache_free(struct user_cache *uc)
+static enum err begin(struct db *db, struct db_conn *c, bool write)
 {
-    if (!uc)
-        return;
-    pthread_mutex_destroy(&uc->mu);
-    free(uc->slots);
-    free(uc);
+    return run(db, c, write ? Q_BEGIN_WRITE : Q_BEGIN, NULL, 0, NULL);
 }
 
-/* True if id is in the set. */
-static bool user_cache_has(struct user_cache *uc, const unsigned char id[16])
+static enum err commit(struct db *db, struct db_conn *c)
 {
-    size_t i = user_cache_slot(uc, id);
-    bool found = false;
-
-    pthread_mutex_lock(&uc->mu);
-    for (;;) {
-        const struct user_slot *s = &uc->slots[i];
-        if (!s->full)
-            break;
-        if (memcmp(s->id, id, 16) == 0) {
-            found = true;
-            break;
-        }
-        i = (i + 1) & (USER_CACHE_SLOTS - 1);
-    }
-    pthread_mutex_unlock(&uc->mu);
-    return found;
+    return run(db, c, Q_COMMIT, NULL, 0, NULL);
 }
 
-static void user_cache_add(struct user_cache *uc, const unsigned char id[16])
+static bool is_null(struct db *db, struct db_conn *c, int col)
 {
-    size_t i = user_cache_slot(uc, id);
+    size_t len;
 
-    pthread_mutex_lock(&uc->mu);
-    if (uc->used >= USER_CACHE_MAX) {
-        memset(uc->slots, 0, USER_CACHE_SLOTS * sizeof(*uc->slots));
-        uc->used = 0;
+    return db->drv->bytes(c, col, &len) == NULL;
+}
+
+/* A copy of a text column in the arena; SQL NULL gives NULL. */
+static enum err col_text(struct db *db, struct db_conn *c, int col, struct arena *a, char **out)
+{
+    size_t len = 0;
+    const char *t = db->drv->bytes(c, col, &len);
+
+    *out = t ? arena_strndup(a, t, len) : NULL;
+    return !t || *out ? ERR_OK : ERR_NOMEM;
+}
+
+/* A UUID column into a fixed buffer, refusing anything of the wrong length. */
+static enum err col_uuid(struct db *db, struct db_conn *c, int col, char out[ID_UUID_LEN])
+{
+    size_t len = 0;
+    const char *t = db->drv->bytes(c, col, &len);
+
+    if (!t || len != ID_UUID_LEN - 1) {
+        log_error("db: a stored id is not a UUID");
+        return ERR_INTERNAL;
     }
-    /* never more than half full, so an empty slot is always reached */
-    for (;;) {
-        struct user_slot *s = &uc->slots[i];
-        if (!s->full) {
-            memcpy(s->id, id, 16);
-            s->full = 1;
-            uc->used++;
-            break;
+    memcpy(out, t, ID_UUID_LEN - 1);
+    out[ID_UUID_LEN - 1] = '\0';
+    return ERR_OK;
+}
+
+static enum err col_bool(struct db *db, struct db_conn *c, int col, bool *out)
+{
+    int64_t v = 0;
+    enum err rc = db->drv->i64(c, col, &v);
+
+    *out = v != 0;
+    return rc;
+}
+
+/* ---- rows -------------------------------------------------------------- */
+
+/* Columns of DRAWING_COLS and EDIT_COLS (queries.inc). */
+#define DRAWING_NCOLS 9
+#define EDIT_NCOLS 7
+
+static enum err read_drawing(struct db *db, struct db_conn *c, int col, struct arena *a,
+                             struct drawing *d)
+{
+    enum err rc = col_uuid(db, c, col, d->id);
+
+    if (rc == ERR_OK)
+        rc = col_uuid(db, c, col + 1, d->user_id);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, col + 2, a, &d->tutorial_id);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, col + 3, a, &d->original_key);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, col + 4, a, &d->thumbnail_key);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, col + 5, &d->created_at);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, col + 6, &d->updated_at);
+    if (rc == ERR_OK)
+        rc = col_bool(db, c, col + 7, &d->original_pending);
+    if (rc == ERR_OK)
+        rc = col_bool(db, c, col + 8, &d->thumbnail_pending);
+    return rc;
+}
+
+static enum err read_edit(struct db *db, struct db_conn *c, int col, struct arena *a,
+                          struct edit *e)
+{
+    enum err rc = col_text(db, c, col, a, &e->image_key);
+
+    if (rc == ERR_OK)
+        rc = col_text(db, c, col + 1, a, &e->thumbnail_key);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, col + 2, a, &e->prompt);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, col + 3, a, &e->source);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, col + 4, &e->created_at);
+    if (rc == ERR_OK)
+        rc = col_bool(db, c, col + 5, &e->image_pending);
+    if (rc == ERR_OK)
+        rc = col_bool(db, c, col + 6, &e->thumbnail_pending);
+    return rc;
+}
+
+/*
+ * Reads the rows of a statement already run: drawing columns from column col, its
+ * edit's right after (NULL when it has none), grouped by drawing with edits oldest
+ * first. A row whose drawing id is NULL (an empty gallery page) is skipped. If total
+ * is not NULL, column 0 of the first row goes there. Finishes the statement.
+ */
+static enum err read_drawings(struct db *db, struct db_conn *c, int col, struct arena *a,
+                              struct drawing **out, size_t *n, int64_t *total)
+{
+    struct vec ds = {.size = sizeof(struct drawing)}, es = {.size = sizeof(struct edit)};
+    struct drawing *list = NULL;
+    struct edit *edits = NULL;
+    bool first = true;
+    enum err rc;
+
+    while ((rc = db->drv->step(c)) == ERR_OK) {
+        struct drawing *d = ds.n ? (struct drawing *)ds.items + ds.n - 1 : NULL;
+        size_t len = 0;
+        const char *id = db->drv->bytes(c, col, &len);
+
+        if (first && total) {
+            rc = db->drv->i64(c, 0, total);
+            if (rc != ERR_OK)
+                goto out;
         }
-        if (memcmp(s->id, id, 16) == 0)
-            break; /* another thread got here first */
-        i = (i + 1) & (USER_CACHE_SLOTS - 1);
+        first = false;
+        if (!id)
+            continue;
+        if (!d || len != strlen(d->id) || memcmp(d->id, id, len) != 0) {
+            d = vec_push(&ds);
+            rc = d ? read_drawing(db, c, col, a, d) : ERR_NOMEM;
+            if (rc != ERR_OK)
+                goto out;
+        }
+        if (!is_null(db, c, col + DRAWING_NCOLS)) {
+            struct edit *e = vec_push(&es);
+            rc = e ? read_edit(db, c, col + DRAWING_NCOLS, a, e) : ERR_NOMEM;
+            if (rc != ERR_OK)
+                goto out;
+            d->n_edits++;
+        }
     }
-    pthread_mutex_unlock(&uc->mu);
+    if (rc != ERR_NOT_FOUND)
+        goto out;
+    if (first && total) {
+        log_error("db: the gallery query returned no row");
+        rc = ERR_INTERNAL;
+        goto out;
+    }
+    rc = vec_to_arena(&ds, a, (void **)&list);
+    if (rc == ERR_OK)
+        rc = vec_to_arena(&es, a, (void **)&edits);
+    if (rc != ERR_OK)
+        goto out;
+    /* the edits are in the drawings' order: each drawing's are the next n_edits */
+    for (size_t i = 0, k = 0; i < ds.n; k += list[i].n_edits, i++)
+        list[i].edits = list[i].n_edits ? edits + k : NULL;
+    *out = list;
+    *n = ds.n;
+out:
+    db->drv->finish(c);
+    vec_free(&ds);
+    vec_free(&es);
+    return rc;
+}
+
+/* user_id's drawing id with its edits; lock: until the transaction ends. */
+static enum err load_drawing(struct db *db, struct db_conn *c, const char *user_id, const char *id,
+                             bool lock, struct arena *a, struct drawing *out)
+{
+    const struct db_arg args[] = {ARG_T(id), ARG_T(user_id)};
+    struct drawing *d = NULL;
+    size_t n = 0;
+    enum err rc = db->drv->exec(c, lock ? Q_DRAWING_LOCK : Q_DRAWING_GET, args, NARGS(args));
+
+    if (rc == ERR_OK)
+        rc = read_drawings(db, c, 0, a, &d, &n, NULL);
+    else
+        db->drv->finish(c);
+    if (rc == ERR_OK && n != 1)
+        rc = ERR_NOT_FOUND;
+    if (rc == ERR_OK)
+        *out = *d;
+    return rc;
+}
+
+static enum err user_upsert(struct db *db, struct db_conn *c, const char *user_id)
+{
+    const struct db_arg args[] = {ARG_T(user_id), ARG_I(time_now_ms())};
+
+    return run(db, c, Q_USER_ENSURE, args, NARGS(args), NULL);
+}
+
+static enum err insert_edit(struct db *db, struct db_conn *c, const char *drawing_id,
+                            const struct edit *e)
+{
+    const struct db_arg args[] = {ARG_T(drawing_id), ARG_T(e->image_key), ARG_T(e->thumbnail_key),
+                                  ARG_T(e->prompt),  ARG_T(e->source),    ARG_I(e->created_at)};
+
+    return run(db, c, Q_EDIT_INSERT, args, NARGS(args), NULL);
+}
+
+static enum err add_job(struct db *db, struct db_conn *c, enum job_kind kind, const char *key)
+{
+    const struct db_arg args[] = {ARG_T(kind == JOB_UPLOAD ? "upload" : "delete"), ARG_T(key),
+                                  ARG_I(time_now_ms())};
+
+    return run(db, c, Q_JOB_ADD, args, NARGS(args), NULL);
+}
+
+/* Keeps each pending object with its upload job, inside the caller's transaction. */
+static enum err add_pending(struct db *db, struct db_conn *c, const char *drawing_id,
+                            const struct db_pending *p, size_t n)
+{
+    enum err rc = ERR_OK;
+
+    for (size_t i = 0; i < n && rc == ERR_OK; i++) {
+        const struct db_arg args[] = {ARG_T(p[i].key), ARG_T(drawing_id), ARG_T(p[i].content_type),
+                                      ARG_B(p[i].bytes, p[i].len), ARG_I(time_now_ms())};
+
+        rc = run(db, c, Q_PENDING_ADD, args, NARGS(args), NULL);
+        if (rc == ERR_OK)
+            rc = add_job(db, c, JOB_UPLOAD, p[i].key);
+    }
+    return rc;
 }
 
 /* ---- argument checks --------------------------------------------------- */
@@ -193,212 +338,469 @@ static bool edit_is_valid(const struct edit *e)
     return strcmp(e->source, "text") == 0 || strcmp(e->source, "audio") == 0;
 }
 
-static bool page_is_valid(int64_t offset, int64_t limit)
+static bool pending_is_valid(const struct db_pending *p, size_t n)
 {
-    return offset >= 0 && limit >= 1 && limit <= DB_LIST_MAX;
+    if (n > 0 && !p)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!p[i].key || !*p[i].key || !p[i].content_type || (!p[i].bytes && p[i].len))
+            return false;
+    }
+    return true;
 }
 
-/* ---- open and close ---------------------------------------------------- */
+/* ---- open, close, migrate ---------------------------------------------- */
 
 enum err db_open(const struct config *cfg, struct db **out)
 {
-    const struct db_ops *ops = NULL;
-    struct user_cache *uc = NULL;
+    const struct db_driver *drv = NULL;
+    struct idset *uc = NULL;
     struct db *db = NULL;
     enum err rc = ERR_INVALID;
 
     if (!cfg || !out)
         goto out;
-    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-        if (backends[i].kind == cfg->db_kind)
-            ops = backends[i].ops;
-    }
-    if (!ops) {
+    if ((size_t)cfg->db_kind < NARGS(drivers))
+        drv = drivers[cfg->db_kind];
+    if (!drv) {
         log_error("db: this build has no backend for the configured DATABASE_URL");
         rc = ERR_UNSUPPORTED;
         goto out;
     }
-    rc = user_cache_new(&uc);
+    rc = idset_new(&uc);
     if (rc != ERR_OK)
         goto out;
-    rc = ops->open(cfg, &db);
+    rc = drv->open(cfg, &db);
     if (rc != ERR_OK)
         goto out;
     db->seen = uc;
     uc = NULL;
     *out = db;
 out:
-    user_cache_free(uc);
+    idset_free(uc);
     return rc;
 }
 
 void db_close(struct db *db)
 {
-    struct user_cache *uc;
+    struct idset *uc;
 
     if (!db)
         return;
     uc = db->seen;
-    db->ops->close(db);
-    user_cache_free(uc);
+    db->drv->close(db);
+    idset_free(uc);
+}
+
+const char *db_name(const struct db *db)
+{
+    return db->drv->name;
+}
+
+/* Takes the migrations' lock: one migrator at a time, across processes and servers. */
+static enum err migration_lock(struct db *db, struct db_conn *c)
+{
+    const struct db_arg args[] = {ARG_I(MIGRATION_LOCK_KEY)};
+    enum err rc = begin(db, c, true);
+
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_MIGRATION_LOCK, args, NARGS(args));
+    db->drv->finish(c);
+    return rc;
+}
+
+/* Applies migration version (1-based) unless it already is, in one transaction under
+ * the lock, so servers starting together apply it once (the others wait, then find
+ * the version row). */
+static enum err migrate_one(struct db *db, struct db_conn *c, int64_t version, const char *sql)
+{
+    const struct db_arg args[] = {ARG_I(version), ARG_I(time_now_ms())};
+    enum err rc = migration_lock(db, c);
+
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_MIGRATION_APPLIED, args, 1);
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    db->drv->finish(c);
+    if (rc == ERR_NOT_FOUND) {
+        rc = db->drv->script(c, sql);
+        if (rc == ERR_OK)
+            rc = run(db, c, Q_MIGRATION_RECORD, args, NARGS(args), NULL);
+        if (rc == ERR_OK)
+            log_info("db: applied migration %lld", (long long)version);
+    }
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    return rc;
 }
 
 enum err db_migrate(struct db *db)
 {
+    const char *const *sql;
+    struct db_conn *c = NULL;
+    size_t n = 0;
+    enum err rc;
+
     if (!db)
         return ERR_INVALID;
-    return db->ops->migrate(db);
+    sql = sql_migrations(db->drv->dialect, &n);
+    rc = db->drv->acquire(db, &c);
+    /* CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin: under the lock */
+    if (rc == ERR_OK)
+        rc = migration_lock(db, c);
+    if (rc == ERR_OK)
+        rc = db->drv->script(c, sql_migrations_table(db->drv->dialect));
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    for (size_t i = 0; i < n && rc == ERR_OK; i++)
+        rc = migrate_one(db, c, (int64_t)i + 1, sql[i]);
+    db->drv->release(db, c);
+    return rc;
+}
+
+/* Runs one statement without rows on a connection of its own. */
+static enum err run_alone(struct db *db, enum sql_query q, const struct db_arg *args, size_t n,
+                          int64_t *changed)
+{
+    struct db_conn *c = NULL;
+    enum err rc = db->drv->acquire(db, &c);
+
+    if (rc == ERR_OK)
+        rc = run(db, c, q, args, n, changed);
+    db->drv->release(db, c);
+    return rc;
 }
 
 enum err db_ping(struct db *db)
 {
     if (!db)
         return ERR_INVALID;
-    return db->ops->ping(db);
+    return run_alone(db, Q_PING, NULL, 0, NULL);
 }
 
-/* ---- users ------------------------------------------------------------- */
+/* ---- users and tutorials ----------------------------------------------- */
 
 enum err db_user_ensure(struct db *db, const char *user_id)
 {
-    unsigned char raw[16];
+    const struct db_arg args[] = {ARG_T(user_id), ARG_I(time_now_ms())};
     enum err rc;
 
-    if (!db || !is_uuid(user_id) || !uuid_to_bytes(user_id, raw))
+    if (!db || !is_uuid(user_id))
         return ERR_INVALID;
-    if (db->seen && user_cache_has(db->seen, raw))
+    if (idset_has(db->seen, user_id))
         return ERR_OK;
-    rc = db->ops->user_ensure(db, user_id);
-    if (rc == ERR_OK && db->seen)
-        user_cache_add(db->seen, raw);
+    rc = run_alone(db, Q_USER_ENSURE, args, NARGS(args), NULL);
+    if (rc == ERR_OK)
+        idset_add(db->seen, user_id);
     return rc;
 }
-
-/* ---- tutorials --------------------------------------------------------- */
 
 enum err db_tutorial_add(struct db *db, const struct tutorial *t)
 {
     if (!db || !t || !is_uuid(t->id) || !t->title)
         return ERR_INVALID;
-    return db->ops->tutorial_add(db, t);
+    const struct db_arg args[] = {ARG_T(t->id), ARG_T(t->title), ARG_I(t->created_at)};
+
+    return run_alone(db, Q_TUTORIAL_ADD, args, NARGS(args), NULL);
 }
 
 enum err db_tutorial_exists(struct db *db, const char *id)
 {
+    const struct db_arg args[] = {ARG_T(id)};
+    struct db_conn *c = NULL;
+    enum err rc;
+
     if (!db)
         return ERR_INVALID;
     if (!is_uuid(id))
         return ERR_NOT_FOUND;
-    return db->ops->tutorial_exists(db, id);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_TUTORIAL_EXISTS, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = db->drv->step(c); /* no row: ERR_NOT_FOUND */
+    db->drv->release(db, c);
+    return rc;
 }
 
 enum err db_tutorial_list(struct db *db, struct arena *a, struct tutorial **out, size_t *n)
 {
+    struct vec v = {.size = sizeof(struct tutorial)};
+    struct db_conn *c = NULL;
+    void *list;
+    enum err rc;
+
     if (!db || !a || !out || !n)
         return ERR_INVALID;
-    return db->ops->tutorial_list(db, a, out, n);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_TUTORIAL_LIST, NULL, 0);
+    while (rc == ERR_OK && (rc = db->drv->step(c)) == ERR_OK) {
+        struct tutorial *t = vec_push(&v);
+
+        rc = t ? col_uuid(db, c, 0, t->id) : ERR_NOMEM;
+        if (rc == ERR_OK)
+            rc = col_text(db, c, 1, a, &t->title);
+        if (rc == ERR_OK)
+            rc = db->drv->i64(c, 2, &t->created_at);
+    }
+    if (rc == ERR_NOT_FOUND)
+        rc = vec_to_arena(&v, a, &list);
+    if (rc == ERR_OK) {
+        *out = list;
+        *n = v.n;
+    }
+    db->drv->release(db, c);
+    vec_free(&v);
+    return rc;
 }
 
 /* ---- drawings ---------------------------------------------------------- */
 
-enum err db_drawing_insert(struct db *db, const struct drawing *d)
+enum err db_drawing_insert(struct db *db, const struct drawing *d, const struct db_pending *pending,
+                           size_t n_pending)
 {
+    struct db_conn *c = NULL;
+    enum err rc;
+
     if (!db || !d || !is_uuid(d->id) || !is_uuid(d->user_id) || !d->original_key)
         return ERR_INVALID;
-    if (d->tutorial_id && !is_uuid(d->tutorial_id))
-        return ERR_INVALID;
-    if (d->n_edits > 0 && !d->edits)
+    if ((d->tutorial_id && !is_uuid(d->tutorial_id)) || (d->n_edits > 0 && !d->edits))
         return ERR_INVALID;
     for (size_t i = 0; i < d->n_edits; i++) {
         if (!edit_is_valid(&d->edits[i]))
             return ERR_INVALID;
     }
-    return db->ops->drawing_insert(db, d);
+    if (!pending_is_valid(pending, n_pending))
+        return ERR_INVALID;
+    const struct db_arg args[] = {
+        ARG_T(d->id),           ARG_T(d->user_id),       ARG_T(d->tutorial_id),
+        ARG_T(d->original_key), ARG_T(d->thumbnail_key), ARG_I(d->created_at),
+        ARG_I(d->updated_at)};
+
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    /* the owner's row carries the counters the triggers update */
+    if (rc == ERR_OK)
+        rc = user_upsert(db, c, d->user_id);
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_DRAWING_INSERT, args, NARGS(args), NULL); /* no tutorial: NOT_FOUND */
+    for (size_t i = 0; i < d->n_edits && rc == ERR_OK; i++)
+        rc = insert_edit(db, c, d->id, &d->edits[i]);
+    if (rc == ERR_OK)
+        rc = add_pending(db, c, d->id, pending, n_pending);
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    db->drv->release(db, c);
+    return rc;
 }
 
 enum err db_drawing_get(struct db *db, const char *user_id, const char *id, struct arena *a,
                         struct drawing *out)
 {
+    struct db_conn *c = NULL;
+    enum err rc;
+
     if (!db || !a || !out)
         return ERR_INVALID;
     if (!is_uuid(user_id) || !is_uuid(id))
         return ERR_NOT_FOUND;
-    return db->ops->drawing_get(db, user_id, id, a, out);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = load_drawing(db, c, user_id, id, false, a, out); /* one statement: one snapshot */
+    db->drv->release(db, c);
+    return rc;
 }
 
 enum err db_drawing_list(struct db *db, const char *user_id, int64_t offset, int64_t limit,
                          struct arena *a, struct drawing **out, size_t *n, int64_t *total)
 {
+    const struct db_arg args[] = {ARG_T(user_id), ARG_I(limit), ARG_I(offset)};
+    struct db_conn *c = NULL;
+    enum err rc;
+
     /* user_id comes from a verified token, so a malformed one is a caller bug */
     if (!db || !a || !out || !n || !total || !is_uuid(user_id))
         return ERR_INVALID;
-    if (!page_is_valid(offset, limit))
+    if (offset < 0 || limit < 1 || limit > DB_LIST_MAX)
         return ERR_INVALID;
-    return db->ops->drawing_list(db, user_id, offset, limit, a, out, n, total);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_GALLERY_PAGE, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = read_drawings(db, c, 1, a, out, n, total); /* column 0: the total */
+    db->drv->release(db, c);
+    return rc;
 }
 
 enum err db_drawing_delete(struct db *db, const char *user_id, const char *id, struct arena *a,
                            struct drawing *out)
 {
+    const struct db_arg args[] = {ARG_T(id), ARG_T(user_id)};
+    struct db_conn *c = NULL;
+    struct drawing d;
+    int64_t changed = 0;
+    enum err rc;
+
     if (!db || !a || !out)
         return ERR_INVALID;
     if (!is_uuid(user_id) || !is_uuid(id))
         return ERR_NOT_FOUND;
-    return db->ops->drawing_delete(db, user_id, id, a, out);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    if (rc == ERR_OK)
+        rc = load_drawing(db, c, user_id, id, true, a, &d); /* not theirs: ERR_NOT_FOUND */
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_DRAWING_DELETE, args, NARGS(args), &changed); /* edits cascade */
+    if (rc == ERR_OK && changed != 1) {
+        log_error("db: delete drawing: the row read was not deleted");
+        rc = ERR_INTERNAL;
+    }
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    if (rc == ERR_OK)
+        *out = d;
+    db->drv->release(db, c);
+    return rc;
 }
 
+/* updated_at becomes the edit's created_at. */
 enum err db_edit_append(struct db *db, const char *user_id, const char *drawing_id,
-                        const struct edit *e)
+                        const struct edit *e, const struct db_pending *pending, size_t n_pending)
 {
-    if (!db || !edit_is_valid(e))
+    struct db_conn *c = NULL;
+    int64_t changed = 0;
+    enum err rc;
+
+    if (!db || !edit_is_valid(e) || !pending_is_valid(pending, n_pending))
         return ERR_INVALID;
     if (!is_uuid(user_id) || !is_uuid(drawing_id))
         return ERR_NOT_FOUND;
-    return db->ops->edit_append(db, user_id, drawing_id, e);
+    const struct db_arg args[] = {ARG_I(e->created_at), ARG_T(drawing_id), ARG_T(user_id)};
+
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    /* locks the drawing's row first: two edits cannot both count as its first */
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_DRAWING_TOUCH, args, NARGS(args), &changed);
+    if (rc == ERR_OK && changed == 0)
+        rc = ERR_NOT_FOUND; /* absent, or not theirs */
+    if (rc == ERR_OK)
+        rc = insert_edit(db, c, drawing_id, e);
+    if (rc == ERR_OK)
+        rc = add_pending(db, c, drawing_id, pending, n_pending);
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    db->drv->release(db, c);
+    return rc;
 }
 
 enum err db_stats(struct db *db, const char *user_id, struct drawing_stats *out)
 {
+    const struct db_arg args[] = {ARG_T(user_id)};
+    struct drawing_stats s = {0};
+    struct db_conn *c = NULL;
+    enum err rc;
+
     if (!db || !out || !is_uuid(user_id))
         return ERR_INVALID;
-    return db->ops->stats(db, user_id, out);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_USER_COUNTS, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 0, &s.total_drawings);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 1, &s.edited_drawings);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 2, &s.tutorial_drawings);
+    if (rc == ERR_NOT_FOUND) /* no row yet: zeros */
+        rc = ERR_OK;
+    if (rc == ERR_OK)
+        *out = s;
+    db->drv->release(db, c);
+    return rc;
 }
 
 /* ---- jobs -------------------------------------------------------------- */
 
-#define JOB_KIND_MAX 32
-#define JOB_ERROR_MAX 1000
-
-enum err db_job_add_ref(struct db *db, const char *kind, const char *key, const char *ref)
+enum err db_job_add(struct db *db, enum job_kind kind, const char *key)
 {
-    if (!db || !kind || !*kind || strlen(kind) > JOB_KIND_MAX || !key || !*key)
+    struct db_conn *c = NULL;
+    enum err rc;
+
+    if (!db || !key || !*key || (kind != JOB_DELETE && kind != JOB_UPLOAD))
         return ERR_INVALID;
-    return db->ops->job_add(db, kind, key, ref, time_now_ms());
-}
-
-enum err db_job_add(struct db *db, const char *kind, const char *key)
-{
-    return db_job_add_ref(db, kind, key, NULL);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = add_job(db, c, kind, key);
+    db->drv->release(db, c);
+    return rc;
 }
 
 enum err db_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct arena *a,
                       struct db_job *out)
 {
+    struct db_job j = {0};
+    struct db_conn *c = NULL;
+    char *kind = NULL;
+    enum err rc;
+
     if (!db || !a || !out || now_ms < 0 || lease_ms <= 0 || lease_ms > INT64_MAX - now_ms)
         return ERR_INVALID;
-    return db->ops->job_claim(db, now_ms, lease_ms, a, out);
+    const struct db_arg args[] = {ARG_I(now_ms), ARG_I(now_ms + lease_ms)};
+
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_JOB_CLAIM, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = db->drv->step(c); /* none due: ERR_NOT_FOUND */
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 0, &j.id);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, 1, a, &kind);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, 2, a, &j.object_key);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 3, &j.attempts);
+    db->drv->finish(c);
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    db->drv->release(db, c);
+    if (rc != ERR_OK)
+        return rc;
+    if (!kind || !j.object_key || (strcmp(kind, "delete") != 0 && strcmp(kind, "upload") != 0)) {
+        log_warn("db: job %lld is of no known kind; dropped", (long long)j.id);
+        (void)db_job_done(db, j.id);
+        return ERR_NOT_FOUND;
+    }
+    j.kind = strcmp(kind, "upload") == 0 ? JOB_UPLOAD : JOB_DELETE;
+    *out = j;
+    return ERR_OK;
 }
 
 enum err db_job_done(struct db *db, int64_t id)
 {
+    const struct db_arg args[] = {ARG_I(id)};
+    int64_t changed = 0;
+    enum err rc;
+
     if (!db || id <= 0)
         return ERR_INVALID;
-    return db->ops->job_done(db, id);
+    rc = run_alone(db, Q_JOB_DONE, args, NARGS(args), &changed);
+    return rc == ERR_OK && changed != 1 ? ERR_NOT_FOUND : rc;
 }
 
 enum err db_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char *error)
 {
     char *cut = NULL;
+    int64_t changed = 0;
     enum err rc;
 
     if (!db || id <= 0 || next_run_at < 0)
@@ -410,41 +812,87 @@ enum err db_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char
             return ERR_NOMEM;
         error = cut;
     }
-    rc = db->ops->job_retry(db, id, next_run_at, error);
+    const struct db_arg args[] = {ARG_I(id), ARG_I(next_run_at), ARG_T(error)};
+
+    rc = run_alone(db, Q_JOB_RETRY, args, NARGS(args), &changed);
     free(cut);
-    return rc;
+    return rc == ERR_OK && changed != 1 ? ERR_NOT_FOUND : rc;
 }
 
 enum err db_keys_referenced(struct db *db, db_key_fn fn, void *ctx)
 {
+    struct db_conn *c = NULL;
+    enum err rc;
+
     if (!db || !fn)
         return ERR_INVALID;
-    return db->ops->keys_referenced(db, fn, ctx);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_KEYS_REFERENCED, NULL, 0);
+    while (rc == ERR_OK && (rc = db->drv->step(c)) == ERR_OK) {
+        size_t len = 0;
+        const char *key = db->drv->bytes(c, 0, &len);
+
+        if (key && memchr(key, '\0', len) == NULL) {
+            char *copy = strndup(key, len);
+            rc = copy ? fn(ctx, copy) : ERR_NOMEM;
+            free(copy);
+        }
+    }
+    if (rc == ERR_NOT_FOUND)
+        rc = ERR_OK;
+    db->drv->release(db, c);
+    return rc;
 }
 
-/* ---- the storage fallback ---------------------------------------------- */
+/* ---- pending objects --------------------------------------------------- */
 
-static bool is_data_url(const char *s)
+enum err db_pending_get(struct db *db, const char *key, struct arena *a, struct db_pending *out)
 {
-    return s && strncmp(s, "data:", 5) == 0;
-}
+    const struct db_arg args[] = {ARG_T(key)};
+    struct db_pending p = {.key = key};
+    struct db_conn *c = NULL;
+    char *type = NULL;
+    void *bytes = NULL;
+    size_t len = 0;
+    const void *b;
+    enum err rc;
 
-enum err db_data_url_get(struct db *db, const char *drawing_id, bool original, struct arena *a,
-                         char **out)
-{
-    if (!db || !a || !out)
+    if (!db || !key || !a || !out)
         return ERR_INVALID;
-    if (!is_uuid(drawing_id))
-        return ERR_NOT_FOUND;
-    return db->ops->data_url_get(db, drawing_id, original, a, out);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_PENDING_GET, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, 0, a, &type);
+    if (rc == ERR_OK) {
+        b = db->drv->bytes(c, 1, &len);
+        bytes = arena_alloc(a, len ? len : 1);
+        if (!bytes || !b || !type)
+            rc = bytes ? ERR_INTERNAL : ERR_NOMEM;
+        else
+            memcpy(bytes, b, len);
+    }
+    db->drv->release(db, c);
+    if (rc != ERR_OK)
+        return rc;
+    p.content_type = type;
+    p.bytes = bytes;
+    p.len = len;
+    *out = p;
+    return ERR_OK;
 }
 
-enum err db_data_url_swap(struct db *db, const char *drawing_id, bool original,
-                          const char *data_url, const char *key)
+enum err db_pending_done(struct db *db, const char *key)
 {
-    if (!db || !is_data_url(data_url) || !key || !*key || is_data_url(key))
+    const struct db_arg args[] = {ARG_T(key)};
+    int64_t changed = 0;
+    enum err rc;
+
+    if (!db || !key)
         return ERR_INVALID;
-    if (!is_uuid(drawing_id))
-        return ERR_NOT_FOUND;
-    return db->ops->data_url_swap(db, drawing_id, original, data_url, key);
+    rc = run_alone(db, Q_PENDING_DONE, args, NARGS(args), &changed);
+    return rc == ERR_OK && changed == 0 ? ERR_NOT_FOUND : rc;
 }

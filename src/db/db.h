@@ -1,9 +1,10 @@
 /*
  * db.h - the database interface and the records it stores.
  *
- * A backend (sqlite.c, postgres.c) implements struct db_ops; db.c holds the
- * name table and thin wrappers that check arguments once, then dispatch. Every
- * call is safe from any thread: backends keep one connection per thread or a pool.
+ * Every operation is written once, in db.c, over the small driver interface that
+ * each backend implements (driver.h: sqlite.c, postgres.c); its SQL lives in one
+ * table (sql.h, queries.inc). Every call is safe from any thread: backends keep
+ * one connection per thread or a pool.
  *
  * Ownership: records returned by the db_* getters live in the caller's arena and
  * die with it; records passed in are borrowed. Ownership of every drawing is
@@ -22,11 +23,13 @@
 #include "util/id.h"
 
 struct edit {
-    char *image_key;     /* storage key of the edited PNG */
-    char *thumbnail_key; /* storage key of its WebP thumbnail, or NULL */
-    char *prompt;        /* what was asked, or what was heard */
-    char *source;        /* "text" | "audio" */
-    int64_t created_at;  /* ms since the epoch */
+    char *image_key;        /* storage key of the edited PNG */
+    char *thumbnail_key;    /* storage key of its WebP thumbnail, or NULL */
+    char *prompt;           /* what was asked, or what was heard */
+    char *source;           /* "text" | "audio" */
+    int64_t created_at;     /* ms since the epoch */
+    bool image_pending;     /* read only: kept in the database until storage takes it */
+    bool thumbnail_pending; /* likewise */
 };
 
 struct drawing {
@@ -38,6 +41,7 @@ struct drawing {
     int64_t created_at, updated_at;
     struct edit *edits; /* oldest first */
     size_t n_edits;
+    bool original_pending, thumbnail_pending; /* read only, as in struct edit */
 };
 
 struct tutorial {
@@ -50,68 +54,44 @@ struct drawing_stats {
     int64_t total_drawings, edited_drawings, tutorial_drawings;
 };
 
+/* What a background job does with its object. */
+enum job_kind {
+    JOB_DELETE, /* delete it from storage */
+    JOB_UPLOAD, /* store it from the pending table, then drop it there */
+};
+
 /* A queued background job (db_job_claim). */
 struct db_job {
     int64_t id;
-    char *kind;       /* "delete" */
+    enum job_kind kind;
     char *object_key; /* the storage key it is about */
-    char *ref;        /* what else it needs ("upload": the drawing's id), or NULL */
     int64_t attempts; /* failed runs so far */
+};
+
+/*
+ * An object storage refused (after its retries): its bytes are kept in the database,
+ * in the same transaction as the row that names its key, until an upload job stores
+ * it (db_pending_get, then db_pending_done). Borrowed by the calls that take it.
+ */
+struct db_pending {
+    const char *key;
+    const char *content_type;
+    const void *bytes;
+    size_t len;
 };
 
 /* Called once per referenced storage key; anything but ERR_OK stops and is returned.
  * The key lives only during the call. */
 typedef enum err (*db_key_fn)(void *ctx, const char *key);
 
-struct db;
-
-struct db_ops {
-    const char *name; /* "sqlite" | "postgres" */
-    enum err (*open)(const struct config *cfg, struct db **out);
-    void (*close)(struct db *db);
-    enum err (*migrate)(struct db *db);
-    enum err (*ping)(struct db *db);
-
-    enum err (*user_ensure)(struct db *db, const char *user_id);
-
-    enum err (*tutorial_add)(struct db *db, const struct tutorial *t);
-    enum err (*tutorial_exists)(struct db *db, const char *id);
-    enum err (*tutorial_list)(struct db *db, struct arena *a, struct tutorial **out, size_t *n);
-
-    enum err (*drawing_insert)(struct db *db, const struct drawing *d);
-    enum err (*drawing_get)(struct db *db, const char *user_id, const char *id, struct arena *a,
-                            struct drawing *out);
-    enum err (*drawing_list)(struct db *db, const char *user_id, int64_t offset, int64_t limit,
-                             struct arena *a, struct drawing **out, size_t *n, int64_t *total);
-    enum err (*drawing_delete)(struct db *db, const char *user_id, const char *id, struct arena *a,
-                               struct drawing *out);
-    enum err (*edit_append)(struct db *db, const char *user_id, const char *drawing_id,
-                            const struct edit *e);
-    enum err (*stats)(struct db *db, const char *user_id, struct drawing_stats *out);
-
-    enum err (*job_add)(struct db *db, const char *kind, const char *key, const char *ref,
-                        int64_t now_ms);
-    enum err (*job_claim)(struct db *db, int64_t now_ms, int64_t lease_ms, struct arena *a,
-                          struct db_job *out);
-    enum err (*job_done)(struct db *db, int64_t id);
-    enum err (*job_retry)(struct db *db, int64_t id, int64_t next_run_at, const char *error);
-    enum err (*keys_referenced)(struct db *db, db_key_fn fn, void *ctx);
-    enum err (*data_url_get)(struct db *db, const char *drawing_id, bool original, struct arena *a,
-                             char **out);
-    enum err (*data_url_swap)(struct db *db, const char *drawing_id, bool original,
-                              const char *data_url, const char *key);
-};
-
-/* Every backend's struct starts with this. */
-struct db {
-    const struct db_ops *ops;
-    struct user_cache *seen; /* users known to exist; owned by db.c */
-};
+struct db; /* a backend (driver.h) */
 
 /* Opens the backend cfg->db_kind names. Does not migrate: call db_migrate(). */
 enum err db_open(const struct config *cfg, struct db **out);
 /* Closes and frees. Accepts NULL. */
 void db_close(struct db *db);
+/* The backend's name: "sqlite" | "postgres". */
+const char *db_name(const struct db *db);
 
 /* Brings the schema up to date; safe to call on every start. */
 enum err db_migrate(struct db *db);
@@ -128,8 +108,10 @@ enum err db_tutorial_exists(struct db *db, const char *id);
 /* Oldest first. */
 enum err db_tutorial_list(struct db *db, struct arena *a, struct tutorial **out, size_t *n);
 
-/* Inserts the drawing and its edits in one transaction. */
-enum err db_drawing_insert(struct db *db, const struct drawing *d);
+/* Inserts the drawing and its edits, and keeps the n_pending objects storage refused
+ * (each with its upload job), in one transaction. */
+enum err db_drawing_insert(struct db *db, const struct drawing *d, const struct db_pending *pending,
+                           size_t n_pending);
 /* ERR_NOT_FOUND if absent or not user_id's. */
 enum err db_drawing_get(struct db *db, const char *user_id, const char *id, struct arena *a,
                         struct drawing *out);
@@ -141,9 +123,10 @@ enum err db_drawing_list(struct db *db, const char *user_id, int64_t offset, int
  * so the caller can delete the objects. ERR_NOT_FOUND if absent or not user_id's. */
 enum err db_drawing_delete(struct db *db, const char *user_id, const char *id, struct arena *a,
                            struct drawing *out);
-/* Appends an edit to user_id's drawing and bumps updated_at. ERR_NOT_FOUND if not theirs. */
+/* Appends an edit to user_id's drawing and bumps updated_at, keeping the pending
+ * objects as db_drawing_insert does, in one transaction. ERR_NOT_FOUND if not theirs. */
 enum err db_edit_append(struct db *db, const char *user_id, const char *drawing_id,
-                        const struct edit *e);
+                        const struct edit *e, const struct db_pending *pending, size_t n_pending);
 enum err db_stats(struct db *db, const char *user_id, struct drawing_stats *out);
 
 /*
@@ -151,11 +134,9 @@ enum err db_stats(struct db *db, const char *user_id, struct drawing_stats *out)
  * when run_at <= now and it holds no live lease. db_job_claim takes the oldest due
  * job for exactly one caller, leasing it until now + lease_ms (a server that dies
  * holding it loses it when the lease expires); ERR_NOT_FOUND when none is due.
- * out->kind and out->object_key live in the arena.
+ * out->object_key lives in the arena.
  */
-enum err db_job_add(struct db *db, const char *kind, const char *key); /* due now */
-/* The same with a reference the job needs (ref may be NULL). */
-enum err db_job_add_ref(struct db *db, const char *kind, const char *key, const char *ref);
+enum err db_job_add(struct db *db, enum job_kind kind, const char *key); /* due now */
 enum err db_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct arena *a,
                       struct db_job *out);
 /* The job is finished: removed. */
@@ -166,18 +147,9 @@ enum err db_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char
  * in one streamed query; a key may be reported more than once. */
 enum err db_keys_referenced(struct db *db, db_key_fn fn, void *ctx);
 
-/*
- * The storage fallback: an image that could not be stored is kept in its row as a
- * data: URL (drawings.original_key when original, else an edit's image_key), until
- * a job uploads it. db_data_url_get gives the drawing's first such URL (ERR_NOT_FOUND
- * if none); db_data_url_swap replaces that URL by key, only if it is still there
- * (ERR_NOT_FOUND otherwise: deleted or swapped meanwhile).
- */
-enum err db_data_url_get(struct db *db, const char *drawing_id, bool original, struct arena *a,
-                         char **out);
-enum err db_data_url_swap(struct db *db, const char *drawing_id, bool original,
-                          const char *data_url, const char *key);
-
-/* Backends, for db.c's table. */
-extern const struct db_ops db_sqlite_ops;
-extern const struct db_ops db_postgres_ops;
+/* A pending object's bytes and content type, in the arena; ERR_NOT_FOUND once it is
+ * stored or its drawing deleted. */
+enum err db_pending_get(struct db *db, const char *key, struct arena *a, struct db_pending *out);
+/* The object is stored: forget its bytes. ERR_NOT_FOUND if they were already gone
+ * (its drawing was deleted meanwhile: the caller deletes the object it stored). */
+enum err db_pending_done(struct db *db, const char *key);

@@ -1,6 +1,7 @@
 /*
- * drawings.c - the gallery routes: create, get, delete, list, stats.
- * Handlers only: parsing and answering; the work is in src/drawings.c.
+ * drawings.c - the gallery routes: get, delete, list, stats (a new drawing goes
+ * through the pipeline: handlers/edits.c). Handlers only: parsing and answering;
+ * the work is in src/drawings.c and the database.
  */
 #include "handlers/handlers.h"
 
@@ -19,33 +20,8 @@ static enum err respond_drawing(struct request *req, struct response *res, int s
     struct jsonw w;
 
     jsonw_init(&w, 1024);
-    api_json_drawing(&w, d, req->app->storage, req->arena);
+    api_json_drawing(&w, d, req->app, req->arena);
     return response_jsonw(res, status, &w);
-}
-
-enum err handle_drawing_create(struct request *req, struct response *res)
-{
-    const struct form_field *file = request_field(req, "file");
-    char tutorial[ID_UUID_LEN];
-    bool has_tutorial;
-    struct drawing d;
-    const char *why = NULL;
-    enum err rc = ERR_OK;
-
-    if (!file)
-        rc = request_invalid(req, "body", "file", "Field required", "missing");
-    if (request_form_uuid(req, "tutorial_id", tutorial, &has_tutorial) != ERR_OK)
-        rc = ERR_VALIDATION;
-    if (rc != ERR_OK)
-        return rc;
-    if (file->too_large)
-        return request_fail(req, ERR_TOO_LARGE, "Request body too large");
-
-    rc = drawings_create(req->app, req->user_id, has_tutorial ? tutorial : NULL, file->data,
-                         file->len, req->arena, &d, &why);
-    if (rc != ERR_OK)
-        return request_fail(req, rc, why);
-    return respond_drawing(req, res, 201, &d);
 }
 
 static enum err drawing_id_param(struct request *req, char out[ID_UUID_LEN])
@@ -95,14 +71,13 @@ enum err handle_gallery(struct request *req, struct response *res)
 
     /* both are checked, so a client hears about every bad parameter at once */
     rc_page = request_query_int(req, "page", 1, 1, INT64_MAX, &page);
-    rc_limit = request_query_int(req, "limit", GALLERY_DEFAULT_LIMIT, 1, GALLERY_MAX_LIMIT,
-                                 &limit);
+    rc_limit = request_query_int(req, "limit", GALLERY_DEFAULT_LIMIT, 1, GALLERY_MAX_LIMIT, &limit);
     if (rc_page != ERR_OK || rc_limit != ERR_OK)
         return ERR_VALIDATION;
     offset = api_page_offset(page, limit);
     if (offset >= 0) {
-        rc = db_drawing_list(req->app->db, req->user_id, offset, limit, req->arena, &ds, &n,
-                             &total);
+        rc =
+            db_drawing_list(req->app->db, req->user_id, offset, limit, req->arena, &ds, &n, &total);
     } else {
         /* a page past any possible row: no rows, but the count is still true */
         struct drawing_stats st;
@@ -113,7 +88,7 @@ enum err handle_gallery(struct request *req, struct response *res)
     if (rc != ERR_OK)
         return rc;
     jsonw_init(&w, 1024 + n * 1024);
-    api_json_gallery(&w, ds, n, total, page, limit, req->app->storage, req->arena);
+    api_json_gallery(&w, ds, n, total, page, limit, req->app, req->arena);
     return response_jsonw(res, 200, &w);
 }
 

@@ -1,16 +1,20 @@
 /*
- * edits.c - the edit routes: POST /api/edit-image (upload and edit),
+ * edits.c - the routes that go through the edit pipeline: POST /api/drawings
+ * (save an upload as it is), POST /api/edit-image (upload and edit),
  * POST /api/edit-image-with-audio (the same, prompted by voice) and
- * POST /api/drawings/{id}/edits (edit a saved drawing again, by text or voice). Handlers parse and
- * validate every field, check the tutorial, then hand the work to the edit
- * pipeline (src/edits.c) and defer the answer: no HTTP thread waits on an editor.
+ * POST /api/drawings/{id}/edits (edit a saved drawing again, by text or voice).
+ * Handlers parse and validate every field, check the tutorial, then hand the work
+ * to the pipeline (src/edits.c) and defer the answer: no HTTP thread decodes an
+ * image or waits on storage or an editor.
  */
 #include "handlers/handlers.h"
 
 #include <stdint.h>
 #include <string.h>
 
+#include "api_json.h"
 #include "app.h"
+#include "drawings.h"
 #include "edits.h"
 #include "util/jsonw.h"
 
@@ -20,6 +24,7 @@
 struct pending {
     struct request *req;
     struct response *res;
+    bool save_only; /* POST /api/drawings: 201 DrawingResponse */
 };
 
 /* The seed's edit response: note "success" is the string "true". */
@@ -48,8 +53,14 @@ static void on_done(void *arg, const struct edit_outcome *o)
     struct request *req = p->req;
     enum err rc = o->rc;
 
-    if (rc == ERR_OK)
+    if (rc == ERR_OK && p->save_only) {
+        struct jsonw w;
+        jsonw_init(&w, 1024);
+        api_json_drawing(&w, o->drawing, req->app, req->arena);
+        rc = response_jsonw(p->res, 201, &w);
+    } else if (rc == ERR_OK) {
         rc = write_success(p, o);
+    }
     if (rc != ERR_OK) {
         /* the outcome's strings are borrowed: copy them into the request */
         if (o->why)
@@ -71,14 +82,17 @@ static enum err start(struct request *req, struct response *res, const struct ed
         return ERR_NOMEM;
     /* a prompt the editor cannot do, or a language the transcriber cannot hear, is
      * refused before anything is stored */
-    if (o->prompt)
+    if (o->voice)
+        rc = edits_check_language(req->app->edits, o->language, &why);
+    else if (o->prompt)
         rc = edits_check_prompt(req->app->edits, o->prompt, &why);
     else
-        rc = edits_check_language(req->app->edits, o->language, &why);
+        rc = ERR_OK;
     if (rc != ERR_OK)
         return request_fail(req, rc, why);
     p->req = req;
     p->res = res;
+    p->save_only = !o->voice && !o->prompt;
     request_defer(req);
     rc = edits_submit(req->app->edits, o, on_done, p);
     if (rc == ERR_BUSY)
@@ -96,6 +110,7 @@ static enum err form_voice(struct request *req, struct edit_order *o, bool requi
         if (required)
             rc = request_invalid(req, "body", "audio", "Field required", "missing");
     } else {
+        o->voice = true;
         o->audio = audio->data;
         o->audio_len = audio->too_large ? SIZE_MAX : audio->len;
     }
@@ -106,9 +121,23 @@ static enum err form_voice(struct request *req, struct edit_order *o, bool requi
     return rc;
 }
 
-/* The upload routes: an image, a text or voice prompt, an optional tutorial. */
-static enum err upload_and_edit(struct request *req, struct response *res, const char *image_field,
-                                bool voice)
+/* The tutorial of an upload, checked before anything is stored; *out in the arena. */
+static enum err form_tutorial(struct request *req, const char *tutorial, const char **out)
+{
+    const char *why = NULL;
+    enum err rc = drawings_check_tutorial(req->app, tutorial, &why);
+
+    if (rc != ERR_OK)
+        return request_fail(req, rc, why);
+    *out = tutorial ? arena_strdup(req->arena, tutorial) : NULL;
+    return tutorial && !*out ? ERR_NOMEM : ERR_OK;
+}
+
+enum upload_kind { SAVE, TEXT, VOICE };
+
+/* The upload routes: an image, a text or voice prompt (or none), an optional tutorial. */
+static enum err upload(struct request *req, struct response *res, const char *image_field,
+                       enum upload_kind kind)
 {
     const struct form_field *file = request_field(req, image_field);
     struct edit_order o = {.user_id = req->user_id};
@@ -119,10 +148,11 @@ static enum err upload_and_edit(struct request *req, struct response *res, const
     /* every field is checked, so the client hears of every problem at once */
     if (!file)
         rc = request_invalid(req, "body", image_field, "Field required", "missing");
-    if (voice) {
+    if (kind == VOICE) {
         if (form_voice(req, &o, true) != ERR_OK)
             rc = ERR_VALIDATION;
-    } else if (request_form_text(req, "prompt", true, 1, PROMPT_MAX_CHARS, &o.prompt) != ERR_OK) {
+    } else if (kind == TEXT &&
+               request_form_text(req, "prompt", true, 1, PROMPT_MAX_CHARS, &o.prompt) != ERR_OK) {
         rc = ERR_VALIDATION;
     }
     if (request_form_uuid(req, "tutorial_id", tutorial, &has_tutorial) != ERR_OK)
@@ -131,29 +161,27 @@ static enum err upload_and_edit(struct request *req, struct response *res, const
         return rc;
     if (file->too_large || o.audio_len == SIZE_MAX)
         return request_fail(req, ERR_TOO_LARGE, "Request body too large");
-    if (has_tutorial) {
-        rc = db_tutorial_exists(req->app->db, tutorial);
-        if (rc == ERR_NOT_FOUND)
-            return request_fail(req, rc, "Tutorial not found");
-        if (rc != ERR_OK)
-            return request_fail(req, ERR_UNAVAILABLE, "Database unavailable");
-        o.tutorial_id = arena_strdup(req->arena, tutorial);
-        if (!o.tutorial_id)
-            return ERR_NOMEM;
-    }
+    rc = form_tutorial(req, has_tutorial ? tutorial : NULL, &o.tutorial_id);
+    if (rc != ERR_OK)
+        return rc;
     o.image = file->data;
     o.image_len = file->len;
     return start(req, res, &o);
 }
 
+enum err handle_drawing_create(struct request *req, struct response *res)
+{
+    return upload(req, res, "file", SAVE);
+}
+
 enum err handle_edit_image(struct request *req, struct response *res)
 {
-    return upload_and_edit(req, res, "file", false);
+    return upload(req, res, "file", TEXT);
 }
 
 enum err handle_edit_image_with_audio(struct request *req, struct response *res)
 {
-    return upload_and_edit(req, res, "image", true);
+    return upload(req, res, "image", VOICE);
 }
 
 enum err handle_drawing_edit(struct request *req, struct response *res)

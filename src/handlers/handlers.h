@@ -28,6 +28,7 @@ enum err handle_tutorials_list(struct request *req, struct response *res);
 
 /* media.c */
 enum err handle_media(struct request *req, struct response *res);
+enum err handle_media_pending(struct request *req, struct response *res);
 
 /* health.c */
 enum err handle_health(struct request *req, struct response *res);

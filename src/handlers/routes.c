@@ -6,6 +6,7 @@
 
 const struct route routes[] = {
     {HTTP_GET, "/health", handle_health, false, BODY_NONE},
+    {HTTP_GET, "/media/pending/{key*}", handle_media_pending, false, BODY_NONE},
     {HTTP_GET, "/media/{key*}", handle_media, false, BODY_NONE},
     {HTTP_GET, "/api/tutorials", handle_tutorials_list, true, BODY_NONE},
     {HTTP_GET, "/api/drawings/gallery", handle_gallery, true, BODY_NONE},

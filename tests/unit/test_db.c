@@ -168,7 +168,7 @@ static void test_args(struct db *db)
     CHECK_ERR(db_drawing_get(db, "x", u, a, &d), ERR_NOT_FOUND);
     CHECK_ERR(db_drawing_get(db, u, u, NULL, &d), ERR_INVALID);
     CHECK_ERR(db_drawing_delete(db, u, "x", a, &d), ERR_NOT_FOUND);
-    CHECK_ERR(db_edit_append(db, u, "x", &e), ERR_NOT_FOUND);
+    CHECK_ERR(db_edit_append(db, u, "x", &e, NULL, 0), ERR_NOT_FOUND);
     CHECK_ERR(db_drawing_list(db, u, 0, 0, a, &list, &n, &total), ERR_INVALID);
     CHECK_ERR(db_drawing_list(db, u, 0, 1001, a, &list, &n, &total), ERR_INVALID);
     CHECK_ERR(db_drawing_list(db, u, -1, 20, a, &list, &n, &total), ERR_INVALID);
@@ -176,7 +176,7 @@ static void test_args(struct db *db)
     CHECK_ERR(db_tutorial_exists(db, "nope"), ERR_NOT_FOUND);
     CHECK_ERR(db_tutorial_add(db, NULL), ERR_INVALID);
     CHECK_ERR(db_stats(db, u, NULL), ERR_INVALID);
-    CHECK_ERR(db_drawing_insert(db, NULL), ERR_INVALID);
+    CHECK_ERR(db_drawing_insert(db, NULL, NULL, 0), ERR_INVALID);
 
     /* a user never seen has nothing */
     CHECK_OK(db_stats(db, u, &st));
@@ -239,21 +239,21 @@ static void test_insert(struct db *db, const char *user_a, const char *tutorial)
         model[i].n_edits = edits_for(i);
         make_drawing(a, user_a, model[i].id, i, model[i].tutorial ? tutorial : NULL,
                      model[i].created_at, model[i].n_edits, &d);
-        CHECK_OK(db_drawing_insert(db, &d));
+        CHECK_OK(db_drawing_insert(db, &d, NULL, 0));
     }
 
     /* failures leave nothing behind */
-    CHECK_ERR(db_drawing_insert(db, &d), ERR_CONFLICT);
+    CHECK_ERR(db_drawing_insert(db, &d, NULL, 0), ERR_CONFLICT);
     new_uuid(missing);
     new_uuid(d.id);
     d.tutorial_id = missing;
-    CHECK_ERR(db_drawing_insert(db, &d), ERR_NOT_FOUND);
+    CHECK_ERR(db_drawing_insert(db, &d, NULL, 0), ERR_NOT_FOUND);
     d.tutorial_id = "not-a-uuid";
-    CHECK_ERR(db_drawing_insert(db, &d), ERR_INVALID);
+    CHECK_ERR(db_drawing_insert(db, &d, NULL, 0), ERR_INVALID);
     d.tutorial_id = NULL;
     make_drawing(a, user_a, d.id, 99, NULL, BASE_MS, 1, &d);
     d.edits[0].source = "video";
-    CHECK_ERR(db_drawing_insert(db, &d), ERR_INVALID);
+    CHECK_ERR(db_drawing_insert(db, &d, NULL, 0), ERR_INVALID);
     CHECK_ERR(db_drawing_get(db, user_a, d.id, a, &d), ERR_NOT_FOUND);
     check_stats(db, user_a);
     arena_free(a);
@@ -320,7 +320,7 @@ static void test_ties(struct db *db)
     for (int i = 0; i < 3; i++) {
         new_uuid(ids[i]);
         make_drawing(a, u, ids[i], i, NULL, BASE_MS, 0, &d);
-        CHECK_OK(db_drawing_insert(db, &d));
+        CHECK_OK(db_drawing_insert(db, &d, NULL, 0));
     }
     CHECK_OK(db_drawing_list(db, u, 0, 2, a, &list, &n, &total));
     CHECK_EQ_INT(n, 2);
@@ -378,7 +378,7 @@ static void test_edit_append(struct db *db, const char *user_a, const char *user
     CHECK_OK(db_stats(db, user_a, &before));
 
     e.created_at = BASE_MS + 500000;
-    CHECK_OK(db_edit_append(db, user_a, id, &e));
+    CHECK_OK(db_edit_append(db, user_a, id, &e, NULL, 0));
     CHECK_OK(db_stats(db, user_a, &after));
     CHECK_EQ_INT(after.edited_drawings, before.edited_drawings + 1);
     CHECK_EQ_INT(after.total_drawings, before.total_drawings);
@@ -386,15 +386,15 @@ static void test_edit_append(struct db *db, const char *user_a, const char *user
     e.created_at = BASE_MS + 600000;
     e.source = "audio";
     e.thumbnail_key = "users/a/edit/y.webp";
-    CHECK_OK(db_edit_append(db, user_a, id, &e));
+    CHECK_OK(db_edit_append(db, user_a, id, &e, NULL, 0));
     CHECK_OK(db_stats(db, user_a, &after));
     CHECK_EQ_INT(after.edited_drawings, before.edited_drawings + 1);
 
-    CHECK_ERR(db_edit_append(db, user_b, id, &e), ERR_NOT_FOUND);
+    CHECK_ERR(db_edit_append(db, user_b, id, &e, NULL, 0), ERR_NOT_FOUND);
     new_uuid(missing);
-    CHECK_ERR(db_edit_append(db, user_a, missing, &e), ERR_NOT_FOUND);
+    CHECK_ERR(db_edit_append(db, user_a, missing, &e, NULL, 0), ERR_NOT_FOUND);
     e.source = "telepathy";
-    CHECK_ERR(db_edit_append(db, user_a, id, &e), ERR_INVALID);
+    CHECK_ERR(db_edit_append(db, user_a, id, &e, NULL, 0), ERR_INVALID);
 
     CHECK_OK(db_drawing_get(db, user_a, id, a, &d));
     CHECK_EQ_INT(d.n_edits, 2);
@@ -457,16 +457,16 @@ static void *worker_main(void *p)
             db_user_ensure(w->db, w->own_user) != ERR_OK)
             w->failures++;
         make_drawing(a, w->shared_user, id, i, i % 5 == 0 ? w->tutorial : NULL, at, 0, &d);
-        if (db_drawing_insert(w->db, &d) != ERR_OK)
+        if (db_drawing_insert(w->db, &d, NULL, 0) != ERR_OK)
             w->failures++;
         if (i % 2 == 0) {
             e.created_at = at + 1;
-            if (db_edit_append(w->db, w->shared_user, id, &e) != ERR_OK)
+            if (db_edit_append(w->db, w->shared_user, id, &e, NULL, 0) != ERR_OK)
                 w->failures++;
         }
         new_uuid(id);
         make_drawing(a, w->own_user, id, i, NULL, at, 1, &d);
-        if (db_drawing_insert(w->db, &d) != ERR_OK)
+        if (db_drawing_insert(w->db, &d, NULL, 0) != ERR_OK)
             w->failures++;
         if (db_drawing_list(w->db, w->shared_user, 0, 10, a, &list, &n, &total) != ERR_OK ||
             (n != 10 && n != (size_t)total))
@@ -626,7 +626,7 @@ static void test_jobs_concurrent(struct db *db, struct db *db2, int64_t t)
     size_t n_all = 0;
 
     for (int i = 0; i < N_QUEUE_JOBS; i++)
-        CHECK_OK(db_job_add(i % 2 ? db : db2, "delete", "users/x/original/many.png"));
+        CHECK_OK(db_job_add(i % 2 ? db : db2, JOB_DELETE, "users/x/original/many.png"));
     for (int i = 0; i < N_CLAIMERS; i++) {
         memset(&cl[i], 0, sizeof(cl[i]));
         cl[i].db = i % 2 ? db2 : db;
@@ -663,54 +663,87 @@ static enum err on_key(void *ctx, const char *key)
     return ERR_OK;
 }
 
-/* The storage fallback: images kept as data: URLs, then swapped to keys. */
-static void test_data_urls(struct db *db, const char *user_a)
+/*
+ * Objects storage refused: kept with their rows in one transaction, each with an
+ * upload job, read back (bytes exact, binary included), flagged pending in every
+ * read until done, and gone with their drawing.
+ */
+static void test_pending(struct db *db, const char *user_a, int64_t t)
 {
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', 0, 0xff, '\r', '\n', 0};
+    static const unsigned char webp[] = {'R', 'I', 'F', 'F', 0, 1};
     struct arena *a = arena_new();
-    struct drawing d, got;
-    struct edit e[2];
-    char *url = NULL;
+    struct drawing d, got, *list = NULL;
+    struct edit e = {.image_key = "users/a/edited/stored.png",
+                     .thumbnail_key = "users/a/thumbnail/stored.webp",
+                     .prompt = "p",
+                     .source = "text",
+                     .created_at = BASE_MS};
+    struct db_pending kept[2] = {
+        {"users/a/original/pend.png", "image/png", png, sizeof(png)},
+        {"users/a/thumbnail/pend.webp", "image/webp", webp, sizeof(webp)},
+    };
+    struct db_pending p, bad = {NULL, "image/png", png, 1};
+    struct db_job j;
+    size_t n = 0;
+    int64_t total = 0;
 
     CHECK(a != NULL);
     if (!a)
         return;
     memset(&d, 0, sizeof(d));
-    memset(e, 0, sizeof(e));
     new_uuid(d.id);
     memcpy(d.user_id, user_a, ID_UUID_LEN);
-    d.original_key = "data:image/png;base64,T1JJRw==";
-    d.created_at = d.updated_at = BASE_MS;
-    e[0].image_key = "users/a/edited/stored.png";
-    e[1].image_key = "data:image/png;base64,RURJVA==";
-    for (int i = 0; i < 2; i++) {
-        e[i].prompt = "p";
-        e[i].source = "text";
-        e[i].created_at = BASE_MS + i;
-    }
-    d.edits = e;
-    d.n_edits = 2;
-    CHECK_OK(db_drawing_insert(db, &d));
-    CHECK_OK(db_data_url_get(db, d.id, true, a, &url));
-    CHECK_EQ_STR(url, d.original_key);
-    CHECK_OK(db_data_url_get(db, d.id, false, a, &url));
-    CHECK_EQ_STR(url, e[1].image_key);
-    CHECK_ERR(db_data_url_get(db, "nope", true, a, &url), ERR_NOT_FOUND);
-    CHECK_ERR(db_data_url_swap(db, d.id, true, "data:x", "users/a/original/o.png"), ERR_NOT_FOUND);
-    CHECK_ERR(db_data_url_swap(db, d.id, true, "users/x.png", "users/a/original/o.png"),
-              ERR_INVALID);
-    CHECK_OK(db_data_url_swap(db, d.id, true, d.original_key, "users/a/original/o.png"));
-    CHECK_ERR(db_data_url_get(db, d.id, true, a, &url), ERR_NOT_FOUND);
-    CHECK_OK(db_data_url_swap(db, d.id, false, e[1].image_key, "users/a/edited/e.png"));
-    CHECK_ERR(db_data_url_get(db, d.id, false, a, &url), ERR_NOT_FOUND);
-    CHECK_ERR(db_data_url_swap(db, d.id, false, e[1].image_key, "users/a/edited/e.png"),
-              ERR_NOT_FOUND);
+    d.original_key = (char *)kept[0].key;
+    d.thumbnail_key = (char *)kept[1].key;
+    d.created_at = d.updated_at = BASE_MS + 999999; /* the newest: first in the gallery */
+    CHECK_ERR(db_drawing_insert(db, &d, &bad, 1), ERR_INVALID);
+    CHECK_ERR(db_drawing_insert(db, &d, NULL, 1), ERR_INVALID);
+    CHECK_OK(db_drawing_insert(db, &d, kept, 2));
+    CHECK_OK(db_edit_append(db, user_a, d.id, &e, NULL, 0));
+
+    CHECK_OK(db_drawing_get(db, user_a, d.id, a, &got));
+    CHECK(got.original_pending && got.thumbnail_pending);
+    CHECK(got.n_edits == 1 && !got.edits[0].image_pending && !got.edits[0].thumbnail_pending);
+    CHECK_OK(db_drawing_list(db, user_a, 0, 1, a, &list, &n, &total));
+    CHECK(n == 1 && strcmp(list[0].id, d.id) == 0 && list[0].original_pending &&
+          list[0].thumbnail_pending);
+
+    CHECK_OK(db_pending_get(db, kept[0].key, a, &p));
+    CHECK_EQ_STR(p.content_type, "image/png");
+    CHECK(p.len == sizeof(png) && memcmp(p.bytes, png, sizeof(png)) == 0);
+    CHECK_ERR(db_pending_get(db, "users/a/original/none.png", a, &p), ERR_NOT_FOUND);
+
+    /* one upload job per kept object, oldest first */
+    CHECK_OK(db_job_claim(db, t + 20000000, 60000, a, &j));
+    CHECK(j.kind == JOB_UPLOAD && strcmp(j.object_key, kept[0].key) == 0);
+    CHECK_OK(db_job_done(db, j.id));
+    CHECK_OK(db_job_claim(db, t + 20000000, 60000, a, &j));
+    CHECK(j.kind == JOB_UPLOAD && strcmp(j.object_key, kept[1].key) == 0);
+    CHECK_OK(db_job_done(db, j.id));
+
+    /* stored: no longer pending anywhere */
+    CHECK_OK(db_pending_done(db, kept[0].key));
+    CHECK_ERR(db_pending_done(db, kept[0].key), ERR_NOT_FOUND);
+    CHECK_OK(db_drawing_get(db, user_a, d.id, a, &got));
+    CHECK(!got.original_pending && got.thumbnail_pending);
+
+    /* an edit's pending image, appended with it */
+    e.image_key = "users/a/edited/pend.png";
+    e.thumbnail_key = "users/a/thumbnail/pend-e.webp";
+    kept[0].key = e.image_key;
+    CHECK_OK(db_edit_append(db, user_a, d.id, &e, kept, 1));
+    CHECK_OK(db_drawing_get(db, user_a, d.id, a, &got));
+    CHECK(got.n_edits == 2 && got.edits[1].image_pending && !got.edits[1].thumbnail_pending);
+    CHECK_OK(db_job_claim(db, t + 20000000, 60000, a, &j));
+    CHECK_OK(db_job_done(db, j.id));
+
+    /* deleting the drawing forgets its pending bytes */
     CHECK_OK(db_drawing_delete(db, user_a, d.id, a, &got));
-    CHECK_EQ_STR(got.original_key, "users/a/original/o.png");
-    CHECK_EQ_INT(got.n_edits, 2);
-    if (got.n_edits == 2) {
-        CHECK_EQ_STR(got.edits[0].image_key, "users/a/edited/stored.png");
-        CHECK_EQ_STR(got.edits[1].image_key, "users/a/edited/e.png");
-    }
+    CHECK(got.thumbnail_pending && got.n_edits == 2 && got.edits[1].image_pending);
+    CHECK_ERR(db_pending_get(db, kept[1].key, a, &p), ERR_NOT_FOUND);
+    CHECK_ERR(db_pending_get(db, e.image_key, a, &p), ERR_NOT_FOUND);
+    CHECK_ERR(db_pending_done(db, kept[1].key), ERR_NOT_FOUND);
     arena_free(a);
 }
 
@@ -727,9 +760,9 @@ static void test_jobs(struct db *db, struct db *db2, const char *user_a)
     CHECK(a != NULL);
     if (!a)
         return;
-    CHECK_ERR(db_job_add(db, NULL, "k"), ERR_INVALID);
-    CHECK_ERR(db_job_add(db, "delete", NULL), ERR_INVALID);
-    CHECK_ERR(db_job_add(NULL, "delete", "k"), ERR_INVALID);
+    CHECK_ERR(db_job_add(db, (enum job_kind)7, "k"), ERR_INVALID);
+    CHECK_ERR(db_job_add(db, JOB_DELETE, NULL), ERR_INVALID);
+    CHECK_ERR(db_job_add(NULL, JOB_DELETE, "k"), ERR_INVALID);
     CHECK_ERR(db_job_claim(db, t, 0, a, &j), ERR_INVALID);
     CHECK_ERR(db_job_claim(db, t, 1000, NULL, &j), ERR_INVALID);
     CHECK_ERR(db_job_done(db, 0), ERR_INVALID);
@@ -737,9 +770,9 @@ static void test_jobs(struct db *db, struct db *db2, const char *user_a)
     CHECK_ERR(db_keys_referenced(db, NULL, NULL), ERR_INVALID);
     CHECK_ERR(db_job_claim(db, t, 60000, a, &j), ERR_NOT_FOUND); /* empty queue */
 
-    CHECK_OK(db_job_add(db, "delete", "users/a/original/1.png"));
-    CHECK_OK(db_job_add(db, "delete", "users/a/original/2.png"));
-    CHECK_OK(db_job_add(db2, "delete", "users/a/original/3.png"));
+    CHECK_OK(db_job_add(db, JOB_DELETE, "users/a/original/1.png"));
+    CHECK_OK(db_job_add(db, JOB_DELETE, "users/a/original/2.png"));
+    CHECK_OK(db_job_add(db2, JOB_DELETE, "users/a/original/3.png"));
     /* not due yet for a clock before they were added */
     CHECK_ERR(db_job_claim(db, t - 60000, 60000, a, &j), ERR_NOT_FOUND);
     /* oldest first, each once, whichever handle asks */
@@ -750,7 +783,7 @@ static void test_jobs(struct db *db, struct db *db2, const char *user_a)
     CHECK_EQ_STR(j1.object_key, "users/a/original/1.png");
     CHECK_EQ_STR(j2.object_key, "users/a/original/2.png");
     CHECK_EQ_STR(j3.object_key, "users/a/original/3.png");
-    CHECK_EQ_STR(j1.kind, "delete");
+    CHECK_EQ_INT(j1.kind, JOB_DELETE);
     CHECK_EQ_INT(j1.attempts, 0);
 
     CHECK_OK(db_job_done(db, j2.id));
@@ -774,18 +807,14 @@ static void test_jobs(struct db *db, struct db *db2, const char *user_a)
     test_jobs_concurrent(db, db2, t);
     CHECK_ERR(db_job_claim(db, t + 10000000, 60000, a, &j), ERR_NOT_FOUND);
 
-    /* a job with a reference */
-    CHECK_OK(db_job_add_ref(db, "upload", "users/a/original/r.png", "ref-1"));
+    /* kinds come back as they went in */
+    CHECK_OK(db_job_add(db, JOB_UPLOAD, "users/a/original/r.png"));
     CHECK_OK(db_job_claim(db, t + 10000000, 60000, a, &j));
-    CHECK_EQ_STR(j.kind, "upload");
-    CHECK(j.ref && strcmp(j.ref, "ref-1") == 0);
-    CHECK_OK(db_job_done(db, j.id));
-    CHECK_OK(db_job_add(db, "delete", "users/a/original/n.png"));
-    CHECK_OK(db_job_claim(db, t + 10000000, 60000, a, &j));
-    CHECK(j.ref == NULL);
+    CHECK_EQ_INT(j.kind, JOB_UPLOAD);
+    CHECK_EQ_STR(j.object_key, "users/a/original/r.png");
     CHECK_OK(db_job_done(db, j.id));
 
-    test_data_urls(db, user_a);
+    test_pending(db, user_a, t);
 
     /* every referenced key is reported */
     CHECK_OK(db_drawing_list(db, user_a, 0, 1, a, &list, &n, &total));

@@ -5,24 +5,29 @@
 #include <string.h>
 
 #include "api_json.h"
+#include "app.h"
 #include "check.h"
+#include "drawings.h"
 #include "http/request.h"
 #include "http/router.h"
 
-static struct storage *local_storage(char *dir)
+static struct config cfg;
+
+/* An app with only what drawings_url() reads: the config and local storage. */
+static struct app *local_app(char *dir)
 {
-    struct config cfg = {0};
-    struct storage *s = NULL;
+    static struct app app;
 
     cfg.data_dir = dir;
     cfg.public_base_url = "http://127.0.0.1:8000";
     cfg.storage_kind = STORAGE_LOCAL;
-    CHECK_EQ_INT(storage_open(&cfg, &s), ERR_OK);
-    return s;
+    app.cfg = &cfg;
+    CHECK_EQ_INT(storage_open(&cfg, &app.storage), ERR_OK);
+    return &app;
 }
 
 static char *gallery_text(const struct drawing *ds, size_t n, int64_t total, int64_t page,
-                          int64_t limit, struct storage *s, struct arena *a)
+                          int64_t limit, struct app *s, struct arena *a)
 {
     struct jsonw w;
     jsonw_init(&w, 16); /* tiny, so growth is exercised */
@@ -30,7 +35,7 @@ static char *gallery_text(const struct drawing *ds, size_t n, int64_t total, int
     return jsonw_finish(&w, NULL);
 }
 
-static char *drawing_text(const struct drawing *d, struct storage *s, struct arena *a)
+static char *drawing_text(const struct drawing *d, struct app *s, struct arena *a)
 {
     struct jsonw w;
     jsonw_init(&w, 16);
@@ -61,9 +66,10 @@ static void test_writer(void)
     jsonw_kv_str(&w, "z", NULL);
     jsonw_obj_end(&w);
     got = jsonw_finish(&w, &len);
-    CHECK_EQ_STR(got, "{\"q\\\"k\":\"a\\\"b\\\\c\\n\\t\\r\\u0001/\xc3\xa9\xe2\x82\xac\xf0\x9f\x8e\xa8\","
-                      "\"bad\":\"x\xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy\","
-                      "\"n\":-9007199254740993,\"l\":[null,false,[],{}],\"z\":null}");
+    CHECK_EQ_STR(got,
+                 "{\"q\\\"k\":\"a\\\"b\\\\c\\n\\t\\r\\u0001/\xc3\xa9\xe2\x82\xac\xf0\x9f\x8e\xa8\","
+                 "\"bad\":\"x\xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy\","
+                 "\"n\":-9007199254740993,\"l\":[null,false,[],{}],\"z\":null}");
     CHECK_EQ_INT(len, got ? strlen(got) : 0);
     {
         json_error_t err;
@@ -91,10 +97,13 @@ static void test_writer(void)
     CHECK(jsonw_finish(&w, NULL) == NULL);
 }
 
-static void test_drawing(struct storage *s, struct arena *a)
+static void test_drawing(struct app *s, struct arena *a)
 {
-    struct edit e = {.image_key = "users/u/edited/e.png", .thumbnail_key = "users/u/thumbnail/e.webp",
-                     .prompt = "make it \"pop\"", .source = "text", .created_at = 1737815423000LL};
+    struct edit e = {.image_key = "users/u/edited/e.png",
+                     .thumbnail_key = "users/u/thumbnail/e.webp",
+                     .prompt = "make it \"pop\"",
+                     .source = "text",
+                     .created_at = 1737815423000LL};
     struct drawing d = {.id = "550e8400-e29b-41d4-a716-446655440000",
                         .user_id = "550e8400-e29b-41d4-a716-446655440001",
                         .tutorial_id = NULL,
@@ -126,11 +135,29 @@ static void test_drawing(struct storage *s, struct arena *a)
     free(got);
 }
 
+/* Images storage refused: served by the server until stored, inline only on request. */
+static void test_pending_urls(struct app *s, struct arena *a)
+{
+    unsigned char png[] = {0x89, 'P', 'N', 'G'};
+    struct ingest_result img = {.png = png, .png_len = sizeof(png)};
+    const char *key = "users/u/edited/e.png";
+
+    CHECK_EQ_STR(drawings_url(s, key, false, NULL, a),
+                 "http://127.0.0.1:8000/media/users/u/edited/e.png");
+    CHECK_EQ_STR(drawings_url(s, key, true, NULL, a),
+                 "http://127.0.0.1:8000/media/pending/users/u/edited/e.png");
+    CHECK_EQ_STR(drawings_url(s, key, true, &img, a), "data:image/png;base64,iVBORw==");
+    /* a stored image is never inlined, even when its bytes are at hand */
+    CHECK_EQ_STR(drawings_url(s, key, false, &img, a),
+                 "http://127.0.0.1:8000/media/users/u/edited/e.png");
+    CHECK(drawings_url(s, NULL, true, &img, a) == NULL);
+}
+
 static void test_small_shapes(void)
 {
     struct drawing_stats st = {15, 12, 5};
-    struct tutorial t = {.id = "550e8400-e29b-41d4-a716-446655440009", .title = "Cats",
-                         .created_at = 0};
+    struct tutorial t = {
+        .id = "550e8400-e29b-41d4-a716-446655440009", .title = "Cats", .created_at = 0};
     struct jsonw w;
     char *got;
 
@@ -144,8 +171,9 @@ static void test_small_shapes(void)
     jsonw_init(&w, 16);
     api_json_tutorials(&w, &t, 1);
     got = jsonw_finish(&w, NULL);
-    CHECK_EQ_STR(got, "{\"success\":true,\"data\":[{\"id\":\"550e8400-e29b-41d4-a716-"
-                      "446655440009\",\"title\":\"Cats\",\"created_at\":\"1970-01-01T00:00:00.000Z\"}]}");
+    CHECK_EQ_STR(
+        got, "{\"success\":true,\"data\":[{\"id\":\"550e8400-e29b-41d4-a716-"
+             "446655440009\",\"title\":\"Cats\",\"created_at\":\"1970-01-01T00:00:00.000Z\"}]}");
     free(got);
 }
 
@@ -196,9 +224,9 @@ static void test_validation(struct arena *a)
         CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(r2.error_list, 0), "type")),
                      "less_than_equal");
         CHECK_EQ_INT(request_uuid(&r2, "path", "drawing_id", "stats", id), ERR_VALIDATION);
-        CHECK_EQ_INT(request_uuid(&r2, "path", "drawing_id",
-                                  "550E8400-E29B-41D4-A716-446655440000", id),
-                     ERR_OK);
+        CHECK_EQ_INT(
+            request_uuid(&r2, "path", "drawing_id", "550E8400-E29B-41D4-A716-446655440000", id),
+            ERR_OK);
         CHECK_EQ_STR(id, "550e8400-e29b-41d4-a716-446655440000");
         json_decref(r2.error_list);
     }
@@ -273,17 +301,18 @@ int main(void)
 {
     char dir[] = "/tmp/novadraw-json-XXXXXX";
     struct arena *a = arena_new();
-    struct storage *s;
+    struct app *s;
 
     CHECK(mkdtemp(dir) != NULL);
-    s = local_storage(dir);
+    s = local_app(dir);
     test_writer();
     test_drawing(s, a);
+    test_pending_urls(s, a);
     test_small_shapes();
     test_pagination();
     test_validation(a);
     test_router(a);
-    storage_close(s);
+    storage_close(s->storage);
     arena_free(a);
     {
         char cmd[128];

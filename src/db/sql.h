@@ -1,0 +1,62 @@
+/*
+ * sql.h - the query table: every statement the database layer runs, by name. The
+ * text of each is written once (queries.inc) and compiled for each dialect
+ * (sql.c); only where the dialects really differ does an entry carry two texts.
+ * Parameters are $1, $2, ... in both dialects; nothing is ever pasted into SQL.
+ *
+ * Pure data, read-only: thread-safe.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum db_dialect { DIALECT_SQLITE, DIALECT_POSTGRES, DIALECT_COUNT };
+
+enum sql_query {
+    Q_BEGIN,
+    Q_BEGIN_WRITE, /* a transaction that will write: SQLite takes the write lock now */
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_PING,
+    Q_MIGRATION_LOCK,
+    Q_MIGRATION_APPLIED,
+    Q_MIGRATION_RECORD,
+    Q_USER_ENSURE,
+    Q_USER_COUNTS,
+    Q_TUTORIAL_ADD,
+    Q_TUTORIAL_EXISTS,
+    Q_TUTORIAL_LIST,
+    Q_DRAWING_INSERT,
+    Q_DRAWING_GET,
+    Q_DRAWING_LOCK,
+    Q_GALLERY_PAGE,
+    Q_DRAWING_DELETE,
+    Q_DRAWING_TOUCH,
+    Q_EDIT_INSERT,
+    Q_JOB_ADD,
+    Q_JOB_CLAIM,
+    Q_JOB_DONE,
+    Q_JOB_RETRY,
+    Q_KEYS_REFERENCED,
+    Q_PENDING_ADD,
+    Q_PENDING_GET,
+    Q_PENDING_DONE,
+    SQL_COUNT
+};
+
+/* The statement's text in a dialect. */
+const char *sql_text(enum db_dialect d, enum sql_query q);
+
+/* True if running q again on a fresh connection is harmless (a read, or an upsert
+ * that changes nothing the second time): a backend may then retry it after
+ * reconnecting. A lone INSERT is not: its COMMIT may have happened. */
+bool sql_retry_safe(enum sql_query q);
+
+/* True if q returns binary columns (a blob): PostgreSQL then asks for binary rows. */
+bool sql_binary_rows(enum sql_query q);
+
+/* The schema's migrations for a dialect, version i + 1 at index i; *n gets how many.
+ * The first creates schema_migrations if needed and runs before any version check. */
+const char *const *sql_migrations(enum db_dialect d, size_t *n);
+const char *sql_migrations_table(enum db_dialect d);
