@@ -1,9 +1,10 @@
 """One test per bug found in review of the foundation (h2o's habit: a fixed bug keeps
 its test). Each names what used to go wrong."""
+import re
 import socket
 import time
 
-from helpers import multipart, new_user, png_bytes, raw_get, validation_entries
+from helpers import multipart, new_user, png_bytes, raw_get, validation_entries, wait_for_log
 
 
 def test_oversized_tutorial_id_is_422_not_ignored(server, user):
@@ -29,7 +30,8 @@ def test_just_expired_token_is_refused(server, user):
 def test_path_cannot_forge_log_lines(server):
     r = raw_get(server.port, "/media/x%0a2026-01-01T00:00:00.000Z%20error%20FORGED%1b[31m.png")
     assert r.status == 404
-    time.sleep(0.2)
+    rid = r.header("X-Request-Id")
+    wait_for_log(server, "req=" + re.escape(rid) + " ")  # the request's own line is written
     log = server.log_text()
     lines = log.splitlines()
     assert not any(line.startswith("2026-01-01T00:00:00.000Z") for line in lines)
