@@ -8,7 +8,7 @@ import pytest
 
 from conftest import check_drawing_shape
 from helpers import (UUID_RE, assert_recent, decode, image_bytes, media_url_re, new_user,
-                     png_bytes, quadrant_image, validation_entries)
+                     parse_time, png_bytes, quadrant_image, validation_entries, wait_until)
 
 NOT_FOUND = {"detail": "Drawing not found"}
 
@@ -216,8 +216,12 @@ def test_gallery_pagination_25(server):
     user = new_user()
     created = []
     for i in range(25):
-        created.append(server.upload(user, png_bytes(6, 6, (i * 10, 0, 0))).json()["id"])
-        time.sleep(0.003)
+        d = server.upload(user, png_bytes(6, 6, (i * 10, 0, 0))).json()
+        created.append(d["id"])
+        # created_at has millisecond resolution: the next upload starts in a later
+        # millisecond, so "newest first" has one answer (ties would order by id)
+        after = parse_time(d["created_at"]).timestamp() + 0.001
+        wait_until(lambda: time.time() >= after, 1, "the next millisecond", interval=0.001)
     expected = list(reversed(created))
 
     p1 = server.gallery(user, page=1, limit=20)
