@@ -193,9 +193,13 @@ def test_malformed_requests_do_not_hurt_the_server(server, garbage):
         except (BrokenPipeError, ConnectionResetError):
             pass
         data = recv_all(s, timeout=5)
+    # The SPEC's statuses are for requests that reach the API; these never do. HTTP
+    # itself (RFC 9112 §2.2, §6.3; RFC 9110 §15.5, §15.6.6) lets a server close the
+    # connection on a request it cannot parse, or answer 400, 413, 431 or 505 as it
+    # judges; libmicrohttpd's choice is not ours, so any of those passes here.
     if data:
         status_line = data.split(b"\r\n", 1)[0]
-        assert re.match(rb"HTTP/1\.[01] (4\d\d|505)", status_line), status_line
+        assert re.match(rb"HTTP/1\.[01] (400|413|431|505) ", status_line), status_line
     r = server.get("/health")
     assert r.status_code == 200
 
