@@ -179,6 +179,53 @@ static void test_query_int(void)
     }
 }
 
+/* Invalid UTF-8 in an echoed input must not lose the entry: pydantic (Starlette
+ * decodes the query with errors="replace") shows U+FFFD for each bad sequence. */
+static void test_invalid_utf8_input(void)
+{
+    char id[ID_UUID_LEN];
+    int status = 0;
+    char *b;
+
+    /* ?page=%ff */
+    CHECK_INT_BAD("\xff", INT_PARSING("\xef\xbf\xbd"));
+    /* a valid character kept, each bad sequence one U+FFFD (maximal subparts) */
+    CHECK_INT_BAD("a\xc3\xa9\xff"
+                  "b",
+                  INT_PARSING("a\xc3\xa9\xef\xbf\xbd"
+                              "b"));
+    CHECK_INT_BAD("\xe2\x82", INT_PARSING("\xef\xbf\xbd"));             /* truncated 3-byte */
+    CHECK_INT_BAD("\xe2\x82x", INT_PARSING("\xef\xbf\xbdx"));           /* cut by an ASCII byte */
+    CHECK_INT_BAD("\xc0\xaf", INT_PARSING("\xef\xbf\xbd\xef\xbf\xbd")); /* overlong '/' */
+    CHECK_INT_BAD("\xed\xa0\x80",
+                  INT_PARSING("\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd")); /* surrogate */
+    CHECK_INT_BAD("\xf4\x90\x80\x80",                                   /* past U+10FFFF */
+                  INT_PARSING("\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"));
+    CHECK_INT_BAD("\xf0\x9f\x98", INT_PARSING("\xef\xbf\xbd"));         /* truncated 4-byte */
+    CHECK_INT_BAD("\xf0\x9f\x98\x80", INT_PARSING("\xf0\x9f\x98\x80")); /* valid emoji */
+
+    /* a path parameter: /api/drawings/%ff */
+    {
+        struct request r = new_req(NULL, 0);
+        CHECK_EQ_INT(request_uuid(&r, "path", "drawing_id", "\xff", id), ERR_VALIDATION);
+        b = render(&r, ERR_VALIDATION, &status);
+        CHECK_EQ_INT(status, 422);
+        CHECK_EQ_STR(b, "{\"detail\":[{\"type\":\"uuid_parsing\",\"loc\":[\"path\",\"drawing_id\"],"
+                        "\"msg\":\"Input should be a valid UUID\",\"input\":\"\xef\xbf\xbd\"}]}");
+        free(b);
+    }
+    /* two bad fields: both entries, in order */
+    {
+        struct kv q[] = {{"page", "\xfe"}, {"limit", "\x80"}};
+        struct request r = new_req(q, 2);
+        int64_t v;
+        CHECK_EQ_INT(request_query_int(&r, "page", 1, 1, 100, &v), ERR_VALIDATION);
+        CHECK_EQ_INT(request_query_int(&r, "limit", 20, 1, 100, &v), ERR_VALIDATION);
+        CHECK_EQ_INT(json_array_size(r.error_list), 2);
+        json_decref(r.error_list);
+    }
+}
+
 static struct form_field text_field(const char *name, const char *data, size_t len)
 {
     struct form_field f = {.name = name, .data = (unsigned char *)data, .len = len};
@@ -441,6 +488,7 @@ int main(void)
         return 1;
     test_query_lookup();
     test_query_int();
+    test_invalid_utf8_input();
     test_form_text();
     test_form_uuid();
     test_errors();
