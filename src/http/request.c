@@ -116,6 +116,77 @@ enum err request_form_text(struct request *req, const char *name, bool required,
     return ERR_OK;
 }
 
+/* The length of the UTF-8 sequence lead byte c starts, and the range of its second
+ * byte (Unicode Table 3-7); 0 for a byte that starts none. */
+static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xbf;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        return 2;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (c == 0xe0)
+            *lo = 0xa0; /* no overlong forms */
+        if (c == 0xed)
+            *hi = 0x9f; /* no surrogates */
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (c == 0xf0)
+            *lo = 0x90; /* no overlong forms */
+        if (c == 0xf4)
+            *hi = 0x8f; /* nothing past U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+/*
+ * s as an entry's "input": itself when it is UTF-8, else a copy (in the request's
+ * arena) with each ill-formed sequence replaced by U+FFFD, one per maximal subpart
+ * (Unicode 3.9), as Python's errors="replace" decodes it - what Starlette does to a
+ * query string. jansson refuses strings that are not UTF-8, and an entry it refused
+ * was lost from the 422 list ("?page=%ff" answered {"detail": []}). NULL stays NULL.
+ */
+static const char *input_utf8(struct request *req, const char *s)
+{
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+    size_t n, k = 0;
+    char *out;
+
+    if (!s)
+        return NULL;
+    n = strlen(s);
+    if (utf8_chars((const unsigned char *)s, n) >= 0)
+        return s;
+    out = req->arena && n <= (SIZE_MAX - 1) / 3 ? arena_alloc(req->arena, 3 * n + 1) : NULL;
+    if (!out)
+        return replacement; /* out of memory: the entry still shows something was there */
+    for (size_t i = 0; i < n;) {
+        unsigned char lo, hi;
+        size_t len = utf8_lead((unsigned char)s[i], &lo, &hi), good = 1;
+
+        while (good < len && i + good < n) {
+            unsigned char b = (unsigned char)s[i + good];
+            if (good == 1 ? (b < lo || b > hi) : (b & 0xc0) != 0x80)
+                break;
+            good++;
+        }
+        if (len > 0 && good == len) {
+            memcpy(out + k, s + i, len);
+            k += len;
+        } else {
+            memcpy(out + k, replacement, 3);
+            k += 3;
+        }
+        i += good; /* a bad lead byte alone, or the valid prefix of a cut sequence */
+    }
+    out[k] = '\0';
+    return out;
+}
+
 /* Pydantic's lax int from a string: optional whitespace and sign, decimal digits. */
 static bool parse_int(const char *s, int64_t *out)
 {
@@ -152,23 +223,24 @@ enum err request_query_int(struct request *req, const char *name, int64_t def, i
         return ERR_OK;
     }
     if (!parse_int(raw, &v))
-        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s}", "type", "int_parsing",
-                                          "loc", "query", name, "msg",
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s}", "type", "int_parsing", "loc",
+                                          "query", name, "msg",
                                           "Input should be a valid integer, unable to parse "
                                           "string as an integer",
-                                          "input", raw));
+                                          "input", input_utf8(req, raw)));
     if (v < min) {
-        snprintf(msg, sizeof(msg), "Input should be greater than or equal to %lld",
-                 (long long)min);
-        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
-                                          "greater_than_equal", "loc", "query", name, "msg", msg,
-                                          "input", raw, "ctx", "ge", (json_int_t)min));
+        snprintf(msg, sizeof(msg), "Input should be greater than or equal to %lld", (long long)min);
+        return add_invalid(req,
+                           json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
+                                     "greater_than_equal", "loc", "query", name, "msg", msg,
+                                     "input", input_utf8(req, raw), "ctx", "ge", (json_int_t)min));
     }
     if (v > max) {
         snprintf(msg, sizeof(msg), "Input should be less than or equal to %lld", (long long)max);
-        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
-                                          "less_than_equal", "loc", "query", name, "msg", msg,
-                                          "input", raw, "ctx", "le", (json_int_t)max));
+        return add_invalid(req,
+                           json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type", "less_than_equal",
+                                     "loc", "query", name, "msg", msg, "input",
+                                     input_utf8(req, raw), "ctx", "le", (json_int_t)max));
     }
     *out = v;
     return ERR_OK;
@@ -181,7 +253,7 @@ enum err request_uuid(struct request *req, const char *where, const char *name, 
         return ERR_OK;
     return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s?}", "type", "uuid_parsing", "loc",
                                       where, name, "msg", "Input should be a valid UUID", "input",
-                                      raw));
+                                      input_utf8(req, raw)));
 }
 
 void response_header(struct response *res, const char *name, const char *value)

@@ -334,6 +334,30 @@ class NovaServer:
         assert r.status_code == 200, r.text
         return r.json()
 
+    # ------------------------------------------------------------------ database
+    def db_scalar(self, sql: str) -> str:
+        """The first column of the first row of a read-only query on this server's
+        database (SQLite read-only alongside the server, or psql), as text."""
+        url = self.env.get("DATABASE_URL", "")
+        if url.startswith(("postgresql://", "postgres://")):
+            r = subprocess.run([psql_bin(), "-X", "-q", "-A", "-t", "-d", url, "-c", sql],
+                               capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            assert r.returncode == 0, f"psql failed: {r.stderr.strip()}"
+            return r.stdout.strip().split("\n")[0]
+        import sqlite3
+        if url.startswith("sqlite:///"):
+            path = pathlib.Path(url[len("sqlite:///"):])
+            path = path if path.is_absolute() else self.cwd / path
+        else:
+            path = self.data_dir / "novadraw.db"
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            row = con.execute(sql).fetchone()
+        finally:
+            con.close()
+        return "" if row is None else str(row[0])
+
     # ------------------------------------------------------------------ storage
     def key_of(self, url: str) -> str:
         prefix = self.base + "/media/"

@@ -286,6 +286,57 @@ def read_response_from(sock: socket.socket, timeout: float = 15.0) -> bytes:
     return data
 
 
+# --------------------------------------------------------------------------- waiting
+
+def wait_until(predicate, timeout: float = 10.0, what: str = "the condition",
+               interval: float = 0.05, detail=None):
+    """Polls predicate() until it returns something truthy, and returns that; past the
+    deadline fails with `what` (and detail(), if given, e.g. the end of a log). The
+    deadline bounds a hang; it is never the thing asserted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            extra = f"\n{detail()}" if detail else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{extra}")
+        time.sleep(interval)
+
+
+def wait_for_log(server, pattern: str, timeout: float = 10.0, count: int = 1) -> list[str]:
+    """The server's log lines matching the regex `pattern`, once there are at least
+    `count` of them (the access-log line is written when MHD reports the request
+    complete, which may be just after the client has the response)."""
+    rx = re.compile(pattern)
+
+    def lines():
+        found = [ln for ln in server.log_text().splitlines() if rx.search(ln)]
+        return found if len(found) >= count else None
+
+    return wait_until(lines, timeout, f"{count} log line(s) matching {pattern!r}",
+                      detail=lambda: "--- log ---\n" + server.log_text()[-3000:])
+
+
+def server_has_read(sock: socket.socket) -> bool:
+    """True once the peer of this connected loopback TCP socket has accept()ed it and
+    read everything sent so far (Linux /proc/net/tcp: the far end has an inode only
+    once accepted; its rx_queue is what it has not read yet)."""
+    here, there = sock.getsockname()[1], sock.getpeername()[1]
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(path).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            local, remote = int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16)
+            if local == there and remote == here:
+                rx_queue = int(f[4].split(":")[1], 16)
+                return f[9] != "0" and rx_queue == 0
+    return False
+
+
 # --------------------------------------------------------------------------- misc
 
 def parse_time(s: str) -> _dt.datetime:

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import base_env, free_port, random_secret
 from helpers import (UUID_RE, multipart, new_user, noisy_png, parse_response, png_bytes,
-                     read_response_from)
+                     read_response_from, server_has_read, wait_for_log, wait_until)
 
 
 # --------------------------------------------------------------------------- token
@@ -256,9 +256,9 @@ def test_graceful_shutdown_finishes_inflight_upload(server_factory):
     half = len(body) // 2
     with socket.create_connection(("127.0.0.1", s.port), timeout=20) as sock:
         sock.sendall(head + body[:half])
-        time.sleep(1.0)
+        wait_until(lambda: server_has_read(sock), 10, "the server to read the first half")
         s.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
+        wait_for_log(s, "SIGTERM received, finishing requests in flight")
         assert s.proc.poll() is None, "server exited with a request in flight"
         sock.sendall(body[half:])
         data = read_response_from(sock, timeout=20)

@@ -7,11 +7,11 @@ import base64
 import concurrent.futures
 import pathlib
 import sys
-import time
+import uuid
 
 import pytest
 
-from helpers import decode, new_user, noisy_png, png_bytes
+from helpers import decode, new_user, noisy_png, png_bytes, wait_until
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "fakes"))
 import gemini  # noqa: E402  (the fake)
@@ -52,6 +52,12 @@ def edit(server, user, data, prompt, **kw):
 
 def recorded(fake, marker):
     return [r for r in fake.requests if marker in (r.get("prompt") or "")]
+
+
+def wait_waiting_on_model(fake, marker, n):
+    """Until n requests whose prompt holds marker have reached the fake, none answered."""
+    wait_until(lambda: len([r for r in recorded(fake, marker) if r["answer"] is None]) == n,
+               timeout=30, what=f"{n} edits waiting on the model")
 
 
 def assert_clean_error(r, status, *fragments):
@@ -214,13 +220,16 @@ def test_many_slow_edits_at_once_and_the_gallery_answers_meanwhile(gserver, fake
     user = new_user()
     n = 50
     images = [noisy_png(32, 32, seed=100 + i) for i in range(n)]
+    marker = "run-" + uuid.uuid4().hex
+    # the fake answers each 3 s after it arrives: room for all 50 to arrive first
+    prompt = f"sepia [fake:delay_ms=3000] {marker}"
 
     def one(i):
-        return edit(gserver, user, images[i], "sepia [fake:delay_ms=1500]", timeout=60)
+        return edit(gserver, user, images[i], prompt, timeout=60)
 
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
         futures = [pool.submit(one, i) for i in range(n)]
-        time.sleep(0.7)  # all 50 are now waiting on the model
+        wait_waiting_on_model(fake, marker, n)
         g = gserver.gallery(user)
         results = [f.result() for f in futures]
     assert [r.status_code for r in results] == [200] * n
@@ -236,10 +245,11 @@ def test_many_slow_edits_at_once_and_the_gallery_answers_meanwhile(gserver, fake
 def test_queue_full_is_503_with_retry_after(fake, server_factory):
     s = server_factory(env=gemini_env(fake, EDIT_QUEUE=2))
     user = new_user()
+    marker = "run-" + uuid.uuid4().hex
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        slow = [pool.submit(edit, s, user, png_bytes(10, 10), "sepia [fake:delay_ms=1500]")
-                for _ in range(2)]
-        time.sleep(0.7)
+        slow = [pool.submit(edit, s, user, png_bytes(10, 10),
+                            f"sepia [fake:delay_ms=3000] {marker}") for _ in range(2)]
+        wait_waiting_on_model(fake, marker, 2)  # both admitted: the queue is full
         r = edit(s, user, png_bytes(10, 10), "sepia")
         assert r.status_code == 503, r.text
         assert r.headers["Retry-After"].isdigit()
@@ -252,9 +262,10 @@ def test_queue_full_is_503_with_retry_after(fake, server_factory):
 def test_shutdown_finishes_edits_in_flight(fake, server_factory):
     s = server_factory(env=gemini_env(fake))
     user = new_user()
+    marker = "run-" + uuid.uuid4().hex
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        fut = pool.submit(edit, s, user, png_bytes(10, 10), "sepia [fake:delay_ms=1000]")
-        time.sleep(0.5)
+        fut = pool.submit(edit, s, user, png_bytes(10, 10), f"sepia [fake:delay_ms=1000] {marker}")
+        wait_waiting_on_model(fake, marker, 1)  # the edit is in flight
         s.proc.terminate()
         r = fut.result()
     assert r.status_code == 200, r.text

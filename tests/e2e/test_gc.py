@@ -95,7 +95,12 @@ def test_gc_s3(s3, server_factory):
     r = srv.cli("gc", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert "would delete" not in r.stdout
-    time.sleep(1.1)
+    # gc judges age by the object's LastModified (as listed); 1 s is the smallest non-zero grace
+    # the CLI's durations express, so the orphan must become 1 s old: wall-clock time
+    # has to pass, and no more than that
+    (listed,) = s3.client.list_objects_v2(Bucket=s3.bucket, Prefix=orphan)["Contents"]
+    old_at = listed["LastModified"].timestamp() + 1.0
+    time.sleep(max(0.0, old_at - time.time()) + 0.01)
     r = srv.cli("gc", "--dry-run", "--older-than", "1s")
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("would delete") == 1 and orphan in r.stdout

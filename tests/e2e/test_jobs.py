@@ -5,20 +5,13 @@ queued job exactly once. Runs on SQLite and, in the PostgreSQL pass, on PostgreS
 """
 from __future__ import annotations
 
-import time
-
-from helpers import new_user, png_bytes
+from helpers import new_user, png_bytes, wait_until
 
 FOREVER = 10 ** 6
 
 
 def wait_for(cond, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    return wait_until(cond, timeout=timeout, what=what, interval=0.1)
 
 
 def injected_deletes(s3) -> int:
@@ -79,7 +72,15 @@ def test_two_servers_run_a_queued_job_exactly_once(s3, server_factory, tmp_path)
 
     s3.proxy.clear()
     wait_for(lambda: not s3.keys(), 30, "the queued deletions")
-    time.sleep(3)  # a second run, if there were one, would come within the poll interval
+    wait_for(lambda: all(f"jobs: delete {k} done" in a.log_text() + b.log_text() for k in gone),
+             10, "every job's \"done\" line")
+    # A job done is a row deleted: once the queue is empty no worker can claim any of
+    # them again. Stopping both servers joins their workers, so a run begun before
+    # that (a double claim) has finished and logged its line before the counts below.
+    wait_for(lambda: a.db_scalar("SELECT count(*) FROM jobs") == "0", 10,
+             "the job queue to be empty")
+    a.stop_and_check()
+    b.stop_and_check()
     # a DELETE that s3rver itself answered 5xx is retried by the backend within the same
     # run; what must happen once per key is the run: one successful DELETE, one "done"
     ok = [x.key for x in s3.proxy.seen("DELETE")

@@ -6,7 +6,6 @@ pass, on PostgreSQL (conftest gives servers sharing a DATA_DIR one database)."""
 from __future__ import annotations
 
 import signal
-import time
 
 from helpers import new_user, noisy_png, png_bytes
 from test_jobs import FOREVER, wait_for
@@ -68,7 +67,10 @@ def test_a_killed_server_leaves_its_job_to_the_other(s3, server_factory, tmp_pat
              "A's worker to try the job")
     s3.proxy.clear()
     s3.proxy.hold(("DELETE",))
-    time.sleep(3.5)  # A has taken the job again and waits on its DELETE
+    # A takes the job again (its retry is due 2 s after the failure) and waits on the
+    # DELETE the proxy holds: a DELETE seen but not answered
+    wait_for(lambda: any(x.status == 0 for x in s3.proxy.seen("DELETE")), 15,
+             "A's DELETE to be held in the proxy")
     a.proc.send_signal(signal.SIGKILL)
     a.returncode = a.proc.wait(timeout=10)
     assert "done" not in a.log_text()

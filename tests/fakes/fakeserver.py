@@ -6,13 +6,18 @@ A fake subclasses FakeServer and provides NAME (for logs and the thread),
 start_knobs() and parse_knobs() (its knob table), and _converse(reader, writer),
 which serves one connection's requests; the base keeps the knobs, the records of
 what was asked and the fail_times counters, behind one lock.
+
+Every fake's command line is run_cli(): `--port 0 --port-file PATH [--set KNOB=VALUE
+...] [--verbose]`, serving in the foreground until SIGTERM or SIGINT (exit 0).
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import resource
+import signal
 import sys
 import threading
 from urllib.parse import parse_qs, urlsplit
@@ -267,3 +272,50 @@ class FakeServer:
     def _log(self, line: str):
         if self.verbose:
             print(f"{self.NAME}: {line}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------- the command line
+
+def parse_cli(fake_class, description: str, argv):
+    """--port, --port-file, --set KNOB=VALUE (repeatable; checked by the fake's own
+    parse_knobs), --verbose. A bad --set is a usage error (exit 2)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--port", type=int, default=0, help="0 = any free port")
+    p.add_argument("--port-file", help="write the chosen port here once listening")
+    p.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
+                   help=f"start value of a knob; knobs: {', '.join(fake_class.start_knobs())}")
+    p.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    args = p.parse_args(argv)
+    knobs = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            p.error(f"--set wants KNOB=VALUE, got {item!r}")
+        knobs[name] = value
+    try:
+        args.knobs = fake_class.parse_knobs(knobs)
+    except ValueError as e:
+        p.error(str(e))
+    return args
+
+
+async def _serve_cli(fake_class, args) -> None:
+    fake = fake_class(verbose=args.verbose, **args.knobs)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def ready():
+        if args.port_file:
+            write_port_file(args.port_file, fake.port)
+        fake._log(f"listening on {fake.url}")
+
+    await fake.serve(args.port, stop, ready)
+
+
+def run_cli(fake_class, description: str, argv=None):
+    """A fake's main(): parse the command line, serve until SIGTERM/SIGINT."""
+    args = parse_cli(fake_class, description, sys.argv[1:] if argv is None else argv)
+    raise_nofile_limit()
+    asyncio.run(_serve_cli(fake_class, args))

@@ -48,7 +48,6 @@ Import: fake = start_in_thread(delay_ms=100); fake.url, fake.port, fake.requests
 """
 from __future__ import annotations
 
-import argparse
 import array
 import asyncio
 import base64
@@ -60,15 +59,14 @@ import http
 import io
 import json
 import re
-import signal
 import struct
 import sys
 import time
 import uuid
 import zlib
 
-from fakeserver import (IDLE_TIMEOUT, FakeServer, HttpError, Request, as_json, raise_nofile_limit,
-                        read_request, write_port_file)
+from fakeserver import (IDLE_TIMEOUT, FakeServer, HttpError, Request, as_json, read_request,
+                        run_cli)
 
 try:
     from PIL import Image
@@ -714,46 +712,8 @@ def start_in_thread(port: int = 0, verbose: bool = False, **knobs) -> FakeGemini
 # ------------------------------------------------------------------------------- CLI
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description="Fake Gemini generateContent server (127.0.0.1).")
-    p.add_argument("--port", type=int, default=0, help="0 = any free port")
-    p.add_argument("--port-file", help="write the chosen port here once listening")
-    p.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
-                   help=f"start value of a knob; knobs: {', '.join(KNOBS)}")
-    p.add_argument("--verbose", action="store_true", help="log each request to stderr")
-    args = p.parse_args(argv)
-    knobs = {}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            p.error(f"--set wants KNOB=VALUE, got {item!r}")
-        knobs[name] = value
-    try:
-        args.knobs = parse_knobs(knobs)
-    except ValueError as e:
-        p.error(str(e))
-    return args
-
-
-async def cli_main(args) -> None:
-    fake = FakeGemini(verbose=args.verbose, **args.knobs)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
-    def ready():
-        if args.port_file:
-            write_port_file(args.port_file, fake.port)
-        fake._log(f"listening on {fake.url}")
-
-    await fake.serve(args.port, stop, ready)
-
-
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    raise_nofile_limit()
-    asyncio.run(cli_main(args))
+    run_cli(FakeGemini, "Fake Gemini generateContent server (127.0.0.1).", argv)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import gemini  # noqa: E402
+from fakeserver import raise_nofile_limit  # noqa: E402
 
 KEY = "test-gemini-key"
 MODEL = "gemini-2.5-flash-image"
@@ -56,7 +57,7 @@ def body(prompt: str = "make it gray", image: bytes | None = PNG, camel: bool = 
 
 @pytest.fixture(scope="module")
 def server():
-    gemini.raise_nofile_limit()
+    raise_nofile_limit()
     fake = gemini.start_in_thread()
     yield fake
     fake.stop()

@@ -27,6 +27,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import openai_stt  # noqa: E402
+from fakeserver import raise_nofile_limit  # noqa: E402
 
 KEY = "test-openai-key"
 PATH = "/v1/audio/transcriptions"
@@ -51,7 +52,7 @@ SILENT = wav(1.0, amplitude=50)
 
 @pytest.fixture(scope="module")
 def server():
-    openai_stt.raise_nofile_limit()
+    raise_nofile_limit()
     fake = openai_stt.start_in_thread()
     yield fake
     fake.stop()

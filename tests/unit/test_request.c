@@ -1,0 +1,497 @@
+/*
+ * test_request.c - http/request.c: query and form readers with pydantic's rules and
+ * messages, hostile values (signs, whitespace, overflow, leading zeros, invalid
+ * UTF-8, NULs, huge inputs), the 422 list, and the error renderer.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "http/request.h"
+
+static struct arena *arena;
+
+static struct request new_req(struct kv *q, size_t n)
+{
+    struct request r = {.arena = arena, .query = q, .n_query = n};
+    return r;
+}
+
+/* The rendered 422 body of req's list (freed by the caller), and the list dropped. */
+static char *render(struct request *req, enum err err, int *status)
+{
+    struct response res = {.fd = -1};
+
+    response_error(req, &res, err);
+    *status = res.status;
+    json_decref(req->error_list);
+    req->error_list = NULL;
+    return res.body;
+}
+
+/* Reads one query int of value raw; returns the rc and the rendered body if any. */
+static enum err query_int(const char *raw, int64_t min, int64_t max, int64_t *out, char **body)
+{
+    struct kv q[] = {{"page", raw}};
+    struct request r = new_req(q, raw ? 1 : 0);
+    enum err rc = request_query_int(&r, "page", 7, min, max, out);
+    int status = 0;
+
+    *body = NULL;
+    if (rc != ERR_OK) {
+        *body = render(&r, rc, &status);
+        CHECK_EQ_INT(status, 422);
+    }
+    return rc;
+}
+
+#define CHECK_INT_OK(raw, want)                                                                    \
+    do {                                                                                           \
+        int64_t int_v = -12345;                                                                    \
+        char *int_body;                                                                            \
+        CHECK_EQ_INT(query_int(raw, INT64_MIN, INT64_MAX, &int_v, &int_body), ERR_OK);             \
+        CHECK_EQ_INT(int_v, want);                                                                 \
+        free(int_body);                                                                            \
+    } while (0)
+
+#define INT_PARSING(input)                                                                         \
+    "{\"detail\":[{\"type\":\"int_parsing\",\"loc\":[\"query\",\"page\"],\"msg\":\"Input should "  \
+    "be a valid integer, unable to parse string as an integer\",\"input\":\"" input "\"}]}"
+
+#define CHECK_INT_BAD(raw, want_body)                                                              \
+    do {                                                                                           \
+        int64_t int_v = -12345;                                                                    \
+        char *int_body;                                                                            \
+        CHECK_EQ_INT(query_int(raw, INT64_MIN, INT64_MAX, &int_v, &int_body), ERR_VALIDATION);     \
+        CHECK_EQ_INT(int_v, -12345);                                                               \
+        CHECK_EQ_STR(int_body, want_body);                                                         \
+        free(int_body);                                                                            \
+    } while (0)
+
+static void test_query_lookup(void)
+{
+    struct kv q[] = {{"page", "1"}, {"limit", ""}, {"page", "2"}, {"PAGE", "3"}, {"", "x"}};
+    struct request r = new_req(q, 5);
+
+    /* repeated: the last one wins, as in Starlette's multi-dicts */
+    CHECK_EQ_STR(request_query(&r, "page"), "2");
+    /* names are case-sensitive */
+    CHECK_EQ_STR(request_query(&r, "PAGE"), "3");
+    /* present with an empty value (also "?limit" without "=", as server.c stores it) */
+    CHECK_EQ_STR(request_query(&r, "limit"), "");
+    CHECK_EQ_STR(request_query(&r, ""), "x");
+    CHECK(request_query(&r, "missing") == NULL);
+    CHECK(request_query(&r, "pag") == NULL);
+    r.n_query = 0;
+    CHECK(request_query(&r, "page") == NULL);
+}
+
+static void test_query_int(void)
+{
+    char *b;
+    int64_t v = 0;
+
+    /* absent: the default, nothing recorded */
+    CHECK_EQ_INT(query_int(NULL, 1, 100, &v, &b), ERR_OK);
+    CHECK_EQ_INT(v, 7);
+    CHECK(b == NULL);
+
+    CHECK_INT_OK("1", 1);
+    CHECK_INT_OK("0", 0);
+    CHECK_INT_OK("-1", -1);
+    /* pydantic's lax int: a sign, leading zeros, surrounding whitespace */
+    CHECK_INT_OK("+5", 5);
+    CHECK_INT_OK("-0", 0);
+    CHECK_INT_OK("007", 7);
+    CHECK_INT_OK("-007", -7);
+    CHECK_INT_OK("00000000000000000000000000000000000042", 42);
+    CHECK_INT_OK(" 3", 3);
+    CHECK_INT_OK("3 ", 3);
+    CHECK_INT_OK("\t 3 \n", 3);
+    CHECK_INT_OK("9223372036854775807", INT64_MAX);
+    CHECK_INT_OK("-9223372036854775808", INT64_MIN);
+
+    CHECK_INT_BAD("", INT_PARSING(""));
+    CHECK_INT_BAD(" ", INT_PARSING(" "));
+    CHECK_INT_BAD("abc", INT_PARSING("abc"));
+    CHECK_INT_BAD("1.5", INT_PARSING("1.5"));
+    CHECK_INT_BAD("1e3", INT_PARSING("1e3"));
+    CHECK_INT_BAD("0x10", INT_PARSING("0x10"));
+    CHECK_INT_BAD("5 5", INT_PARSING("5 5"));
+    CHECK_INT_BAD("+-5", INT_PARSING("+-5"));
+    CHECK_INT_BAD("--5", INT_PARSING("--5"));
+    CHECK_INT_BAD("+", INT_PARSING("+"));
+    CHECK_INT_BAD("-", INT_PARSING("-"));
+    CHECK_INT_BAD("+ 5", INT_PARSING("+ 5"));
+    CHECK_INT_BAD("5abc", INT_PARSING("5abc"));
+    CHECK_INT_BAD("1,000", INT_PARSING("1,000"));
+    CHECK_INT_BAD("\xd9\xa3", INT_PARSING("\xd9\xa3")); /* ARABIC-INDIC DIGIT THREE */
+    CHECK_INT_BAD("\"5\"", INT_PARSING("\\\"5\\\""));   /* the input is JSON-escaped */
+
+    /* huge but well-formed: a range error at the cap, the input echoed as sent */
+    {
+        int64_t out = -12345;
+        CHECK_EQ_INT(query_int("99999999999999999999", 1, 100, &out, &b), ERR_VALIDATION);
+        CHECK_EQ_INT(out, -12345);
+        CHECK_EQ_STR(b, "{\"detail\":[{\"type\":\"less_than_equal\",\"loc\":[\"query\",\"page\"],"
+                        "\"msg\":\"Input should be less than or equal to 100\","
+                        "\"input\":\"99999999999999999999\",\"ctx\":{\"le\":100}}]}");
+        free(b);
+        CHECK_EQ_INT(query_int("-99999999999999999999", 1, 100, &out, &b), ERR_VALIDATION);
+        CHECK_EQ_STR(b, "{\"detail\":[{\"type\":\"greater_than_equal\",\"loc\":[\"query\","
+                        "\"page\"],\"msg\":\"Input should be greater than or equal to 1\","
+                        "\"input\":\"-99999999999999999999\",\"ctx\":{\"ge\":1}}]}");
+        free(b);
+        CHECK_EQ_INT(query_int("9223372036854775808", 1, INT64_MAX, &out, &b), ERR_OK);
+        CHECK_EQ_INT(out, INT64_MAX);
+        CHECK_EQ_INT(query_int("0", 1, 100, &out, &b), ERR_VALIDATION);
+        CHECK_EQ_STR(b, "{\"detail\":[{\"type\":\"greater_than_equal\",\"loc\":[\"query\","
+                        "\"page\"],\"msg\":\"Input should be greater than or equal to 1\","
+                        "\"input\":\"0\",\"ctx\":{\"ge\":1}}]}");
+        free(b);
+        CHECK_EQ_INT(query_int("101", 1, 100, &out, &b), ERR_VALIDATION);
+        free(b);
+        CHECK_EQ_INT(query_int("100", 1, 100, &out, &b), ERR_OK);
+        CHECK_EQ_INT(out, 100);
+        CHECK_EQ_INT(query_int("1", 1, 100, &out, &b), ERR_OK);
+        CHECK_EQ_INT(out, 1);
+    }
+
+    /* a megabyte of digits: parsed without harm, a range error */
+    {
+        size_t n = 1 << 20;
+        char *huge = malloc(n + 1);
+        int64_t out = 0;
+        CHECK(huge != NULL);
+        if (huge) {
+            memset(huge, '9', n);
+            huge[n] = '\0';
+            CHECK_EQ_INT(query_int(huge, 1, 100, &out, &b), ERR_VALIDATION);
+            CHECK(b && strstr(b, "\"less_than_equal\"") != NULL);
+            free(b);
+            huge[n / 2] = 'x';
+            CHECK_EQ_INT(query_int(huge, 1, 100, &out, &b), ERR_VALIDATION);
+            CHECK(b && strstr(b, "\"int_parsing\"") != NULL);
+            free(b);
+            free(huge);
+        }
+    }
+}
+
+/* Invalid UTF-8 in an echoed input must not lose the entry: pydantic (Starlette
+ * decodes the query with errors="replace") shows U+FFFD for each bad sequence. */
+static void test_invalid_utf8_input(void)
+{
+    char id[ID_UUID_LEN];
+    int status = 0;
+    char *b;
+
+    /* ?page=%ff */
+    CHECK_INT_BAD("\xff", INT_PARSING("\xef\xbf\xbd"));
+    /* a valid character kept, each bad sequence one U+FFFD (maximal subparts) */
+    CHECK_INT_BAD("a\xc3\xa9\xff"
+                  "b",
+                  INT_PARSING("a\xc3\xa9\xef\xbf\xbd"
+                              "b"));
+    CHECK_INT_BAD("\xe2\x82", INT_PARSING("\xef\xbf\xbd"));             /* truncated 3-byte */
+    CHECK_INT_BAD("\xe2\x82x", INT_PARSING("\xef\xbf\xbdx"));           /* cut by an ASCII byte */
+    CHECK_INT_BAD("\xc0\xaf", INT_PARSING("\xef\xbf\xbd\xef\xbf\xbd")); /* overlong '/' */
+    CHECK_INT_BAD("\xed\xa0\x80",
+                  INT_PARSING("\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd")); /* surrogate */
+    CHECK_INT_BAD("\xf4\x90\x80\x80",                                   /* past U+10FFFF */
+                  INT_PARSING("\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"));
+    CHECK_INT_BAD("\xf0\x9f\x98", INT_PARSING("\xef\xbf\xbd"));         /* truncated 4-byte */
+    CHECK_INT_BAD("\xf0\x9f\x98\x80", INT_PARSING("\xf0\x9f\x98\x80")); /* valid emoji */
+
+    /* a path parameter: /api/drawings/%ff */
+    {
+        struct request r = new_req(NULL, 0);
+        CHECK_EQ_INT(request_uuid(&r, "path", "drawing_id", "\xff", id), ERR_VALIDATION);
+        b = render(&r, ERR_VALIDATION, &status);
+        CHECK_EQ_INT(status, 422);
+        CHECK_EQ_STR(b, "{\"detail\":[{\"type\":\"uuid_parsing\",\"loc\":[\"path\",\"drawing_id\"],"
+                        "\"msg\":\"Input should be a valid UUID\",\"input\":\"\xef\xbf\xbd\"}]}");
+        free(b);
+    }
+    /* two bad fields: both entries, in order */
+    {
+        struct kv q[] = {{"page", "\xfe"}, {"limit", "\x80"}};
+        struct request r = new_req(q, 2);
+        int64_t v;
+        CHECK_EQ_INT(request_query_int(&r, "page", 1, 1, 100, &v), ERR_VALIDATION);
+        CHECK_EQ_INT(request_query_int(&r, "limit", 20, 1, 100, &v), ERR_VALIDATION);
+        CHECK_EQ_INT(json_array_size(r.error_list), 2);
+        json_decref(r.error_list);
+    }
+}
+
+static struct form_field text_field(const char *name, const char *data, size_t len)
+{
+    struct form_field f = {.name = name, .data = (unsigned char *)data, .len = len};
+    return f;
+}
+
+static void test_form_text(void)
+{
+    const char *out = "unset";
+    int status = 0;
+    char *b;
+
+    {
+        struct form_field f[] = {text_field("prompt", "make it blue", 12)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        CHECK_EQ_INT(request_form_text(&r, "prompt", true, 1, 1000, &out), ERR_OK);
+        CHECK_EQ_STR(out, "make it blue");
+        CHECK(r.error_list == NULL);
+    }
+    {
+        /* absent and empty: missing when required, NULL when not */
+        struct form_field f[] = {text_field("prompt", "", 0)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        CHECK_EQ_INT(request_form_text(&r, "prompt", false, 1, 1000, &out), ERR_OK);
+        CHECK(out == NULL);
+        CHECK_EQ_INT(request_form_text(&r, "other", false, 1, 1000, &out), ERR_OK);
+        CHECK(out == NULL);
+        CHECK(r.error_list == NULL);
+        CHECK_EQ_INT(request_form_text(&r, "prompt", true, 1, 1000, &out), ERR_VALIDATION);
+        b = render(&r, ERR_VALIDATION, &status);
+        CHECK_EQ_STR(b, "{\"detail\":[{\"type\":\"missing\",\"loc\":[\"body\",\"prompt\"],"
+                        "\"msg\":\"Field required\",\"input\":null}]}");
+        free(b);
+    }
+    {
+        /* lengths count code points, not bytes */
+        struct form_field f[] = {text_field("p", "\xc3\xa9\xc3\xa9\xc3\xa9", 6)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        CHECK_EQ_INT(request_form_text(&r, "p", true, 1, 3, &out), ERR_OK);
+        CHECK_EQ_INT(request_form_text(&r, "p", true, 1, 2, &out), ERR_VALIDATION);
+        CHECK_EQ_INT(request_form_text(&r, "p", true, 4, 10, &out), ERR_VALIDATION);
+        b = render(&r, ERR_VALIDATION, &status);
+        CHECK_EQ_STR(b, "{\"detail\":[{\"type\":\"string_too_long\",\"loc\":[\"body\",\"p\"],"
+                        "\"msg\":\"String should have at most 2 characters\","
+                        "\"ctx\":{\"max_length\":2}},"
+                        "{\"type\":\"string_too_short\",\"loc\":[\"body\",\"p\"],"
+                        "\"msg\":\"String should have at least 4 characters\","
+                        "\"input\":\"\xc3\xa9\xc3\xa9\xc3\xa9\",\"ctx\":{\"min_length\":4}}]}");
+        free(b);
+    }
+    {
+        /* not UTF-8, or a NUL inside: string_type, the bytes never echoed */
+        static const char *const bad[] = {"\xff", "ab\xc3", "\xc0\x80", "\xed\xa0\x80",
+                                          "\xf4\x90\x80\x80"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            struct form_field f[] = {text_field("p", bad[i], strlen(bad[i]))};
+            struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+            CHECK_EQ_INT(request_form_text(&r, "p", true, 1, 100, &out), ERR_VALIDATION);
+            b = render(&r, ERR_VALIDATION, &status);
+            CHECK_EQ_STR(b, "{\"detail\":[{\"type\":\"string_type\",\"loc\":[\"body\",\"p\"],"
+                            "\"msg\":\"Input should be a valid string\",\"input\":null}]}");
+            free(b);
+        }
+        struct form_field f[] = {text_field("p", "a\0b", 3)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        CHECK_EQ_INT(request_form_text(&r, "p", true, 1, 100, &out), ERR_VALIDATION);
+        json_decref(r.error_list);
+    }
+    {
+        /* a field over its cap: too long, never echoed */
+        struct form_field f[] = {text_field("p", "", 0)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        f[0].too_large = true;
+        CHECK_EQ_INT(request_form_text(&r, "p", true, 1, 1000, &out), ERR_VALIDATION);
+        b = render(&r, ERR_VALIDATION, &status);
+        CHECK_EQ_STR(b, "{\"detail\":[{\"type\":\"string_too_long\",\"loc\":[\"body\",\"p\"],"
+                        "\"msg\":\"String should have at most 1000 characters\","
+                        "\"ctx\":{\"max_length\":1000}}]}");
+        free(b);
+    }
+    {
+        /* repeated fields: the last one wins */
+        struct form_field f[] = {text_field("p", "first", 5), text_field("p", "second", 6)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 2};
+        CHECK_EQ_INT(request_form_text(&r, "p", true, 1, 100, &out), ERR_OK);
+        CHECK_EQ_STR(out, "second");
+        CHECK(request_field(&r, "p") == &f[1]);
+        CHECK(request_field(&r, "q") == NULL);
+    }
+}
+
+static void test_form_uuid(void)
+{
+    char id[ID_UUID_LEN] = "";
+    bool present = true;
+    int status = 0;
+    char *b;
+
+    {
+        struct request r = {.arena = arena};
+        CHECK_EQ_INT(request_form_uuid(&r, "tutorial_id", id, &present), ERR_OK);
+        CHECK(!present);
+    }
+    {
+        struct form_field f[] = {text_field("tutorial_id", "", 0)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        present = true;
+        CHECK_EQ_INT(request_form_uuid(&r, "tutorial_id", id, &present), ERR_OK);
+        CHECK(!present);
+    }
+    {
+        struct form_field f[] = {
+            text_field("tutorial_id", "550E8400-E29B-41D4-A716-446655440000", 36)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        CHECK_EQ_INT(request_form_uuid(&r, "tutorial_id", id, &present), ERR_OK);
+        CHECK(present);
+        CHECK_EQ_STR(id, "550e8400-e29b-41d4-a716-446655440000");
+    }
+    {
+        /* a NUL inside: not the UUID before it */
+        struct form_field f[] = {
+            text_field("tutorial_id", "550e8400-e29b-41d4-a716-446655440000\0x", 38)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        CHECK_EQ_INT(request_form_uuid(&r, "tutorial_id", id, &present), ERR_VALIDATION);
+        CHECK(!present);
+        b = render(&r, ERR_VALIDATION, &status);
+        CHECK_EQ_STR(b,
+                     "{\"detail\":[{\"type\":\"uuid_parsing\",\"loc\":[\"body\",\"tutorial_id\"],"
+                     "\"msg\":\"Input should be a valid UUID\",\"input\":null}]}");
+        free(b);
+    }
+    {
+        struct form_field f[] = {text_field("tutorial_id", "not-a-uuid", 10)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        CHECK_EQ_INT(request_form_uuid(&r, "tutorial_id", id, &present), ERR_VALIDATION);
+        b = render(&r, ERR_VALIDATION, &status);
+        CHECK_EQ_STR(b,
+                     "{\"detail\":[{\"type\":\"uuid_parsing\",\"loc\":[\"body\",\"tutorial_id\"],"
+                     "\"msg\":\"Input should be a valid UUID\",\"input\":\"not-a-uuid\"}]}");
+        free(b);
+    }
+    {
+        struct form_field f[] = {text_field("tutorial_id", "", 0)};
+        struct request r = {.arena = arena, .fields = f, .n_fields = 1};
+        f[0].too_large = true;
+        CHECK_EQ_INT(request_form_uuid(&r, "tutorial_id", id, &present), ERR_VALIDATION);
+        json_decref(r.error_list);
+    }
+    {
+        /* path parameters: what uuid_parsing accepts and refuses */
+        struct request r = {.arena = arena};
+        CHECK_EQ_INT(request_uuid(&r, "path", "id", "550e8400e29b41d4a716446655440000", id),
+                     ERR_OK);
+        CHECK_EQ_INT(request_uuid(&r, "path", "id", "..", id), ERR_VALIDATION);
+        CHECK_EQ_INT(request_uuid(&r, "path", "id", "", id), ERR_VALIDATION);
+        CHECK_EQ_INT(request_uuid(&r, "path", "id", " 550e8400-e29b-41d4-a716-446655440000", id),
+                     ERR_VALIDATION);
+        CHECK_EQ_INT(request_uuid(&r, "path", "id", NULL, id), ERR_VALIDATION);
+        CHECK_EQ_INT(json_array_size(r.error_list), 4);
+        b = render(&r, ERR_VALIDATION, &status);
+        CHECK(b && strstr(b, "\"input\":null") != NULL); /* NULL raw: input null */
+        free(b);
+    }
+}
+
+static void test_errors(void)
+{
+    static const struct {
+        enum err err;
+        int status;
+        const char *body;
+    } cases[] = {
+        {ERR_INVALID, 400, "{\"detail\":\"Bad request\"}"},
+        {ERR_UNSUPPORTED, 400, "{\"detail\":\"Unsupported file\"}"},
+        {ERR_UNAUTHORIZED, 401, "{\"detail\":\"Could not validate credentials\"}"},
+        {ERR_NOT_FOUND, 404, "{\"detail\":\"Not Found\"}"},
+        {ERR_CONFLICT, 409, "{\"detail\":\"Conflict\"}"},
+        {ERR_TOO_LARGE, 413, "{\"detail\":\"Request body too large\"}"},
+        {ERR_VALIDATION, 422, "{\"detail\":\"Validation error\"}"},
+        {ERR_REFUSED, 422, "{\"detail\":\"The request was refused\"}"},
+        {ERR_UPSTREAM, 502, "{\"detail\":\"The upstream service failed\"}"},
+        {ERR_BUSY, 503, "{\"detail\":\"The server is busy, try again shortly\"}"},
+        {ERR_UNAVAILABLE, 503, "{\"detail\":\"Service unavailable\"}"},
+        {ERR_TIMEOUT, 504, "{\"detail\":\"The upstream service timed out\"}"},
+        {ERR_INTERNAL, 500, "{\"detail\":\"Internal Server Error\"}"},
+        {ERR_NOMEM, 500, "{\"detail\":\"Internal Server Error\"}"},
+        {ERR_OK, 500, "{\"detail\":\"Internal Server Error\"}"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct request r = {.arena = arena};
+        struct response res = {.fd = -1};
+        response_error(&r, &res, cases[i].err);
+        CHECK_EQ_INT(res.status, cases[i].status);
+        CHECK_EQ_STR(res.body, cases[i].body);
+        CHECK_EQ_STR(res.content_type, "application/json");
+        CHECK_EQ_INT(res.body_len, strlen(cases[i].body));
+        if (cases[i].status == 401) {
+            CHECK_EQ_INT(res.n_headers, 1);
+            CHECK_EQ_STR(res.headers[0].name, "WWW-Authenticate");
+            CHECK_EQ_STR(res.headers[0].value, "Bearer");
+        } else if (cases[i].err == ERR_BUSY) {
+            CHECK_EQ_INT(res.n_headers, 1);
+            CHECK_EQ_STR(res.headers[0].name, "Retry-After");
+        } else {
+            CHECK_EQ_INT(res.n_headers, 0);
+        }
+        free(res.body);
+    }
+    {
+        /* a detail replaces the default, except on a 500; a drawing saved is named;
+         * headers set before the error are dropped */
+        struct request r = {.arena = arena};
+        struct response res = {.fd = -1};
+        response_header(&res, "ETag", "\"x\"");
+        r.error_drawing_id = "550e8400-e29b-41d4-a716-446655440000";
+        response_error(&r, &res, request_fail(&r, ERR_UPSTREAM, "The model failed \"badly\""));
+        CHECK_EQ_INT(res.status, 502);
+        CHECK_EQ_STR(res.body, "{\"detail\":\"The model failed \\\"badly\\\"\","
+                               "\"drawing_id\":\"550e8400-e29b-41d4-a716-446655440000\"}");
+        CHECK_EQ_INT(res.n_headers, 0);
+        free(res.body);
+    }
+    {
+        /* ERR_VALIDATION without a list: a plain detail; with one: the list */
+        struct request r = {.arena = arena};
+        struct response res = {.fd = -1};
+        response_error(&r, &res, request_fail(&r, ERR_VALIDATION, "Could not understand"));
+        CHECK_EQ_STR(res.body, "{\"detail\":\"Could not understand\"}");
+        free(res.body);
+        res.body = NULL;
+        CHECK_EQ_INT(request_invalid(&r, "query", "q", "bad", "value_error"), ERR_VALIDATION);
+        response_error(&r, &res, ERR_VALIDATION);
+        CHECK_EQ_STR(res.body, "{\"detail\":[{\"type\":\"value_error\",\"loc\":[\"query\",\"q\"],"
+                               "\"msg\":\"bad\",\"input\":null}]}");
+        free(res.body);
+        json_decref(r.error_list);
+    }
+    {
+        /* at most RESPONSE_MAX_HEADERS headers; more are dropped, not overflowed */
+        struct response res = {.fd = -1};
+        for (int i = 0; i < RESPONSE_MAX_HEADERS + 3; i++)
+            response_header(&res, "X", "y");
+        CHECK_EQ_INT(res.n_headers, RESPONSE_MAX_HEADERS);
+        CHECK_EQ_INT(response_detail(&res, 404, "gone \xff"), ERR_NOMEM); /* not UTF-8 */
+        CHECK(res.body == NULL);
+        CHECK_EQ_INT(response_detail(&res, 404, "gone"), ERR_OK);
+        CHECK_EQ_STR(res.body, "{\"detail\":\"gone\"}");
+        CHECK_EQ_INT(response_detail(&res, 410, "again"), ERR_OK); /* the old body freed */
+        CHECK_EQ_INT(res.status, 410);
+        free(res.body);
+    }
+}
+
+int main(void)
+{
+    arena = arena_new();
+    CHECK(arena != NULL);
+    if (!arena)
+        return 1;
+    test_query_lookup();
+    test_query_int();
+    test_invalid_utf8_input();
+    test_form_text();
+    test_form_uuid();
+    test_errors();
+    arena_free(arena);
+    return check_summary("request");
+}
