@@ -8,27 +8,14 @@ from __future__ import annotations
 
 import base64
 import io
-import time
-
 import requests
 from PIL import Image
 
-from helpers import new_user, png_bytes
+from helpers import new_user, png_bytes, wait_until
 
 FOREVER = 10 ** 6
 DATA_PNG = "data:image/png;base64,"
 PENDING = "/media/pending/"
-
-
-def wait_for(cond, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def image_urls(d: dict) -> list[str]:
@@ -94,7 +81,7 @@ def test_edit_with_storage_down_keeps_every_image_then_stores_it(s3, server_fact
         d2 = srv.get("/api/drawings/" + did, user).json()
         return d2 if not any(PENDING in u for u in image_urls(d2)) else None
 
-    d = wait_for(stored, 30, "the kept images to be stored")
+    d = wait_until(stored, 30, "the kept images to be stored")
     new_urls = image_urls(d)
     assert len(new_urls) == 6
     for old, new in zip(urls, new_urls):  # the same bytes, now in storage
@@ -125,8 +112,12 @@ def test_plain_upload_with_storage_down_is_kept(s3, server_factory):
     assert s3.keys() == []
 
     s3.proxy.clear()
-    d2 = wait_for(lambda: (lambda x: x if PENDING not in str(x) else None)(
-        srv.get("/api/drawings/" + d["id"], user).json()), 30, "the upload to be stored")
+
+    def stored():
+        got = srv.get("/api/drawings/" + d["id"], user).json()
+        return got if PENDING not in str(got) else None
+
+    d2 = wait_until(stored, 30, "the upload to be stored")
     assert s3.get(s3.key_of(d2["uploaded_image_url"])) == png
     thumb = s3.get(s3.key_of(d2["thumbnail_url"]))
     assert Image.open(io.BytesIO(thumb)).format == "WEBP"
@@ -141,7 +132,7 @@ def test_drawing_deleted_while_pending_stores_nothing(s3, server_factory):
     assert srv.delete("/api/drawings/" + d["id"], user).status_code == 200
     s3.proxy.clear()
     # its upload jobs find nothing to store, and say so
-    wait_for(lambda: srv.log_text().count("jobs: upload ") >= 2, 30, "the upload jobs to run")
+    wait_until(lambda: srv.log_text().count("jobs: upload ") >= 2, 30, "the upload jobs to run")
     assert s3.keys() == []
     # a pending URL of nothing kept leads to storage, where nothing is
     r = requests.get(pending, allow_redirects=False, timeout=10)

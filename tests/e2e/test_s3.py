@@ -16,7 +16,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from helpers import new_user, noisy_png, png_bytes
+from helpers import new_user, noisy_png, png_bytes, wait_until
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -169,10 +169,7 @@ def test_wrong_secret_keeps_the_upload_until_the_secret_is_right(s3, server_fact
     assert "wrong-" not in srv.log_text()
     # nothing lost: the server with the right secret stores it (the same data directory)
     ok = s3_server(server_factory, s3, DATA_DIR=srv.env["DATA_DIR"])
-    deadline = time.monotonic() + 30
-    while len(s3.keys()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(s3.keys()) == 2
+    wait_until(lambda: len(s3.keys()) == 2, 30, "the kept upload to be stored")
     d2 = ok.get("/api/drawings/" + d["id"], user).json()
     assert s3.key_of(d2["uploaded_image_url"]) in s3.keys()
 
