@@ -153,6 +153,11 @@ static const unsigned char special[256] = {
     [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
 };
 
+/* The two-character escapes; the other controls are written as \\u00XX. */
+static const char *const short_escape[256] = {
+    ['"'] = "\\\"", ['\\'] = "\\\\", ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t",
+};
+
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
@@ -200,30 +205,14 @@ static void put_escaped(struct jsonw *w, const char *str, size_t n)
             }
         }
         put(w, str + run, i - run);
-        switch (c) {
-        case '"':
-            put(w, "\\\"", 2);
-            break;
-        case '\\':
-            put(w, "\\\\", 2);
-            break;
-        case '\n':
-            put(w, "\\n", 2);
-            break;
-        case '\r':
-            put(w, "\\r", 2);
-            break;
-        case '\t':
-            put(w, "\\t", 2);
-            break;
-        default:
-            if (c < 0x20) {
-                char esc[8];
-                snprintf(esc, sizeof(esc), "\\u%04x", c);
-                put(w, esc, 6);
-            } else {
-                put(w, "\xef\xbf\xbd", 3); /* invalid UTF-8 byte: U+FFFD */
-            }
+        if (short_escape[c]) {
+            put(w, short_escape[c], 2);
+        } else if (c < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            put(w, esc, 6);
+        } else {
+            put(w, "\xef\xbf\xbd", 3); /* invalid UTF-8 byte: U+FFFD */
         }
         i++;
         run = i;
