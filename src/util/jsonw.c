@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
+
 void jsonw_init(struct jsonw *w, size_t hint)
 {
     memset(w, 0, sizeof(*w));
@@ -19,28 +21,16 @@ void jsonw_init(struct jsonw *w, size_t hint)
 
 static bool reserve(struct jsonw *w, size_t n)
 {
-    size_t ncap;
     char *grown;
 
     if (w->failed)
         return false;
-    if (w->cap - w->len > n)
-        return true;
-    ncap = w->cap;
-    while (ncap - w->len <= n) {
-        if (ncap > ((size_t)1 << 40)) {
-            w->failed = true;
-            return false;
-        }
-        ncap *= 2;
-    }
-    grown = realloc(w->buf, ncap);
+    grown = grow(w->buf, &w->cap, w->len + n + 1, 1, 64, (size_t)1 << 40);
     if (!grown) {
         w->failed = true;
         return false;
     }
     w->buf = grown;
-    w->cap = ncap;
     return true;
 }
 
@@ -150,7 +140,10 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 /* 1 for the bytes a JSON string cannot hold as they are: controls, '"', '\\', and
  * the start of a multi-byte sequence (checked for UTF-8 validity). */
 static const unsigned char special[256] = {
-    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+    [0x00 ... 0x1f] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x80 ... 0xff] = 1,
 };
 
 /* The two-character escapes; the other controls are written as \\u00XX. */
