@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "util/log.h"
 
 struct candidate {
@@ -29,21 +30,17 @@ struct candidates {
 static enum err on_object(void *ctx, const struct storage_object *obj)
 {
     struct candidates *c = ctx;
+    struct candidate *v;
 
     c->listed++;
     if (obj->mtime_ms <= 0 || obj->mtime_ms > c->cutoff_ms)
         return ERR_OK; /* young, or of unknown age: kept */
     if (!storage_key_valid(obj->key))
         return ERR_OK; /* not a key this project writes (the probe's): not ours to judge */
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        struct candidate *v = realloc(c->v, cap * sizeof(*v));
-
-        if (!v)
-            return ERR_NOMEM;
-        c->v = v;
-        c->cap = cap;
-    }
+    v = grow(c->v, &c->cap, c->n + 1, sizeof(*v), 64, (size_t)-1 / 2);
+    if (!v)
+        return ERR_NOMEM;
+    c->v = v;
     c->v[c->n].key = strdup(obj->key);
     if (!c->v[c->n].key)
         return ERR_NOMEM;

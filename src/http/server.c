@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/grow.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
@@ -210,18 +211,14 @@ static size_t field_cap(const struct exchange *x, const char *name)
 static struct form_field *field_begin(struct exchange *x, const char *key, const char *filename)
 {
     struct request *req = &x->req;
-    struct form_field *f;
+    struct form_field *f, *grown;
 
     if (req->n_fields >= 32)
         return NULL; /* more parts than any route takes: malformed */
-    if (req->n_fields == x->fields_cap) {
-        size_t ncap = x->fields_cap ? x->fields_cap * 2 : 4;
-        struct form_field *grown = realloc(req->fields, ncap * sizeof(*grown));
-        if (!grown)
-            return NULL;
-        req->fields = grown;
-        x->fields_cap = ncap;
-    }
+    grown = grow(req->fields, &x->fields_cap, req->n_fields + 1, sizeof(*grown), 4, (size_t)-1 / 2);
+    if (!grown)
+        return NULL;
+    req->fields = grown;
     f = &req->fields[req->n_fields];
     memset(f, 0, sizeof(*f));
     f->name = arena_strdup(req->arena, key);

@@ -2,7 +2,8 @@
  * editor_local.c - the embedded default editor (SPEC §8): applies the edits that
  * editor_parse() recognises in a prompt, in order, with libvips.
  *
- * Every edit is a small function from an 8-bit, 3-band sRGB image to another; alpha is
+ * Every edit is a row of one table: up to four steps, each a small function of an 8-bit
+ * image with its parameters, that together take 3-band sRGB to 3-band sRGB; alpha is
  * split off first and only geometric edits (rotate, flip) touch it, so transparency
  * survives every colour edit. Grey input is widened to sRGB. Nothing here is random, so
  * the same input and prompt give the same bytes.
@@ -32,8 +33,17 @@
 #define LUMA_G 0.587
 #define LUMA_B 0.114
 
-typedef int (*edit_fn)(VipsImage *in, VipsImage **out);
+/* One step of an edit: in to *out, with its parameters p (what each means is the step's
+ * to say; unused ones are 0). */
+typedef int (*step_fn)(VipsImage *in, VipsImage **out, const double *p);
 
+#define STEPS_MAX 4
+#define PARAMS_MAX 9
+
+struct step {
+    step_fn fn;
+    double p[PARAMS_MAX];
+};
 
 /* A context object whose local array holds intermediates; unref it to drop them all. */
 static VipsImage **scratch(VipsImage **ctx, int n)
@@ -78,51 +88,7 @@ out:
     return rc;
 }
 
-/* The 3x3 matrix that scales saturation by s around Rec. 601 luma, times gain. */
-static void saturation_matrix(double s, double gain, double m[9])
-{
-    const double w[3] = {LUMA_R, LUMA_G, LUMA_B};
-
-    for (int r = 0; r < 3; r++) {
-        for (int c = 0; c < 3; c++)
-            m[r * 3 + c] = gain * ((1.0 - s) * w[c] + (r == c ? s : 0.0));
-    }
-}
-
-static int saturate(VipsImage *in, VipsImage **out, double s)
-{
-    double m[9];
-
-    saturation_matrix(s, 1.0, m);
-    return recomb_uchar(in, out, m, 3);
-}
-
-/* One band of luma, uchar. */
-static int luma(VipsImage *in, VipsImage **out)
-{
-    static const double m[3] = {LUMA_R, LUMA_G, LUMA_B};
-
-    return recomb_uchar(in, out, m, 1);
-}
-
-/* Three copies of a one-band image, tagged sRGB. */
-static int grey_to_rgb(VipsImage *grey, VipsImage **out)
-{
-    VipsImage *ctx, **t = scratch(&ctx, 1);
-    VipsImage *bands[3] = {grey, grey, grey};
-    int rc = -1;
-
-    if (vips_bandjoin(bands, &t[0], 3, NULL))
-        goto out;
-    if (vips_copy(t[0], out, "interpretation", VIPS_INTERPRETATION_sRGB, NULL))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
-    return rc;
-}
-
-/* A blur radius that looks alike at any size: about 1/150 of the shorter side. */
+/* A blur radius that looks alike at any size: the shorter side / divisor, in [lo, hi]. */
 static double blur_sigma(VipsImage *in, double divisor, double lo, double hi)
 {
     double s = (double)VIPS_MIN(in->Xsize, in->Ysize) / divisor;
@@ -130,21 +96,16 @@ static double blur_sigma(VipsImage *in, double divisor, double lo, double hi)
     return VIPS_CLIP(lo, s, hi);
 }
 
-/* A Gaussian blur for wide radii: blurring a copy shrunk by f and enlarging it back costs
- * about 1/f^2 as much and looks the same for a soft halo. Same size as in, uchar. */
-static int wide_blur(VipsImage *in, VipsImage **out, double sigma)
+/* Runs fn (with p) on a copy of in shrunk by f and enlarges the result back to in's exact
+ * size: about 1/f^2 of the cost, for effects that look the same at a coarser scale. */
+static int at_scale(VipsImage *in, VipsImage **out, int f, step_fn fn, const double *p)
 {
     VipsImage *ctx, **t = scratch(&ctx, 3);
-    int f = (int)(sigma / 4.0);
     int rc = -1;
 
-    if (f < 2 || in->Xsize < 4 * f || in->Ysize < 4 * f) {
-        rc = vips_gaussblur(in, out, sigma, NULL);
-        goto out;
-    }
     if (vips_shrink(in, &t[0], f, f, NULL))
         goto out;
-    if (vips_gaussblur(t[0], &t[1], sigma / f, NULL))
+    if (fn(t[0], &t[1], p))
         goto out;
     if (vips_resize(t[1], &t[2], (double)in->Xsize / t[1]->Xsize, "vscale",
                     (double)in->Ysize / t[1]->Ysize, "kernel", VIPS_KERNEL_LINEAR, NULL))
@@ -176,22 +137,47 @@ out:
     return rc;
 }
 
-/* ---- the edits: 3-band uchar sRGB in, 3-band uchar sRGB out ---- */
+/* ---- the steps; an edit's steps take and give 8-bit images ---- */
 
-static int edit_colorful(VipsImage *in, VipsImage **out)
+/* p: a 3x3 colour matrix, row by row. */
+static int step_recomb(VipsImage *in, VipsImage **out, const double *p)
 {
+    return recomb_uchar(in, out, p, 3);
+}
+
+/* p: saturation scale around Rec. 601 luma, then an overall gain. */
+static int step_saturate(VipsImage *in, VipsImage **out, const double *p)
+{
+    const double w[3] = {LUMA_R, LUMA_G, LUMA_B};
     double m[9];
 
-    saturation_matrix(1.6, 1.05, m);
+    for (int r = 0; r < 3; r++) {
+        for (int c = 0; c < 3; c++)
+            m[r * 3 + c] = p[1] * ((1.0 - p[0]) * w[c] + (r == c ? p[0] : 0.0));
+    }
     return recomb_uchar(in, out, m, 3);
 }
 
-static int edit_grayscale(VipsImage *in, VipsImage **out)
+/* One band of luma. */
+static int step_luma(VipsImage *in, VipsImage **out, const double *p)
+{
+    static const double m[3] = {LUMA_R, LUMA_G, LUMA_B};
+
+    (void)p;
+    return recomb_uchar(in, out, m, 1);
+}
+
+/* Three copies of a one-band image, tagged sRGB. */
+static int step_grey_to_rgb(VipsImage *in, VipsImage **out, const double *p)
 {
     VipsImage *ctx, **t = scratch(&ctx, 1);
+    VipsImage *bands[3] = {in, in, in};
     int rc = -1;
 
-    if (luma(in, &t[0]) || grey_to_rgb(t[0], out))
+    (void)p;
+    if (vips_bandjoin(bands, &t[0], 3, NULL))
+        goto out;
+    if (vips_copy(t[0], out, "interpretation", VIPS_INTERPRETATION_sRGB, NULL))
         goto out;
     rc = 0;
 out:
@@ -199,106 +185,79 @@ out:
     return rc;
 }
 
-static int edit_sepia(VipsImage *in, VipsImage **out)
+/* p: a, b: a * v + b on every band. */
+static int step_linear(VipsImage *in, VipsImage **out, const double *p)
 {
-    static const double m[9] = {0.393, 0.769, 0.189, 0.349, 0.686, 0.168, 0.272, 0.534, 0.131};
-
-    return recomb_uchar(in, out, m, 3);
+    return linear1_uchar(in, out, p[0], p[1]);
 }
 
-static int edit_invert(VipsImage *in, VipsImage **out)
+/* p: a for R, G, B, then b for R, G, B. */
+static int step_linear3(VipsImage *in, VipsImage **out, const double *p)
 {
+    return linear_uchar(in, out, p, p + 3, 3);
+}
+
+static int step_invert(VipsImage *in, VipsImage **out, const double *p)
+{
+    (void)p;
     return vips_invert(in, out, NULL);
 }
 
-static int edit_blur(VipsImage *in, VipsImage **out)
+/* p: sigma. */
+static int step_gaussblur(VipsImage *in, VipsImage **out, const double *p)
 {
-    return vips_gaussblur(in, out, blur_sigma(in, 150.0, 1.5, 12.0), NULL);
+    return vips_gaussblur(in, out, p[0], NULL);
 }
 
-/* vips_sharpen works on lightness and returns LabS; convert back to 8-bit sRGB. */
-static int edit_sharpen(VipsImage *in, VipsImage **out)
+/* p: the blur_sigma() of in: divisor, lo, hi. */
+static int step_blur_scaled(VipsImage *in, VipsImage **out, const double *p)
 {
-    VipsImage *ctx, **t = scratch(&ctx, 2);
-    int rc = -1;
-
-    if (vips_sharpen(in, &t[0], "sigma", 1.5, "m2", 4.0, NULL))
-        goto out;
-    if (vips_colourspace(t[0], &t[1], VIPS_INTERPRETATION_sRGB, NULL))
-        goto out;
-    if (vips_cast_uchar(t[1], out, NULL))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
-    return rc;
+    return vips_gaussblur(in, out, blur_sigma(in, p[0], p[1], p[2]), NULL);
 }
 
-static int edit_brighter(VipsImage *in, VipsImage **out)
+/* p: sigma, m2. Works on lightness and returns LabS; step_srgb and step_uchar follow. */
+static int step_sharpen(VipsImage *in, VipsImage **out, const double *p)
 {
-    return linear1_uchar(in, out, 1.1, 25.0);
+    return vips_sharpen(in, out, "sigma", p[0], "m2", p[1], NULL);
 }
 
-static int edit_darker(VipsImage *in, VipsImage **out)
+static int step_srgb(VipsImage *in, VipsImage **out, const double *p)
 {
-    return linear1_uchar(in, out, 0.75, 0.0);
+    (void)p;
+    return vips_colourspace(in, out, VIPS_INTERPRETATION_sRGB, NULL);
 }
 
-static int edit_contrast(VipsImage *in, VipsImage **out)
+static int step_uchar(VipsImage *in, VipsImage **out, const double *p)
 {
-    const double k = 1.35;
-
-    return linear1_uchar(in, out, k, 128.0 * (1.0 - k));
+    (void)p;
+    return vips_cast_uchar(in, out, NULL);
 }
 
-static int edit_warm(VipsImage *in, VipsImage **out)
+/* p: degrees clockwise, a multiple of 90. */
+static int step_rotate(VipsImage *in, VipsImage **out, const double *p)
 {
-    static const double a[3] = {1.08, 1.02, 0.85}, b[3] = {12.0, 4.0, -6.0};
+    static const VipsAngle quarter[4] = {VIPS_ANGLE_D0, VIPS_ANGLE_D90, VIPS_ANGLE_D180,
+                                         VIPS_ANGLE_D270};
 
-    return linear_uchar(in, out, a, b, 3);
+    return vips_rot(in, out, quarter[(int)p[0] / 90 % 4], NULL);
 }
 
-static int edit_cool(VipsImage *in, VipsImage **out)
+/* p: 0 mirrors left to right, 1 top to bottom. */
+static int step_flip(VipsImage *in, VipsImage **out, const double *p)
 {
-    static const double a[3] = {0.86, 1.0, 1.1}, b[3] = {-6.0, 3.0, 14.0};
-
-    return linear_uchar(in, out, a, b, 3);
-}
-
-static int edit_rotate_left(VipsImage *in, VipsImage **out)
-{
-    return vips_rot(in, out, VIPS_ANGLE_D270, NULL);
-}
-
-static int edit_rotate_right(VipsImage *in, VipsImage **out)
-{
-    return vips_rot(in, out, VIPS_ANGLE_D90, NULL);
-}
-
-static int edit_upside_down(VipsImage *in, VipsImage **out)
-{
-    return vips_rot(in, out, VIPS_ANGLE_D180, NULL);
-}
-
-static int edit_flip(VipsImage *in, VipsImage **out)
-{
-    return vips_flip(in, out, VIPS_DIRECTION_HORIZONTAL, NULL);
-}
-
-static int edit_flip_vertical(VipsImage *in, VipsImage **out)
-{
-    return vips_flip(in, out, VIPS_DIRECTION_VERTICAL, NULL);
+    return vips_flip(in, out, p[0] ? VIPS_DIRECTION_VERTICAL : VIPS_DIRECTION_HORIZONTAL, NULL);
 }
 
 /* Blocks of about 1/48 of the shorter side (at least 4 px): averaged, then enlarged
  * without smoothing, then trimmed or edge-extended back to the original size. */
-static int edit_pixelate(VipsImage *in, VipsImage **out)
+static int step_pixelate(VipsImage *in, VipsImage **out, const double *p)
 {
     VipsImage *ctx, **t = scratch(&ctx, 2);
     int side = VIPS_MIN(in->Xsize, in->Ysize);
     int block = VIPS_MAX(4, side / 48);
     int rc = -1;
 
+    (void)p;
     if (block > side)
         block = side;
     if (block < 2) { /* a 1-pixel-wide image is already pixelated */
@@ -317,239 +276,180 @@ out:
     return rc;
 }
 
-/* A lookup table image: 256 entries, one band, uchar. */
-static VipsImage *lut_new(const unsigned char table[256])
+/* p: n, the levels per channel (evenly spaced from 0 to 255), through a lookup table. */
+static int step_levels(VipsImage *in, VipsImage **out, const double *p)
 {
-    return vips_image_new_from_memory_copy(table, 256, 256, 1, 1, VIPS_FORMAT_UCHAR);
-}
-
-/* Bolder colours, then five levels per channel. */
-static int edit_posterize(VipsImage *in, VipsImage **out)
-{
-    VipsImage *ctx, **t = scratch(&ctx, 2);
     unsigned char table[256];
-    int rc = -1;
+    int n = (int)p[0], rc;
+    VipsImage *lut;
 
     for (int i = 0; i < 256; i++)
-        table[i] = (unsigned char)(((i * 5) / 256) * 255 / 4); /* 0, 63, 127, 191, 255 */
-    t[0] = lut_new(table);
-    if (!t[0])
-        goto out;
-    if (saturate(in, &t[1], 1.3))
-        goto out;
-    if (vips_maplut(t[1], out, t[0], NULL))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
+        table[i] = (unsigned char)(((i * n) / 256) * 255 / (n - 1)); /* 5: 0, 63, 127, 191, 255 */
+    lut = vips_image_new_from_memory_copy(table, 256, 256, 1, 1, VIPS_FORMAT_UCHAR);
+    if (!lut)
+        return -1;
+    rc = vips_maplut(in, out, lut, NULL);
+    g_object_unref(lut);
     return rc;
 }
 
-/* Edges of the lightness, strengthened and drawn dark on white. */
-static int edit_sketch(VipsImage *in, VipsImage **out)
+static int step_sobel(VipsImage *in, VipsImage **out, const double *p)
 {
-    VipsImage *ctx, **t = scratch(&ctx, 4);
-    int rc = -1;
+    (void)p;
+    return vips_sobel(in, out, NULL);
+}
 
-    if (luma(in, &t[0]))
-        goto out;
-    if (vips_sobel(t[0], &t[1], NULL))
-        goto out;
-    if (linear1_uchar(t[1], &t[2], -3.0, 255.0)) /* strong edges become dark lines */
-        goto out;
-    if (grey_to_rgb(t[2], out))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
+/* A directional difference, as float (it may be negative). */
+static int step_emboss(VipsImage *in, VipsImage **out, const double *p)
+{
+    VipsImage *m = vips_image_new_matrixv(3, 3, -2.0, -1.0, 0.0, -1.0, 0.0, 1.0, 0.0, 1.0, 2.0);
+    int rc;
+
+    (void)p;
+    if (!m)
+        return -1;
+    rc = vips_conv(in, out, m, "precision", VIPS_PRECISION_FLOAT, NULL);
+    g_object_unref(m);
     return rc;
 }
 
-/* A directional difference of the lightness around mid-grey. */
-static int edit_emboss(VipsImage *in, VipsImage **out)
+/* p: the window's side. */
+static int step_median(VipsImage *in, VipsImage **out, const double *p)
 {
-    VipsImage *ctx, **t = scratch(&ctx, 4);
-    int rc = -1;
-
-    t[0] = vips_image_new_matrixv(3, 3, -2.0, -1.0, 0.0, -1.0, 0.0, 1.0, 0.0, 1.0, 2.0);
-    if (!t[0])
-        goto out;
-    if (luma(in, &t[1]))
-        goto out;
-    if (vips_conv(t[1], &t[2], t[0], "precision", VIPS_PRECISION_FLOAT, NULL))
-        goto out; /* float, may be negative */
-    if (linear1_uchar(t[2], &t[3], 1.0, 128.0))
-        goto out;
-    if (grey_to_rgb(t[3], out))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
-    return rc;
-}
-
-/* A wide blur of a brightened copy, screened over the image. */
-static int edit_glow(VipsImage *in, VipsImage **out)
-{
-    VipsImage *ctx, **t = scratch(&ctx, 3);
-    int rc = -1;
-
-    if (linear1_uchar(in, &t[0], 1.1, 10.0))
-        goto out;
-    if (wide_blur(t[0], &t[1], blur_sigma(in, 60.0, 3.0, 24.0)))
-        goto out;
-    if (screen(in, t[1], &t[2]))
-        goto out;
-    if (saturate(t[2], out, 1.2))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
-    return rc;
+    return vips_median(in, out, (int)p[0], NULL);
 }
 
 /* Paint blotches: a median filter, which flattens detail into patches while keeping their
  * edges. libvips's median costs about the same for any window, so on large images it runs
- * on a copy shrunk by f (a window of 5 there spans 5f pixels) and is enlarged back. */
-static int paint_patches(VipsImage *in, VipsImage **out)
+ * on a copy shrunk by f (a window of 5 there spans 5f pixels). */
+static int step_patches(VipsImage *in, VipsImage **out, const double *p)
 {
-    VipsImage *ctx, **t = scratch(&ctx, 3);
-    int f = VIPS_MIN(in->Xsize, in->Ysize) / 400;
+    static const double window = 5.0;
+    int side = VIPS_MIN(in->Xsize, in->Ysize);
+    int f = side / 400;
+
+    (void)p;
+    if (f >= 2)
+        return at_scale(in, out, f, step_median, &window);
+    if (side < 3) /* no room for a window: nothing to flatten */
+        return vips_copy(in, out, NULL);
+    return vips_median(in, out, side >= 200 ? 5 : 3, NULL);
+}
+
+/* A Gaussian blur for wide radii, on a copy shrunk by f when sigma allows: it looks the
+ * same for a soft halo. Same size as in, uchar. */
+static int wide_blur(VipsImage *in, VipsImage **out, double sigma)
+{
+    int f = (int)(sigma / 4.0);
+    double small_sigma;
+
+    if (f < 2 || in->Xsize < 4 * f || in->Ysize < 4 * f)
+        return vips_gaussblur(in, out, sigma, NULL);
+    small_sigma = sigma / f;
+    return at_scale(in, out, f, step_gaussblur, &small_sigma);
+}
+
+/* p: gain and offset of a brightened copy, then the blur_sigma() of in (divisor, lo, hi)
+ * of its wide blur, which is screened over in. */
+static int step_halo(VipsImage *in, VipsImage **out, const double *p)
+{
+    VipsImage *ctx, **t = scratch(&ctx, 2);
     int rc = -1;
 
-    if (f < 2) {
-        int side = VIPS_MIN(in->Xsize, in->Ysize);
-
-        if (side < 3) /* no room for a window: nothing to flatten */
-            rc = vips_copy(in, out, NULL);
-        else
-            rc = vips_median(in, out, side >= 200 ? 5 : 3, NULL);
+    if (linear1_uchar(in, &t[0], p[0], p[1]))
         goto out;
-    }
-    if (vips_shrink(in, &t[0], f, f, NULL))
+    if (wide_blur(t[0], &t[1], blur_sigma(in, p[2], p[3], p[4])))
         goto out;
-    if (vips_median(t[0], &t[1], 5, NULL))
-        goto out;
-    if (vips_resize(t[1], &t[2], (double)in->Xsize / t[1]->Xsize, "vscale",
-                    (double)in->Ysize / t[1]->Ysize, "kernel", VIPS_KERNEL_LINEAR, NULL))
-        goto out;
-    if (vips_embed(t[2], out, 0, 0, in->Xsize, in->Ysize, "extend", VIPS_EXTEND_COPY, NULL))
-        goto out;
-    rc = 0;
+    rc = screen(in, t[1], out);
 out:
     g_object_unref(ctx);
     return rc;
 }
 
-/* Median-smoothed patches, a soft blur, lifted towards the white of paper. */
-static int edit_watercolor(VipsImage *in, VipsImage **out)
+/* p: sigma of a blurred copy screened over in. */
+static int step_screen_blur(VipsImage *in, VipsImage **out, const double *p)
 {
-    VipsImage *ctx, **t = scratch(&ctx, 3);
-    int rc = -1;
+    VipsImage *blurred = NULL;
+    int rc = vips_gaussblur(in, &blurred, p[0], NULL);
 
-    if (paint_patches(in, &t[0]))
-        goto out;
-    if (vips_gaussblur(t[0], &t[1], 1.2, NULL))
-        goto out;
-    if (saturate(t[1], &t[2], 1.25))
-        goto out;
-    if (linear1_uchar(t[2], out, 0.85, 40.0))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
+    if (rc == 0)
+        rc = screen(in, blurred, out);
+    VIPS_UNREF(blurred);
     return rc;
 }
 
-/* Colour edges, amplified, on black, with a little glow. */
-static int edit_neon(VipsImage *in, VipsImage **out)
-{
-    VipsImage *ctx, **t = scratch(&ctx, 4);
-    int rc = -1;
+/* ---- the edits: each a few steps from 3-band uchar sRGB to 3-band uchar sRGB ---- */
 
-    if (saturate(in, &t[0], 1.8))
-        goto out;
-    if (vips_sobel(t[0], &t[1], NULL))
-        goto out;
-    if (linear1_uchar(t[1], &t[2], 3.0, 0.0))
-        goto out;
-    if (vips_gaussblur(t[2], &t[3], 2.0, NULL))
-        goto out;
-    if (screen(t[2], t[3], out))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
-    return rc;
-}
-
-/* A colour grade: saturation scaled by sat, then a * v + b per band (R, G, B). */
-static int grade(VipsImage *in, VipsImage **out, double sat, const double a[3],
-                 const double b[3])
-{
-    VipsImage *ctx, **t = scratch(&ctx, 1);
-    int rc = -1;
-
-    if (saturate(in, &t[0], sat))
-        goto out;
-    if (linear_uchar(t[0], out, a, b, 3))
-        goto out;
-    rc = 0;
-out:
-    g_object_unref(ctx);
-    return rc;
-}
-
-static int edit_pastel(VipsImage *in, VipsImage **out)
-{
-    static const double a[3] = {0.6, 0.6, 0.6}, b[3] = {100.0, 100.0, 100.0};
-    return grade(in, out, 0.6, a, b);
-}
-
-static int edit_night(VipsImage *in, VipsImage **out)
-{
-    static const double a[3] = {0.35, 0.45, 0.75}, b[3] = {0.0, 4.0, 22.0};
-    return grade(in, out, 0.4, a, b);
-}
-
-static int edit_sunset(VipsImage *in, VipsImage **out)
-{
-    static const double a[3] = {1.12, 0.92, 0.7}, b[3] = {30.0, 6.0, 10.0};
-    return grade(in, out, 1.2, a, b);
-}
-
-/* Indexed by enum edit_kind. geometric: also applied to the alpha band. */
+/* Indexed by enum edit_kind: the steps in order, up to the first without fn. geometric:
+ * also applied to the alpha band. */
 static const struct {
-    edit_fn fn;
+    struct step steps[STEPS_MAX];
     bool geometric;
 } edits[EDIT_KIND_COUNT] = {
-    [EDIT_COLORFUL] = {edit_colorful, false},
-    [EDIT_GRAYSCALE] = {edit_grayscale, false},
-    [EDIT_SEPIA] = {edit_sepia, false},
-    [EDIT_INVERT] = {edit_invert, false},
-    [EDIT_BLUR] = {edit_blur, false},
-    [EDIT_SHARPEN] = {edit_sharpen, false},
-    [EDIT_BRIGHTER] = {edit_brighter, false},
-    [EDIT_DARKER] = {edit_darker, false},
-    [EDIT_CONTRAST] = {edit_contrast, false},
-    [EDIT_WARM] = {edit_warm, false},
-    [EDIT_COOL] = {edit_cool, false},
-    [EDIT_ROTATE_LEFT] = {edit_rotate_left, true},
-    [EDIT_ROTATE_RIGHT] = {edit_rotate_right, true},
-    [EDIT_UPSIDE_DOWN] = {edit_upside_down, true},
-    [EDIT_FLIP] = {edit_flip, true},
-    [EDIT_FLIP_VERTICAL] = {edit_flip_vertical, true},
-    [EDIT_PIXELATE] = {edit_pixelate, false},
-    [EDIT_POSTERIZE] = {edit_posterize, false},
-    [EDIT_SKETCH] = {edit_sketch, false},
-    [EDIT_EMBOSS] = {edit_emboss, false},
-    [EDIT_GLOW] = {edit_glow, false},
-    [EDIT_WATERCOLOR] = {edit_watercolor, false},
-    [EDIT_NEON] = {edit_neon, false},
-    [EDIT_PASTEL] = {edit_pastel, false},
-    [EDIT_NIGHT] = {edit_night, false},
-    [EDIT_SUNSET] = {edit_sunset, false},
+    [EDIT_COLORFUL] = {{{step_saturate, {1.6, 1.05}}}},
+    [EDIT_GRAYSCALE] = {{{step_luma}, {step_grey_to_rgb}}},
+    [EDIT_SEPIA] = {{{step_recomb,
+                      {0.393, 0.769, 0.189, 0.349, 0.686, 0.168, 0.272, 0.534, 0.131}}}},
+    [EDIT_INVERT] = {{{step_invert}}},
+    [EDIT_BLUR] = {{{step_blur_scaled, {150.0, 1.5, 12.0}}}},
+    [EDIT_SHARPEN] = {{{step_sharpen, {1.5, 4.0}}, {step_srgb}, {step_uchar}}},
+    [EDIT_BRIGHTER] = {{{step_linear, {1.1, 25.0}}}},
+    [EDIT_DARKER] = {{{step_linear, {0.75, 0.0}}}},
+    [EDIT_CONTRAST] = {{{step_linear, {1.35, 128.0 * (1.0 - 1.35)}}}}, /* around mid-grey */
+    [EDIT_WARM] = {{{step_linear3, {1.08, 1.02, 0.85, 12.0, 4.0, -6.0}}}},
+    [EDIT_COOL] = {{{step_linear3, {0.86, 1.0, 1.1, -6.0, 3.0, 14.0}}}},
+    [EDIT_ROTATE_LEFT] = {{{step_rotate, {270}}}, true},
+    [EDIT_ROTATE_RIGHT] = {{{step_rotate, {90}}}, true},
+    [EDIT_UPSIDE_DOWN] = {{{step_rotate, {180}}}, true},
+    [EDIT_FLIP] = {{{step_flip, {0}}}, true},
+    [EDIT_FLIP_VERTICAL] = {{{step_flip, {1}}}, true},
+    [EDIT_PIXELATE] = {{{step_pixelate}}},
+    /* bolder colours, then five levels per channel */
+    [EDIT_POSTERIZE] = {{{step_saturate, {1.3, 1.0}}, {step_levels, {5}}}},
+    /* edges of the lightness, strengthened and drawn dark on white */
+    [EDIT_SKETCH] = {{{step_luma}, {step_sobel}, {step_linear, {-3.0, 255.0}}, {step_grey_to_rgb}}},
+    /* a directional difference of the lightness around mid-grey */
+    [EDIT_EMBOSS] = {{{step_luma}, {step_emboss}, {step_linear, {1.0, 128.0}}, {step_grey_to_rgb}}},
+    /* a wide blur of a brightened copy, screened over the image */
+    [EDIT_GLOW] = {{{step_halo, {1.1, 10.0, 60.0, 3.0, 24.0}}, {step_saturate, {1.2, 1.0}}}},
+    /* median-smoothed patches, a soft blur, lifted towards the white of paper */
+    [EDIT_WATERCOLOR] = {{{step_patches},
+                          {step_gaussblur, {1.2}},
+                          {step_saturate, {1.25, 1.0}},
+                          {step_linear, {0.85, 40.0}}}},
+    /* colour edges, amplified, on black, with a little glow */
+    [EDIT_NEON] = {{{step_saturate, {1.8, 1.0}},
+                    {step_sobel},
+                    {step_linear, {3.0, 0.0}},
+                    {step_screen_blur, {2.0}}}},
+    /* colour grades: saturation, then a * v + b per band */
+    [EDIT_PASTEL] = {{{step_saturate, {0.6, 1.0}},
+                      {step_linear3, {0.6, 0.6, 0.6, 100.0, 100.0, 100.0}}}},
+    [EDIT_NIGHT] = {{{step_saturate, {0.4, 1.0}},
+                     {step_linear3, {0.35, 0.45, 0.75, 0.0, 4.0, 22.0}}}},
+    [EDIT_SUNSET] = {{{step_saturate, {1.2, 1.0}},
+                      {step_linear3, {1.12, 0.92, 0.7, 30.0, 6.0, 10.0}}}},
 };
+
+/* Runs an edit's steps on in: each step's output is the next one's input. */
+static int run_steps(const struct step *steps, VipsImage *in, VipsImage **out)
+{
+    VipsImage *ctx, **t = scratch(&ctx, STEPS_MAX);
+    VipsImage *cur = in;
+    int rc = -1;
+
+    for (int i = 0; i < STEPS_MAX && steps[i].fn; i++) {
+        bool last = i + 1 == STEPS_MAX || !steps[i + 1].fn;
+
+        if (steps[i].fn(cur, last ? out : &t[i], steps[i].p))
+            goto out;
+        cur = t[i];
+    }
+    rc = 0;
+out:
+    g_object_unref(ctx);
+    return rc;
+}
 
 /* Makes next the current image, dropping the reference to the previous one. */
 static void advance(VipsImage **img, VipsImage *next)
@@ -563,11 +463,11 @@ static int apply_one(enum edit_kind k, VipsImage **img)
 {
     VipsImage *t = NULL;
 
-    if ((unsigned)k >= EDIT_KIND_COUNT || !edits[k].fn) {
+    if ((unsigned)k >= EDIT_KIND_COUNT || !edits[k].steps[0].fn) {
         vips_error("editor", "no implementation for edit %d", (int)k);
         return -1;
     }
-    if (edits[k].fn(*img, &t))
+    if (run_steps(edits[k].steps, *img, &t))
         return -1;
     advance(img, t);
     if ((*img)->Bands != 3 || (*img)->BandFmt != VIPS_FORMAT_UCHAR) {
@@ -599,7 +499,7 @@ static int apply_image(VipsImage *in, const enum edit_kind *ops, size_t n, VipsI
     if (has_alpha && vips_extract_band(in, &alpha, colour_bands, NULL))
         goto out;
     if (colour_bands == 1) {
-        if (grey_to_rgb(colour, &t))
+        if (step_grey_to_rgb(colour, &t, NULL))
             goto out;
     } else if (vips_copy(colour, &t, "interpretation", VIPS_INTERPRETATION_sRGB, NULL)) {
         goto out; /* tagged, so colour conversions know where they start */
@@ -610,7 +510,7 @@ static int apply_image(VipsImage *in, const enum edit_kind *ops, size_t n, VipsI
         if (apply_one(ops[i], &colour))
             goto out;
         if (alpha && edits[ops[i]].geometric) {
-            if (edits[ops[i]].fn(alpha, &t))
+            if (run_steps(edits[ops[i]].steps, alpha, &t))
                 goto out;
             advance(&alpha, t);
             t = NULL;

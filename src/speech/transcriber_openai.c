@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "speech/transcriber.h"
+#include "util/header.h"
 #include "util/httpc.h"
 #include "util/id.h"
 #include "util/log.h"
@@ -198,10 +199,7 @@ static void openai_close(struct transcriber *t)
         return;
     free(o->url);
     free(o->model);
-    if (o->auth_header) {
-        memset(o->auth_header, 0, strlen(o->auth_header));
-        free(o->auth_header);
-    }
+    header_free(o->auth_header);
     free(o);
 }
 
@@ -212,14 +210,6 @@ static const struct transcriber_ops openai_ops = {
     .close = openai_close,
 };
 
-static bool printable(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return false;
-    return true;
-}
-
 enum err transcriber_openai_open(const struct config *cfg, struct httpc *http, struct pool *cpu,
                                  struct transcriber **out)
 {
@@ -227,8 +217,8 @@ enum err transcriber_openai_open(const struct config *cfg, struct httpc *http, s
     struct openai *o;
     size_t n, blen;
 
-    if (!base || !*base || !printable(cfg->transcribe_model) ||
-        (cfg->transcribe_api_key && !printable(cfg->transcribe_api_key))) {
+    if (!base || !*base || !header_value_ok(cfg->transcribe_model) ||
+        (cfg->transcribe_api_key && !header_value_ok(cfg->transcribe_api_key))) {
         log_error("transcriber: TRANSCRIBE_URL is missing, or a setting holds control characters");
         return ERR_INVALID;
     }
@@ -247,12 +237,8 @@ enum err transcriber_openai_open(const struct config *cfg, struct httpc *http, s
         bool full = blen >= sizeof(PATH) - 1 && strcmp(base + blen - (sizeof(PATH) - 1), PATH) == 0;
         snprintf(o->url, n, "%s%s", base, full ? "" : PATH);
     }
-    if (cfg->transcribe_api_key && *cfg->transcribe_api_key) {
-        n = strlen(cfg->transcribe_api_key) + 32;
-        o->auth_header = malloc(n);
-        if (o->auth_header)
-            snprintf(o->auth_header, n, "Authorization: Bearer %s", cfg->transcribe_api_key);
-    }
+    if (cfg->transcribe_api_key && *cfg->transcribe_api_key)
+        o->auth_header = header_line("Authorization: Bearer ", cfg->transcribe_api_key);
     if (!o->url || !o->model ||
         (cfg->transcribe_api_key && *cfg->transcribe_api_key && !o->auth_header)) {
         openai_close(&o->base);

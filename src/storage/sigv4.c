@@ -20,6 +20,7 @@
 #include <openssl/hmac.h>
 
 #include "util/buf.h"
+#include "util/hex.h"
 
 #define SIGV4_MAX (1u << 20)        /* no canonical request or header we build is larger */
 #define SIGV4_ENCODE_MAX (1u << 16) /* longest raw path, name or value we accept */
@@ -28,17 +29,7 @@
 
 /* ------------------------------------------------------------------ primitives */
 
-static const char hexdigits_lower[] = "0123456789abcdef";
 static const char hexdigits_upper[] = "0123456789ABCDEF";
-
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hexdigits_lower[in[i] >> 4];
-        out[2 * i + 1] = hexdigits_lower[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 void sigv4_sha256_hex(const void *data, size_t len, char out[SIGV4_HEX_LEN])
 {
@@ -49,7 +40,7 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[SIGV4_HEX_LEN])
         out[0] = '\0'; /* cannot happen with a working libcrypto; signing then fails */
         return;
     }
-    to_hex(md, 32, out);
+    hex_encode(md, 32, out);
 }
 
 static bool hmac256(const void *key, size_t klen, const char *msg, unsigned char out[32])
@@ -394,7 +385,7 @@ static enum err signature_of(const struct sigv4_key *k, const char *amz_date, co
         !hmac256(kdate, 32, k->region, kregion) || !hmac256(kregion, 32, k->service, kservice) ||
         !hmac256(kservice, 32, "aws4_request", ksigning) || !hmac256(ksigning, 32, sts, sig))
         goto out;
-    to_hex(sig, 32, out);
+    hex_encode(sig, 32, out);
     rc = ERR_OK;
 out:
     if (secret) {

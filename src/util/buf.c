@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
+
 bool buf_add(struct buf *b, const void *data, size_t n)
 {
+    char *grown;
+
     if (b->failed)
         return false;
     if (b->max && (b->len > b->max || n > b->max - b->len)) {
@@ -19,20 +23,12 @@ bool buf_add(struct buf *b, const void *data, size_t n)
         b->failed = true;
         return false;
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *grown;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        grown = realloc(b->p, cap);
-        if (!grown) {
-            b->failed = true;
-            return false;
-        }
-        b->p = grown;
-        b->cap = cap;
+    grown = grow(b->p, &b->cap, b->len + n + 1, 1, 256, (size_t)-1 / 2);
+    if (!grown) {
+        b->failed = true;
+        return false;
     }
+    b->p = grown;
     if (n)
         memcpy(b->p + b->len, data, n);
     b->len += n;

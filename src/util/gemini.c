@@ -20,6 +20,7 @@
 #include "config.h"
 #include "util/base64.h"
 #include "util/buf.h"
+#include "util/header.h"
 #include "util/httpc.h"
 #include "util/log.h"
 #include "util/pool.h"
@@ -274,19 +275,8 @@ void gemini_close(struct gemini *g)
         return;
     free(g->model);
     free(g->url);
-    if (g->key_header) { /* a secret: do not leave it in freed memory */
-        memset(g->key_header, 0, strlen(g->key_header));
-        free(g->key_header);
-    }
+    header_free(g->key_header);
     free(g);
-}
-
-static bool header_safe(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return false;
-    return true;
 }
 
 static bool model_safe(const char *s)
@@ -306,7 +296,7 @@ enum err gemini_open(const struct config *cfg, const char *model, struct httpc *
     struct gemini *g;
     size_t n;
 
-    if (!cfg->gemini_api_key || !*cfg->gemini_api_key || !header_safe(cfg->gemini_api_key)) {
+    if (!cfg->gemini_api_key || !*cfg->gemini_api_key || !header_value_ok(cfg->gemini_api_key)) {
         log_error("gemini: GEMINI_API_KEY is missing or holds control characters");
         return ERR_INVALID;
     }
@@ -326,10 +316,7 @@ enum err gemini_open(const struct config *cfg, const char *model, struct httpc *
     g->url = malloc(n);
     if (g->url)
         snprintf(g->url, n, "%s/v1beta/models/%s:generateContent", cfg->gemini_base_url, model);
-    n = strlen(cfg->gemini_api_key) + 32;
-    g->key_header = malloc(n);
-    if (g->key_header)
-        snprintf(g->key_header, n, "x-goog-api-key: %s", cfg->gemini_api_key);
+    g->key_header = header_line("x-goog-api-key: ", cfg->gemini_api_key);
     if (!g->model || !g->url || !g->key_header) {
         gemini_close(g);
         return ERR_NOMEM;

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "util/hex.h"
+
 bool id_random(void *buf, size_t n)
 {
     unsigned char *p = buf;
@@ -25,31 +27,20 @@ bool id_random(void *buf, size_t n)
     return true;
 }
 
-static const char hexdigits[] = "0123456789abcdef";
-
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hexdigits[in[i] >> 4];
-        out[2 * i + 1] = hexdigits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 bool id_random_hex(char *out, size_t nbytes)
 {
     unsigned char raw[64];
 
     if (nbytes > sizeof(raw) || !id_random(raw, nbytes))
         return false;
-    to_hex(raw, nbytes, out);
+    hex_encode(raw, nbytes, out);
     return true;
 }
 
 static void format_uuid(const unsigned char b[16], char out[ID_UUID_LEN])
 {
     char hex[33];
-    to_hex(b, 16, hex);
+    hex_encode(b, 16, hex);
     memcpy(out, hex, 8);
     out[8] = '-';
     memcpy(out + 9, hex + 8, 4);
@@ -72,17 +63,6 @@ bool id_uuid_new(char out[ID_UUID_LEN])
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     format_uuid(b, out);
     return true;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 bool id_uuid_parse(const char *s, size_t n, char out[ID_UUID_LEN])
@@ -110,7 +90,7 @@ bool id_uuid_parse(const char *s, size_t n, char out[ID_UUID_LEN])
         int v;
         if (n == 36 && (i == 8 || i == 13 || i == 18 || i == 23))
             continue;
-        v = hexval(s[i]);
+        v = hex_value(s[i]);
         if (v < 0)
             return false;
         if (nd % 2 == 0)

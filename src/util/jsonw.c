@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
+
 void jsonw_init(struct jsonw *w, size_t hint)
 {
     memset(w, 0, sizeof(*w));
@@ -19,28 +21,16 @@ void jsonw_init(struct jsonw *w, size_t hint)
 
 static bool reserve(struct jsonw *w, size_t n)
 {
-    size_t ncap;
     char *grown;
 
     if (w->failed)
         return false;
-    if (w->cap - w->len > n)
-        return true;
-    ncap = w->cap;
-    while (ncap - w->len <= n) {
-        if (ncap > ((size_t)1 << 40)) {
-            w->failed = true;
-            return false;
-        }
-        ncap *= 2;
-    }
-    grown = realloc(w->buf, ncap);
+    grown = grow(w->buf, &w->cap, w->len + n + 1, 1, 64, (size_t)1 << 40);
     if (!grown) {
         w->failed = true;
         return false;
     }
     w->buf = grown;
-    w->cap = ncap;
     return true;
 }
 
@@ -150,7 +140,15 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 /* 1 for the bytes a JSON string cannot hold as they are: controls, '"', '\\', and
  * the start of a multi-byte sequence (checked for UTF-8 validity). */
 static const unsigned char special[256] = {
-    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+    [0x00 ... 0x1f] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x80 ... 0xff] = 1,
+};
+
+/* The two-character escapes; the other controls are written as \\u00XX. */
+static const char *const short_escape[256] = {
+    ['"'] = "\\\"", ['\\'] = "\\\\", ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t",
 };
 
 #define ONES 0x0101010101010101ULL
@@ -200,30 +198,14 @@ static void put_escaped(struct jsonw *w, const char *str, size_t n)
             }
         }
         put(w, str + run, i - run);
-        switch (c) {
-        case '"':
-            put(w, "\\\"", 2);
-            break;
-        case '\\':
-            put(w, "\\\\", 2);
-            break;
-        case '\n':
-            put(w, "\\n", 2);
-            break;
-        case '\r':
-            put(w, "\\r", 2);
-            break;
-        case '\t':
-            put(w, "\\t", 2);
-            break;
-        default:
-            if (c < 0x20) {
-                char esc[8];
-                snprintf(esc, sizeof(esc), "\\u%04x", c);
-                put(w, esc, 6);
-            } else {
-                put(w, "\xef\xbf\xbd", 3); /* invalid UTF-8 byte: U+FFFD */
-            }
+        if (short_escape[c]) {
+            put(w, short_escape[c], 2);
+        } else if (c < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            put(w, esc, 6);
+        } else {
+            put(w, "\xef\xbf\xbd", 3); /* invalid UTF-8 byte: U+FFFD */
         }
         i++;
         run = i;

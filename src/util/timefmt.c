@@ -67,43 +67,39 @@ static char *digits(char *p, unsigned v, int w)
     return p + w;
 }
 
-void timefmt_iso(int64_t ms, char out[TIMEFMT_ISO_LEN])
+/* Writes the fields of ms (year, month, day, hour, minute, second, millisecond) as
+ * fixed-width digits, each followed by its separator in sep (7 strings, "" for none). */
+static void stamp(int64_t ms, char *p, const char *const sep[7])
 {
     struct utc t;
-    char *p = out;
 
     split(ms, &t);
-    p = digits(p, (unsigned)t.year % 10000, 4);
-    *p++ = '-';
-    p = digits(p, (unsigned)t.month, 2);
-    *p++ = '-';
-    p = digits(p, (unsigned)t.day, 2);
-    *p++ = 'T';
-    p = digits(p, (unsigned)t.hour, 2);
-    *p++ = ':';
-    p = digits(p, (unsigned)t.min, 2);
-    *p++ = ':';
-    p = digits(p, (unsigned)t.sec, 2);
-    *p++ = '.';
-    p = digits(p, (unsigned)t.millis, 3);
-    *p++ = 'Z';
+    const struct {
+        unsigned v;
+        int width;
+    } field[7] = {
+        {(unsigned)t.year % 10000, 4}, {(unsigned)t.month, 2}, {(unsigned)t.day, 2},
+        {(unsigned)t.hour, 2},         {(unsigned)t.min, 2},   {(unsigned)t.sec, 2},
+        {(unsigned)t.millis, 3},
+    };
+    for (int i = 0; i < 7; i++) {
+        p = digits(p, field[i].v, field[i].width);
+        for (const char *s = sep[i]; *s; s++)
+            *p++ = *s;
+    }
     *p = '\0';
+}
+
+void timefmt_iso(int64_t ms, char out[TIMEFMT_ISO_LEN])
+{
+    static const char *const sep[7] = {"-", "-", "T", ":", ":", ".", "Z"};
+
+    stamp(ms, out, sep);
 }
 
 void timefmt_key(int64_t ms, char out[TIMEFMT_KEY_LEN])
 {
-    struct utc t;
-    char *p = out;
+    static const char *const sep[7] = {"", "", "_", "", "", "_", ""};
 
-    split(ms, &t);
-    p = digits(p, (unsigned)t.year % 10000, 4);
-    p = digits(p, (unsigned)t.month, 2);
-    p = digits(p, (unsigned)t.day, 2);
-    *p++ = '_';
-    p = digits(p, (unsigned)t.hour, 2);
-    p = digits(p, (unsigned)t.min, 2);
-    p = digits(p, (unsigned)t.sec, 2);
-    *p++ = '_';
-    p = digits(p, (unsigned)t.millis, 3);
-    *p = '\0';
+    stamp(ms, out, sep);
 }

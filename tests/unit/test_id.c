@@ -1,12 +1,17 @@
 /*
- * test_id.c - UUIDs, random hex, time formats and storage keys.
+ * test_id.c - UUIDs, random hex, time formats and storage keys; the small util helpers
+ * they share code with (hex, grow, header).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "check.h"
 #include "storage/storage.h"
+#include "util/grow.h"
+#include "util/header.h"
+#include "util/hex.h"
 #include "util/id.h"
 #include "util/timefmt.h"
 
@@ -116,11 +121,48 @@ static void test_random_hex(void)
     CHECK(strspn(h, "0123456789abcdef") == 32);
 }
 
+static void test_helpers(void)
+{
+    static const unsigned char bytes[] = {0x00, 0x9f, 0xa0, 0xff};
+    char hex[9], *line;
+    size_t cap = 0;
+    int *v = NULL, *w;
+
+    hex_encode(bytes, sizeof(bytes), hex);
+    CHECK_EQ_STR(hex, "009fa0ff");
+    CHECK_EQ_INT(hex_value('7'), 7);
+    CHECK_EQ_INT(hex_value('b'), 11);
+    CHECK_EQ_INT(hex_value('F'), 15);
+    CHECK_EQ_INT(hex_value('g'), -1);
+
+    w = grow(v, &cap, 1, sizeof(*v), 4, (size_t)-1 / 2); /* first: 4 */
+    CHECK(w && cap == 4);
+    v = w;
+    CHECK(grow(v, &cap, 4, sizeof(*v), 4, (size_t)-1 / 2) == v); /* room already */
+    w = grow(v, &cap, 9, sizeof(*v), 4, (size_t)-1 / 2);         /* doubles twice */
+    CHECK(w && cap == 16);
+    v = w;
+    CHECK(!grow(v, &cap, 40, sizeof(*v), 4, 16 * sizeof(*v))); /* over the limit */
+    CHECK_EQ_INT(cap, 16);
+    free(v);
+
+    CHECK(header_value_ok("abc DEF-1"));
+    CHECK(!header_value_ok("a\r\nb"));
+    CHECK(!header_value_ok("a\x7f"));
+    line = header_line("Authorization: Bearer ", "k3y");
+    CHECK(line);
+    if (line)
+        CHECK_EQ_STR(line, "Authorization: Bearer k3y");
+    header_free(line);
+    header_free(NULL);
+}
+
 int main(void)
 {
     test_uuid();
     test_time();
     test_keys();
     test_random_hex();
+    test_helpers();
     return check_summary("id");
 }
