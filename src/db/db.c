@@ -11,6 +11,7 @@
  */
 #include "db/db.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,51 +150,63 @@ static enum err col_bool(struct db *db, struct db_conn *c, int col, bool *out)
 
 /* ---- rows -------------------------------------------------------------- */
 
-/* Columns of DRAWING_COLS and EDIT_COLS (queries.inc). */
-#define DRAWING_NCOLS 9
-#define EDIT_NCOLS 7
+/* How a record's fields are laid out in a row: one entry per column, in order. */
+enum col_type { COL_UUID, COL_TEXT, COL_I64, COL_BOOL };
 
-static enum err read_drawing(struct db *db, struct db_conn *c, int col, struct arena *a,
-                             struct drawing *d)
+struct col {
+    enum col_type type;
+    size_t offset; /* of the field in the record */
+};
+
+#define COL(t, rec, field)                                                                         \
+    {                                                                                              \
+        t, offsetof(struct rec, field)                                                             \
+    }
+
+/* DRAWING_COLS and EDIT_COLS (queries.inc), and a tutorial row. */
+/* clang-format off */
+static const struct col drawing_cols[] = {
+    COL(COL_UUID, drawing, id), COL(COL_UUID, drawing, user_id),
+    COL(COL_TEXT, drawing, tutorial_id), COL(COL_TEXT, drawing, original_key),
+    COL(COL_TEXT, drawing, thumbnail_key), COL(COL_I64, drawing, created_at),
+    COL(COL_I64, drawing, updated_at), COL(COL_BOOL, drawing, original_pending),
+    COL(COL_BOOL, drawing, thumbnail_pending)};
+static const struct col edit_cols[] = {
+    COL(COL_TEXT, edit, image_key), COL(COL_TEXT, edit, thumbnail_key),
+    COL(COL_TEXT, edit, prompt), COL(COL_TEXT, edit, source), COL(COL_I64, edit, created_at),
+    COL(COL_BOOL, edit, image_pending), COL(COL_BOOL, edit, thumbnail_pending)};
+static const struct col tutorial_cols[] = {
+    COL(COL_UUID, tutorial, id), COL(COL_TEXT, tutorial, title),
+    COL(COL_I64, tutorial, created_at)};
+/* clang-format on */
+
+#define DRAWING_NCOLS ((int)NARGS(drawing_cols))
+
+/* Reads n columns from column first into the record at rec, as cols lays it out. */
+static enum err read_row(struct db *db, struct db_conn *c, int first, const struct col *cols,
+                         size_t n, struct arena *a, void *rec)
 {
-    enum err rc = col_uuid(db, c, col, d->id);
+    enum err rc = ERR_OK;
 
-    if (rc == ERR_OK)
-        rc = col_uuid(db, c, col + 1, d->user_id);
-    if (rc == ERR_OK)
-        rc = col_text(db, c, col + 2, a, &d->tutorial_id);
-    if (rc == ERR_OK)
-        rc = col_text(db, c, col + 3, a, &d->original_key);
-    if (rc == ERR_OK)
-        rc = col_text(db, c, col + 4, a, &d->thumbnail_key);
-    if (rc == ERR_OK)
-        rc = db->drv->i64(c, col + 5, &d->created_at);
-    if (rc == ERR_OK)
-        rc = db->drv->i64(c, col + 6, &d->updated_at);
-    if (rc == ERR_OK)
-        rc = col_bool(db, c, col + 7, &d->original_pending);
-    if (rc == ERR_OK)
-        rc = col_bool(db, c, col + 8, &d->thumbnail_pending);
-    return rc;
-}
+    for (size_t i = 0; i < n && rc == ERR_OK; i++) {
+        void *field = (char *)rec + cols[i].offset;
+        int col = first + (int)i;
 
-static enum err read_edit(struct db *db, struct db_conn *c, int col, struct arena *a,
-                          struct edit *e)
-{
-    enum err rc = col_text(db, c, col, a, &e->image_key);
-
-    if (rc == ERR_OK)
-        rc = col_text(db, c, col + 1, a, &e->thumbnail_key);
-    if (rc == ERR_OK)
-        rc = col_text(db, c, col + 2, a, &e->prompt);
-    if (rc == ERR_OK)
-        rc = col_text(db, c, col + 3, a, &e->source);
-    if (rc == ERR_OK)
-        rc = db->drv->i64(c, col + 4, &e->created_at);
-    if (rc == ERR_OK)
-        rc = col_bool(db, c, col + 5, &e->image_pending);
-    if (rc == ERR_OK)
-        rc = col_bool(db, c, col + 6, &e->thumbnail_pending);
+        switch (cols[i].type) {
+        case COL_UUID:
+            rc = col_uuid(db, c, col, field);
+            break;
+        case COL_TEXT:
+            rc = col_text(db, c, col, a, field);
+            break;
+        case COL_I64:
+            rc = db->drv->i64(c, col, field);
+            break;
+        case COL_BOOL:
+            rc = col_bool(db, c, col, field);
+            break;
+        }
+    }
     return rc;
 }
 
@@ -227,13 +240,14 @@ static enum err read_drawings(struct db *db, struct db_conn *c, int col, struct 
             continue;
         if (!d || len != strlen(d->id) || memcmp(d->id, id, len) != 0) {
             d = vec_push(&ds);
-            rc = d ? read_drawing(db, c, col, a, d) : ERR_NOMEM;
+            rc = d ? read_row(db, c, col, drawing_cols, NARGS(drawing_cols), a, d) : ERR_NOMEM;
             if (rc != ERR_OK)
                 goto out;
         }
         if (!is_null(db, c, col + DRAWING_NCOLS)) {
             struct edit *e = vec_push(&es);
-            rc = e ? read_edit(db, c, col + DRAWING_NCOLS, a, e) : ERR_NOMEM;
+            rc = e ? read_row(db, c, col + DRAWING_NCOLS, edit_cols, NARGS(edit_cols), a, e)
+                   : ERR_NOMEM;
             if (rc != ERR_OK)
                 goto out;
             d->n_edits++;
@@ -336,6 +350,16 @@ static bool edit_is_valid(const struct edit *e)
     if (!e || !e->image_key || !e->prompt || !e->source)
         return false;
     return strcmp(e->source, "text") == 0 || strcmp(e->source, "audio") == 0;
+}
+
+/* The checks of an operation on user_id's drawing id: an id that is not a UUID is
+ * nobody's drawing. */
+static enum err check_owned(const struct db *db, const void *a, const void *out,
+                            const char *user_id, const char *id)
+{
+    if (!db || !a || !out)
+        return ERR_INVALID;
+    return is_uuid(user_id) && is_uuid(id) ? ERR_OK : ERR_NOT_FOUND;
 }
 
 static bool pending_is_valid(const struct db_pending *p, size_t n)
@@ -538,11 +562,7 @@ enum err db_tutorial_list(struct db *db, struct arena *a, struct tutorial **out,
     while (rc == ERR_OK && (rc = db->drv->step(c)) == ERR_OK) {
         struct tutorial *t = vec_push(&v);
 
-        rc = t ? col_uuid(db, c, 0, t->id) : ERR_NOMEM;
-        if (rc == ERR_OK)
-            rc = col_text(db, c, 1, a, &t->title);
-        if (rc == ERR_OK)
-            rc = db->drv->i64(c, 2, &t->created_at);
+        rc = t ? read_row(db, c, 0, tutorial_cols, NARGS(tutorial_cols), a, t) : ERR_NOMEM;
     }
     if (rc == ERR_NOT_FOUND)
         rc = vec_to_arena(&v, a, &list);
@@ -600,13 +620,10 @@ enum err db_drawing_get(struct db *db, const char *user_id, const char *id, stru
                         struct drawing *out)
 {
     struct db_conn *c = NULL;
-    enum err rc;
+    enum err rc = check_owned(db, a, out, user_id, id);
 
-    if (!db || !a || !out)
-        return ERR_INVALID;
-    if (!is_uuid(user_id) || !is_uuid(id))
-        return ERR_NOT_FOUND;
-    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->acquire(db, &c);
     if (rc == ERR_OK)
         rc = load_drawing(db, c, user_id, id, false, a, out); /* one statement: one snapshot */
     db->drv->release(db, c);
@@ -641,13 +658,10 @@ enum err db_drawing_delete(struct db *db, const char *user_id, const char *id, s
     struct db_conn *c = NULL;
     struct drawing d;
     int64_t changed = 0;
-    enum err rc;
+    enum err rc = check_owned(db, a, out, user_id, id);
 
-    if (!db || !a || !out)
-        return ERR_INVALID;
-    if (!is_uuid(user_id) || !is_uuid(id))
-        return ERR_NOT_FOUND;
-    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->acquire(db, &c);
     if (rc == ERR_OK)
         rc = begin(db, c, true);
     if (rc == ERR_OK)

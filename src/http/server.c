@@ -278,8 +278,8 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
     if (!key)
         return MHD_YES;
     /* off == 0 starts a new part, unless it continues an empty part of the same name */
-    if (off == 0 && !(f && f->len == 0 && !f->too_large && strcmp(f->name, key) == 0 &&
-                      !f->started)) {
+    if (off == 0 &&
+        !(f && f->len == 0 && !f->too_large && strcmp(f->name, key) == 0 && !f->started)) {
         f = field_begin(x, key, filename);
         if (!f) {
             x->body_malformed = true;
@@ -318,8 +318,8 @@ static uint64_t body_cap_of(const struct http_server *srv, enum route_body body)
 
 static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
 {
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     struct app *app = x->srv->app;
     char *token;
     size_t n;
@@ -389,12 +389,12 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
             return send_error(conn, x, ERR_TOO_LARGE); /* refused before a byte is read */
     }
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, x);
-    x->req.if_none_match = arena_strdup(
-        x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_IF_NONE_MATCH));
+    x->req.if_none_match =
+        arena_strdup(x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                               MHD_HTTP_HEADER_IF_NONE_MATCH));
     if (m.route->body != BODY_NONE) {
-        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
+        const char *ct =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         x->pp = MHD_create_post_processor(conn, POST_BUFFER, on_post_data, x);
         /* a form MHD will not parse (say, a one-byte boundary) is a malformed body; with
          * no form at all the handler finds its fields missing (422), as FastAPI does */
@@ -405,9 +405,8 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct exchange *x = *con_cls;
     enum err rc;
@@ -524,6 +523,16 @@ static int resolve(const char *host, long port, struct sockaddr_storage *ss, soc
     return 0;
 }
 
+/* New connections are closed at once while the server is stopping. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct http_server *s = cls;
+
+    (void)addr;
+    (void)addrlen;
+    return atomic_load(&s->stopping) ? MHD_NO : MHD_YES;
+}
+
 enum err http_server_start(struct app *app, const struct route *routes, size_t n_routes,
                            struct http_server **out)
 {
@@ -552,12 +561,11 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     threads = cfg->http_threads > 0 ? (unsigned)cfg->http_threads
                                     : 2u * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        flags, (uint16_t)cfg->port, on_accept, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
     if (!s->daemon) {
         log_error("http: cannot listen on %s:%ld (in use, or not an address here?)", cfg->host,
                   cfg->port);
@@ -571,15 +579,15 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
 
 void http_server_quiesce(struct http_server *s, int grace_seconds)
 {
-    MHD_socket listen_fd;
     int64_t deadline;
 
     if (!s)
         return;
-    atomic_store(&s->stopping, true); /* answers from now on close their connection */
-    listen_fd = MHD_quiesce_daemon(s->daemon); /* no new connections */
-    if (listen_fd != MHD_INVALID_SOCKET)
-        close(listen_fd);
+    /* answers from now on close their connection, and on_accept turns new connections
+     * away. Not MHD_quiesce_daemon(): on an epoll daemon with its own threads it races
+     * with the workers over the listen socket and can abort the process (an open
+     * libmicrohttpd defect: "Failed to remove listen FD from epoll set"). */
+    atomic_store(&s->stopping, true);
     deadline = time_mono_ns() + (int64_t)grace_seconds * 1000000000;
     /* done when nothing has been in flight for 100 ms: a request may still be arriving on
      * a kept-alive connection the moment the count first touches zero */
