@@ -17,7 +17,7 @@ static struct storage *local_storage(char *dir)
     cfg.data_dir = dir;
     cfg.public_base_url = "http://127.0.0.1:8000";
     cfg.storage_kind = STORAGE_LOCAL;
-    CHECK_EQ_INT(storage_open(&cfg, &s), ERR_OK);
+    CHECK_EQ_INT(storage_open(&cfg, NULL, &s), ERR_OK);
     return s;
 }
 

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "storage/storage.h"
+#include "util/httpc.h"
 
 static void storage_contract(struct storage *s)
 {
@@ -105,6 +106,7 @@ static void s3_contract(const char *endpoint)
     const char *key = getenv("NOVADRAW_TEST_S3_KEY"), *secret = getenv("NOVADRAW_TEST_S3_SECRET");
     const char *bucket = getenv("NOVADRAW_TEST_S3_BUCKET");
     struct config cfg = {0};
+    struct httpc *http = NULL;
     struct storage *s = NULL;
     struct arena *a = arena_new();
     char probe[STORAGE_KEY_MAX];
@@ -116,9 +118,13 @@ static void s3_contract(const char *endpoint)
     cfg.spaces_bucket = (char *)(bucket ? bucket : "novadraw");
     cfg.storage_acl = "public-read";
     cfg.signed_url_ttl = 60;
-    CHECK_EQ_INT(storage_open(&cfg, &s), ERR_OK);
-    if (!s)
+    CHECK_EQ_INT(httpc_open(0, &http), ERR_OK);
+    CHECK_EQ_INT(storage_open(&cfg, http, &s), ERR_OK);
+    if (!s) {
+        httpc_close(http);
+        arena_free(a);
         return;
+    }
     CHECK_EQ_INT(storage_check(s), ERR_OK);
     storage_contract(s);
     CHECK_EQ_INT(storage_probe(s, probe), ERR_OK);
@@ -131,7 +137,7 @@ static void s3_contract(const char *endpoint)
     /* private: a presigned URL of the endpoint, not the public base */
     cfg.storage_acl = "private";
     cfg.spaces_public_url = "https://cdn.example";
-    CHECK_EQ_INT(storage_open(&cfg, &s), ERR_OK);
+    CHECK_EQ_INT(storage_open(&cfg, http, &s), ERR_OK);
     if (s) {
         const char *u = storage_url(s, "users/u/a.png", a);
         CHECK(u && strncmp(u, endpoint, strlen(endpoint)) == 0);
@@ -139,6 +145,7 @@ static void s3_contract(const char *endpoint)
         CHECK(u && strstr(u, "X-Amz-Signature=") != NULL);
     }
     storage_close(s);
+    httpc_close(http);
     arena_free(a);
 }
 
@@ -179,7 +186,7 @@ int main(void)
     cfg.data_dir = dir;
     cfg.public_base_url = "http://127.0.0.1:8000";
     cfg.storage_kind = STORAGE_LOCAL;
-    CHECK_EQ_INT(storage_open(&cfg, &s), ERR_OK);
+    CHECK_EQ_INT(storage_open(&cfg, NULL, &s), ERR_OK); /* local sends no requests */
     storage_contract(s);
 
     /* local specifics: where files go, their mode, no temp files left, the URL */
