@@ -8,8 +8,9 @@ Optional, in the same run:
   --gallery-probe  a few looping keep-alive connections time
                    `GET /api/drawings/gallery?page=1&limit=20` for as long as the burst
                    lasts (does a slow editor hold server threads?);
-  --pid PID        the server's VmRSS sampled every 50 ms, its VmHWM at the end, and
-                   its CPU seconds (utime + stime) over the run, per successful edit.
+  --pid PID        the server's VmRSS and thread count (Threads:) sampled every 50 ms,
+                   its VmHWM at the end, and its CPU seconds (utime + stime) over the
+                   run, per successful edit.
 
   bench/edits.py --url http://127.0.0.1:8000 --token TOKEN -k 1000 --gallery-probe --pid PID
   bench/edits.py ... -k 2 -n 50 --size 1024      (50 edits, at most 2 in flight)
@@ -262,7 +263,7 @@ def proc_status_kib(pid: int) -> dict:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
+            if name in ("VmRSS", "VmHWM", "Threads"):
                 out[name] = int(value.split()[0])
     return out
 
@@ -277,10 +278,13 @@ def cpu_seconds(pid: int) -> float:
 async def sample_memory(pid: int, stop: asyncio.Event, peak: dict):
     while not stop.is_set():
         try:
-            rss = proc_status_kib(pid).get("VmRSS", 0)
+            status = proc_status_kib(pid)
         except OSError:
             return  # the server is gone; the report says so through its errors
-        peak["rss_peak_sampled_kib"] = max(peak.get("rss_peak_sampled_kib", 0), rss)
+        peak["rss_peak_sampled_kib"] = max(peak.get("rss_peak_sampled_kib", 0),
+                                           status.get("VmRSS", 0))
+        peak["threads_peak_sampled"] = max(peak.get("threads_peak_sampled", 0),
+                                           status.get("Threads", 0))
         try:
             await asyncio.wait_for(stop.wait(), SAMPLE_EVERY)
         except asyncio.TimeoutError:
@@ -318,7 +322,9 @@ async def run(args, png: bytes) -> dict:
                                                           gallery_errors))
                        for _ in range(args.gallery_conns)]
     if args.pid:
-        server["rss_start_kib"] = proc_status_kib(args.pid).get("VmRSS")
+        start = proc_status_kib(args.pid)
+        server["rss_start_kib"] = start.get("VmRSS")
+        server["threads_start"] = start.get("Threads")
         cpu_before = cpu_seconds(args.pid)
         side_tasks.append(asyncio.create_task(sample_memory(args.pid, stop, server)))
 
@@ -402,6 +408,8 @@ def print_report(r: dict):
               f"VmHWM {mib(s['vmhwm_kib'])}; CPU {s['cpu_s']:.2f} s"
               + (f" ({per_edit * 1000:.1f} ms per ok edit)" if per_edit else "")
               + (", gallery probe included" if "gallery" in r else ""))
+        print(f"  threads: start {s.get('threads_start', '-')}, "
+              f"peak sampled {s.get('threads_peak_sampled', '-')}")
 
 
 def client_cpu_line() -> str:

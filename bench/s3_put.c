@@ -2,7 +2,8 @@
  * s3_put.c - the upload half of bench/s3_upload.sh: PUTs one file N times through
  * the configured storage backend (storage_put, as an upload does) and prints the
  * elapsed time. Configuration comes from the environment, as for the server.
- * Owns one buffer and one backend; single-threaded.
+ * Owns one buffer, one HTTP client and one backend; one thread calls (the client's
+ * thread sends).
  *   s3_put FILE N
  */
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "config.h"
 #include "storage/storage.h"
+#include "util/httpc.h"
 #include "util/net.h"
 
 static double now_s(void)
@@ -25,6 +27,7 @@ int main(int argc, char **argv)
 {
     struct config cfg;
     struct config_env *env = NULL;
+    struct httpc *http = NULL;
     struct storage *s = NULL;
     unsigned char *buf = NULL;
     long n, size;
@@ -50,8 +53,8 @@ int main(int argc, char **argv)
         goto out_file;
     if (config_load(&cfg, config_env_get, env, stderr) != 0 || !net_global_init())
         goto out_cfg;
-    if (storage_open(&cfg, &s) != ERR_OK)
-        goto out_cfg;
+    if (httpc_open(0, &http) != ERR_OK || storage_open(&cfg, http, &s) != ERR_OK)
+        goto out_storage;
     t0 = now_s();
     for (long i = 0; i < n; i++) {
         char key[64];
@@ -66,6 +69,7 @@ int main(int argc, char **argv)
     status = 0;
 out_storage:
     storage_close(s);
+    httpc_close(http);
 out_cfg:
     config_free(&cfg);
     config_env_close(env);

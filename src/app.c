@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "util/httpc.h"
 #include "util/log.h"
 
 enum err app_open(const struct config *cfg, bool migrate, struct app *out)
@@ -19,6 +20,11 @@ enum err app_open(const struct config *cfg, bool migrate, struct app *out)
     app.image_limits.max_side = (int)cfg->max_image_side;
     app.image_limits.max_pixels = cfg->max_image_pixels;
 
+    rc = httpc_open(0, &app.http);
+    if (rc != ERR_OK) {
+        log_error("app: cannot start the HTTP client (%s)", err_name(rc));
+        goto fail;
+    }
     rc = auth_open(cfg, &app.auth);
     if (rc != ERR_OK) {
         log_error("app: cannot load the signing secret (%s)", err_name(rc));
@@ -36,7 +42,7 @@ enum err app_open(const struct config *cfg, bool migrate, struct app *out)
             goto fail;
         }
     }
-    rc = storage_open(cfg, &app.storage);
+    rc = storage_open(cfg, app.http, &app.storage);
     if (rc != ERR_OK) {
         log_error("app: cannot open storage (%s)", err_name(rc));
         goto fail;
@@ -50,8 +56,10 @@ fail:
 
 void app_close(struct app *app)
 {
+    httpc_shutdown(app->http); /* no callback runs after this: storage can go */
     storage_close(app->storage);
     db_close(app->db);
     auth_close(app->auth);
+    httpc_close(app->http);
     memset(app, 0, sizeof(*app));
 }

@@ -471,8 +471,7 @@ enum err edits_open(struct app *app, struct edits **out)
     rc = pool_open("cpu", workers, (size_t)cfg->edit_queue, on_worker_exit, &e->cpu);
     if (rc == ERR_OK)
         rc = pool_open("io", IO_THREADS, (size_t)cfg->edit_queue, on_worker_exit, &e->io);
-    if (rc == ERR_OK)
-        rc = httpc_open(0, &e->http);
+    e->http = app->http; /* the app's: opened before us, closed after us */
     if (rc == ERR_OK)
         rc = editor_open(cfg, e->http, e->cpu, &e->editor);
     if (rc != ERR_OK) {
@@ -527,11 +526,10 @@ void edits_close(struct edits *e)
         /* threads still use what we would free: leave it all; the process is exiting */
         return;
     }
-    httpc_shutdown(e->http);
+    /* nothing in flight: no editor or transcriber call is left on the app's client */
     pool_close(e->cpu);
     pool_close(e->io);
     transcriber_close(e->transcriber);
     editor_close(e->editor);
-    httpc_close(e->http);
     free(e);
 }

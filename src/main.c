@@ -382,6 +382,7 @@ static const char *yes_no(enum err rc)
 /* Settings without secrets, then HEAD bucket and a PUT+DELETE probe. */
 static int cmd_storage(const struct config *cfg, int argc, char **argv)
 {
+    struct httpc *http = NULL;
     struct storage *s = NULL;
     struct arena *a = NULL;
     char probe_key[STORAGE_KEY_MAX] = "";
@@ -416,7 +417,9 @@ static int cmd_storage(const struct config *cfg, int argc, char **argv)
         printf("public URLs: %s/media/KEY\n", cfg->public_base_url);
     }
     fflush(stdout);
-    rc = storage_open(cfg, &s);
+    rc = httpc_open(0, &http);
+    if (rc == ERR_OK)
+        rc = storage_open(cfg, http, &s);
     if (rc != ERR_OK) {
         printf("reachable:   no (cannot open the backend: %s)\n", err_name(rc));
         printf("writable:    no\n");
@@ -431,6 +434,7 @@ static int cmd_storage(const struct config *cfg, int argc, char **argv)
            write == ERR_OK ? "" : ": ", write == ERR_OK ? "" : err_name(write));
 out:
     storage_close(s);
+    httpc_close(http);
     arena_free(a);
     return reach == ERR_OK && write == ERR_OK ? 0 : 1;
 }
@@ -446,6 +450,7 @@ static int cmd_gc(const struct config *cfg, int argc, char **argv)
     int64_t grace = 24 * 3600 * 1000LL;
     bool dry_run = false;
     struct db *db = NULL;
+    struct httpc *http = NULL;
     struct storage *st = NULL;
     struct gc_stats stats = {0};
     enum err rc;
@@ -475,10 +480,13 @@ static int cmd_gc(const struct config *cfg, int argc, char **argv)
     if (rc == ERR_OK)
         rc = db_migrate(db);
     if (rc == ERR_OK)
-        rc = storage_open(cfg, &st);
+        rc = httpc_open(0, &http);
+    if (rc == ERR_OK)
+        rc = storage_open(cfg, http, &st);
     if (rc == ERR_OK)
         rc = gc_run(db, st, time_now_ms(), grace, dry_run, stdout, &stats);
     storage_close(st);
+    httpc_close(http);
     db_close(db);
     if (rc != ERR_OK) {
         log_error("gc: failed (%s)", err_name(rc));

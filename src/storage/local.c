@@ -6,7 +6,8 @@
  * Keys reach this file already validated by storage.c (no "..", no leading "/",
  * a fixed character set); files are opened with O_NOFOLLOW as a second fence.
  * list() walks the tree (directory by directory, names sorted), skipping temp files.
- * Owns the media root path. Thread-safe: no mutable state.
+ * The asynchronous put/get/del do their work inline and call back on the caller's
+ * thread before returning. Owns the media root path. Thread-safe: no mutable state.
  */
 #include "storage.h"
 
@@ -72,11 +73,12 @@ static void local_close(struct storage *s)
     free(l);
 }
 
-static enum err local_open(const struct config *cfg, struct storage **out)
+static enum err local_open(const struct config *cfg, struct httpc *http, struct storage **out)
 {
     struct storage_local *l = calloc(1, sizeof(*l));
     enum err rc = ERR_NOMEM;
 
+    (void)http; /* no requests: files only */
     if (!l)
         return ERR_NOMEM;
     l->base.ops = &storage_local_ops;
@@ -119,17 +121,14 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
-static enum err local_put(struct storage *s, const char *key, const void *data, size_t len,
-                          const char *content_type)
+static enum err write_object(struct storage_local *l, const char *key, const void *data, size_t len)
 {
-    struct storage_local *l = (struct storage_local *)s;
     char *path = path_of(l, key), *tmp = NULL;
     const unsigned char *p = data;
     size_t left = len;
     int fd = -1;
     enum err rc = ERR_NOMEM;
 
-    (void)content_type; /* the extension carries it for /media */
     if (!path)
         goto out;
     if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
@@ -202,7 +201,7 @@ static enum err local_open_file(struct storage *s, const char *key, struct stora
     return ERR_OK;
 }
 
-static enum err local_get(struct storage *s, const char *key, void **data, size_t *len)
+static enum err read_object(struct storage *s, const char *key, void **data, size_t *len)
 {
     struct storage_file f;
     unsigned char *buf = NULL;
@@ -234,9 +233,8 @@ out:
     return rc;
 }
 
-static enum err local_del(struct storage *s, const char *key)
+static enum err remove_object(struct storage_local *l, const char *key)
 {
-    struct storage_local *l = (struct storage_local *)s;
     char *path = path_of(l, key);
     enum err rc = ERR_OK;
 
@@ -248,6 +246,32 @@ static enum err local_del(struct storage *s, const char *key)
     }
     free(path);
     return rc;
+}
+
+/* The asynchronous ops: the work inline, then the callback, on the caller's thread. */
+
+static enum err local_put(struct storage *s, const char *key, const void *data, size_t len,
+                          const char *content_type, storage_done_fn done, void *arg)
+{
+    (void)content_type; /* the extension carries it for /media */
+    done(arg, write_object((struct storage_local *)s, key, data, len));
+    return ERR_OK;
+}
+
+static enum err local_get(struct storage *s, const char *key, storage_got_fn got, void *arg)
+{
+    void *data = NULL;
+    size_t len = 0;
+    enum err rc = read_object(s, key, &data, &len);
+
+    got(arg, rc, rc == ERR_OK ? data : NULL, rc == ERR_OK ? len : 0);
+    return ERR_OK;
+}
+
+static enum err local_del(struct storage *s, const char *key, storage_done_fn done, void *arg)
+{
+    done(arg, remove_object((struct storage_local *)s, key));
+    return ERR_OK;
 }
 
 static char *local_url(struct storage *s, const char *key, struct arena *a)

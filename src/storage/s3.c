@@ -1,17 +1,23 @@
 /*
  * s3.c - the S3-compatible storage backend (DigitalOcean Spaces, AWS S3, any
- * S3 server) over libcurl: path-style requests {endpoint}/{bucket}/{key}, signed
- * with storage/sigv4.c; PUT, GET, DELETE, HEAD bucket, ListObjectsV2. Public-read
- * objects are served from SPACES_PUBLIC_URL; private ones by presigned GET URLs.
+ * S3 server): path-style requests {endpoint}/{bucket}/{key}, signed with
+ * storage/sigv4.c and sent on the app's asynchronous HTTP client (util/httpc.h);
+ * PUT, GET, DELETE, HEAD bucket, ListObjectsV2. Public-read objects are served
+ * from SPACES_PUBLIC_URL; private ones by presigned GET URLs.
  *
- * Owns its copies of the settings and a small pool of curl easy handles (their
- * connections are reused). Thread-safe: settings are read-only after open; the
- * pool is a mutex-protected free list, and a handle is used by one call at a time.
+ * A call is a struct s3_op: the request every attempt sends, its retry state and
+ * the caller's callback. The op is the submitting thread's until httpc accepts it,
+ * then the httpc thread's (on_answer): each answer is either retried (re-signed,
+ * resubmitted after httpc_backoff_ms, no thread waiting) or ends the op, whose
+ * callback then runs on the httpc thread. check and list (the CLI, gc) wait for
+ * their requests on a condition variable.
+ *
+ * Owns its copies of the settings; borrows the httpc client. Thread-safe: the
+ * settings are read-only after open and an op belongs to one thread at a time.
  * The secret and the Authorization header are never logged.
  */
 #include "storage.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,30 +25,27 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "storage/sigv4.h"
-#include "util/buf.h"
-#include "util/id.h"
+#include "util/httpc.h"
 #include "util/log.h"
-#include "util/net.h"
+#include "util/timefmt.h"
 
-#define S3_POOL_MAX 8                 /* idle handles kept; more callers make more */
 #define S3_ATTEMPTS 3                 /* per call, on 5xx, 429 and transport errors */
-#define S3_BACKOFF_MS 100             /* first wait; doubles, plus up to as much jitter */
 #define S3_CONNECT_TIMEOUT_MS 5000L   /* per connection */
-#define S3_DEADLINE_MS 30000L         /* per call, every attempt included */
+#define S3_DEADLINE_MS 30000L         /* per call, every attempt and wait included */
 #define S3_MAX_OBJECT (512u << 20)    /* GET refuses bigger objects */
 #define S3_MAX_LISTING (16u << 20)    /* one ListObjectsV2 page (1000 keys is ~300 KiB) */
 #define S3_MAX_ERROR_BODY (64u << 10) /* an error's XML, for its <Code> */
 #define S3_CACHE_CONTROL "public, max-age=31536000, immutable"
 #define S3_USER_AGENT "novadraw/0.1"
+#define S3_MAX_LINES 8 /* request headers an attempt sends (HTTPC_MAX_HEADERS or fewer) */
 
 struct storage_s3 {
     struct storage base;
-    char *origin; /* scheme://authority, from STORAGE_ENDPOINT_URL */
-    char *host;   /* authority as the Host header: host[:port] */
-    char *prefix; /* the endpoint's own path ("" usually), then /bucket */
+    struct httpc *http; /* borrowed: the app's client */
+    char *origin;       /* scheme://authority, from STORAGE_ENDPOINT_URL */
+    char *host;         /* authority as the Host header: host[:port] */
+    char *prefix;       /* the endpoint's own path ("" usually), then /bucket */
     char *bucket;
     char *region;
     char *access_key;
@@ -50,33 +53,47 @@ struct storage_s3 {
     char *public_base; /* public-read URL base, no trailing slash */
     bool private_acl;
     long url_ttl;
-
-    pthread_mutex_t lock; /* guards idle/n_idle */
-    CURL *idle[S3_POOL_MAX];
-    size_t n_idle;
 };
 
-/* One request as s3_perform() sends it. */
-struct s3_call {
-    const char *method;           /* GET, PUT, DELETE, HEAD */
-    const char *key;              /* NULL: the bucket itself */
-    const struct sigv4_kv *query; /* raw */
+struct s3_op;
+
+/*
+ * How an op ends: rc ERR_OK with an HTTP answer (any status) in res, or why no answer
+ * worth having came (ERR_UNAVAILABLE, ERR_TOO_LARGE, ERR_NOMEM). Takes res (may be
+ * NULL) and the op: it frees both.
+ */
+typedef void (*s3_end_fn)(struct s3_op *op, enum err rc, struct httpc_response *res);
+
+/* A synchronous call's rendezvous (check, list): on the waiting thread's stack. */
+struct s3_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done; /* under mu */
+    enum err rc;
+    struct httpc_response *res; /* the waiter's once done */
+};
+
+/* One call, across its attempts. */
+struct s3_op {
+    struct storage_s3 *s3;
+    const char *method;       /* static: GET, PUT, DELETE, HEAD */
+    char *key;                /* NULL: the bucket itself */
+    char *path;               /* raw, as signed: {prefix}/{bucket}[/{key}] */
+    char *url;                /* origin + encoded path + ?encoded query, as sent */
+    struct sigv4_kv query[3]; /* names static, values owned */
     size_t n_query;
-    const void *body; /* PUT */
+    const void *body; /* PUT; borrowed until the op ends */
     size_t body_len;
-    const char *content_type; /* PUT */
-    size_t max_response;      /* body bytes kept on 2xx (0: none) */
-};
-
-/* A bounded response body. */
-struct s3_upload {
-    const unsigned char *p;
-    size_t len, off;
-};
-
-struct s3_result {
-    long status; /* 0: no HTTP answer */
-    struct buf body;
+    char *content_type; /* PUT */
+    char payload_hash[SIGV4_HEX_LEN];
+    size_t max_response; /* body bytes kept */
+    int attempts;        /* sent so far */
+    int64_t deadline_ms; /* monotonic */
+    s3_end_fn end;
+    storage_done_fn done; /* the caller's (put, del) */
+    storage_got_fn got;   /* the caller's (get) */
+    void *arg;
+    struct s3_wait *wait; /* a synchronous call's */
 };
 
 /* ------------------------------------------------------------------ settings */
@@ -148,82 +165,11 @@ char *storage_s3_public_base(const struct config *cfg, struct arena *a)
                         cfg->spaces_bucket ? cfg->spaces_bucket : "");
 }
 
-/* ------------------------------------------------------------------ the handle pool */
-
-static CURL *pool_take(struct storage_s3 *s3)
-{
-    CURL *h = NULL;
-
-    pthread_mutex_lock(&s3->lock);
-    if (s3->n_idle > 0)
-        h = s3->idle[--s3->n_idle];
-    pthread_mutex_unlock(&s3->lock);
-    if (h) {
-        curl_easy_reset(h); /* options gone; live connections and DNS cache kept */
-        return h;
-    }
-    return curl_easy_init();
-}
-
-static void pool_give(struct storage_s3 *s3, CURL *h)
-{
-    if (!h)
-        return;
-    pthread_mutex_lock(&s3->lock);
-    if (s3->n_idle < S3_POOL_MAX) {
-        s3->idle[s3->n_idle++] = h;
-        h = NULL;
-    }
-    pthread_mutex_unlock(&s3->lock);
-    curl_easy_cleanup(h); /* NULL is a no-op */
-}
-
-/* ------------------------------------------------------------------ curl callbacks */
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
-{
-    size_t n = size * nmemb;
-
-    return buf_add(ctx, data, n) ? n : 0; /* 0 aborts the transfer */
-}
-
-static size_t on_upload(char *buf, size_t size, size_t nmemb, void *ctx)
-{
-    struct s3_upload *u = ctx;
-    size_t n = size * nmemb, left = u->len - u->off;
-
-    if (n > left)
-        n = left;
-    if (n)
-        memcpy(buf, u->p + u->off, n);
-    u->off += n;
-    return n;
-}
-
-static int on_seek(void *ctx, curl_off_t offset, int origin)
-{
-    struct s3_upload *u = ctx;
-
-    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > u->len)
-        return CURL_SEEKFUNC_FAIL;
-    u->off = (size_t)offset;
-    return CURL_SEEKFUNC_OK;
-}
-
-/* ------------------------------------------------------------------ one request */
+/* ------------------------------------------------------------------ one call */
 
 static int64_t now_ms_monotonic(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    return time_mono_ns() / 1000000;
 }
 
 /* The raw (unencoded) path of a call: {prefix}/{bucket}[/{key}]. */
@@ -235,7 +181,7 @@ static char *call_path(const struct storage_s3 *s3, const char *key)
     return p;
 }
 
-/* origin + encoded path + ?encoded query, for curl. */
+/* origin + encoded path + ?encoded query, for the request line. */
 static char *call_url(const struct storage_s3 *s3, const char *path, const struct sigv4_kv *q,
                       size_t nq)
 {
@@ -269,31 +215,10 @@ out:
     return url;
 }
 
-static struct curl_slist *add_header(struct curl_slist *list, bool *ok, const char *name,
-                                     const char *value)
-{
-    char *line = NULL;
-    struct curl_slist *grown;
-
-    if (!*ok)
-        return list;
-    if (asprintf(&line, "%s: %s", name, value) < 0) {
-        *ok = false;
-        return list;
-    }
-    grown = curl_slist_append(list, line);
-    free(line);
-    if (!grown) {
-        *ok = false;
-        return list;
-    }
-    return grown;
-}
-
 /* The S3 error code (<Code>…</Code>) of an error body, for logs; "" if none. */
-static void error_code(const struct buf *b, char out[64])
+static void error_code(const char *body, char out[64])
 {
-    const char *p = b->p ? strstr(b->p, "<Code>") : NULL, *end;
+    const char *p = body ? strstr(body, "<Code>") : NULL, *end;
     size_t n = 0;
 
     out[0] = '\0';
@@ -310,280 +235,380 @@ static void error_code(const struct buf *b, char out[64])
     out[n] = '\0';
 }
 
-static bool retryable_status(long status)
+/* What the bucket or object of a call is called in logs. */
+static const char *op_name(const struct s3_op *op)
 {
-    return status == 429 || (status >= 500 && status <= 599);
+    return op->key ? op->key : op->s3->bucket;
 }
 
-static bool retryable_curl(CURLcode c)
+/* Logs a final non-success answer with the S3 error code (never the request's headers). */
+static void log_status(const struct s3_op *op, const struct httpc_response *res)
 {
-    switch (c) {
-    case CURLE_WRITE_ERROR: /* body over our cap */
-    case CURLE_OUT_OF_MEMORY:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_ABORTED_BY_CALLBACK:
-        return false;
-    default:
-        return true;
+    char code[64];
+    error_code(res->body, code);
+    log_error("storage: %s %s: HTTP %ld%s%s", op->method, op_name(op), res->status,
+              code[0] ? " " : "", code);
+}
+
+/*
+ * Worth another attempt: what httpc_retryable() retries (a lost or refused connection;
+ * 429, 500, 503, 504), and, as S3 clients do, every other 5xx and a timeout (a connect
+ * timeout; a transfer's own timeout is the deadline, so the deadline check stops that).
+ * Not an answer over our cap, nor the client closing.
+ */
+static bool s3_retryable(const struct httpc_response *res)
+{
+    if (res->transport == ERR_OK)
+        return httpc_retryable(res) || (res->status >= 500 && res->status <= 599);
+    if (res->transport == ERR_UPSTREAM)
+        return !res->too_big && httpc_retryable(res);
+    return res->transport == ERR_TIMEOUT;
+}
+
+static void op_free(struct s3_op *op)
+{
+    if (!op)
+        return;
+    free(op->key);
+    free(op->path);
+    free(op->url);
+    for (size_t i = 0; i < op->n_query; i++)
+        free((char *)op->query[i].value);
+    free(op->content_type);
+    free(op);
+}
+
+/* A new op for method on key (NULL: the bucket), with its path, URL and payload hash;
+ * NULL on no memory. Query values and the content type are copied; body is borrowed. */
+static struct s3_op *op_new(struct storage_s3 *s3, const char *method, const char *key,
+                            const struct sigv4_kv *query, size_t n_query, const void *body,
+                            size_t body_len, const char *content_type, size_t max_response,
+                            s3_end_fn end)
+{
+    struct s3_op *op = calloc(1, sizeof(*op));
+    bool ok;
+
+    if (!op || n_query > sizeof(op->query) / sizeof(op->query[0])) {
+        free(op);
+        return NULL;
     }
+    op->s3 = s3;
+    op->method = method;
+    op->body = body;
+    op->body_len = body_len;
+    op->max_response = max_response ? max_response : S3_MAX_ERROR_BODY;
+    op->end = end;
+    op->deadline_ms = now_ms_monotonic() + S3_DEADLINE_MS;
+    ok = !key || (op->key = strdup(key)) != NULL;
+    ok = ok && (!content_type || (op->content_type = strdup(content_type)) != NULL);
+    for (size_t i = 0; ok && i < n_query; i++) {
+        op->query[i].name = query[i].name;
+        op->query[i].value = strdup(query[i].value ? query[i].value : "");
+        op->n_query = i + 1;
+        ok = op->query[i].value != NULL;
+    }
+    ok = ok && (op->path = call_path(s3, key)) != NULL;
+    ok = ok && (op->url = call_url(s3, op->path, op->query, op->n_query)) != NULL;
+    if (!ok) {
+        op_free(op);
+        return NULL;
+    }
+    /* hashed once, on the caller's thread: every attempt sends the same bytes */
+    sigv4_sha256_hex(body, body_len, op->payload_hash);
+    return op;
 }
 
-/* One attempt. ERR_OK once any HTTP answer came (res->status), else why not. */
-static enum err attempt(struct storage_s3 *s3, CURL *h, const struct s3_call *c, const char *path,
-                        const char *url, const char *payload_hash, long timeout_ms,
-                        struct s3_result *res, CURLcode *curl_rc)
+static void on_answer(void *arg, struct httpc_response *res);
+
+/* Appends "name: value" (malloc'd) to lines; false on no memory or no room. */
+static bool add_line(char *lines[S3_MAX_LINES], size_t *n, const char *name, const char *value)
 {
+    char *line = NULL;
+
+    if (*n >= S3_MAX_LINES || asprintf(&line, "%s: %s", name, value) < 0)
+        return false;
+    lines[(*n)++] = line;
+    return true;
+}
+
+/*
+ * Signs one attempt (afresh: its own x-amz-date) and hands it to httpc, to start after
+ * delay_ms. ERR_OK: on_answer will run. ERR_TIMEOUT: no time left before the deadline;
+ * ERR_NOMEM; ERR_UNAVAILABLE: the client is closing. Nothing is sent on an error.
+ */
+static enum err op_send(struct s3_op *op, long delay_ms)
+{
+    const struct storage_s3 *s3 = op->s3;
     struct sigv4_key key = {s3->access_key, s3->secret_key, s3->region, "s3"};
     struct sigv4_kv signed_h[3];
-    size_t n_signed = 0;
+    size_t n_signed = 0, n_lines = 0;
     struct sigv4_request r = {
-        .method = c->method,
+        .method = op->method,
         .host = s3->host,
-        .path = path,
-        .query = c->query,
-        .n_query = c->n_query,
+        .path = op->path,
+        .query = op->query,
+        .n_query = op->n_query,
         .headers = signed_h,
-        .payload_hash = payload_hash,
+        .payload_hash = op->payload_hash,
     };
     struct sigv4_auth auth = {0};
-    struct s3_upload up = {c->body, c->body_len, 0};
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    bool ok = true;
-    enum err rc;
+    struct httpc_request req = {
+        .method = op->method,
+        .url = op->url,
+        .body = op->body,
+        .body_len = op->body_len,
+        .connect_timeout_ms = S3_CONNECT_TIMEOUT_MS,
+        .max_response = op->max_response,
+    };
+    char *lines[S3_MAX_LINES] = {0};
+    int64_t left = op->deadline_ms - now_ms_monotonic() - delay_ms;
+    enum err rc = ERR_TIMEOUT;
 
-    if (strcmp(c->method, "PUT") == 0) {
-        signed_h[n_signed++] = (struct sigv4_kv){"content-type", c->content_type};
+    _Static_assert(S3_MAX_LINES <= HTTPC_MAX_HEADERS, "httpc takes fewer headers");
+    if (left <= 0)
+        goto out;
+    if (strcmp(op->method, "PUT") == 0) {
+        signed_h[n_signed++] = (struct sigv4_kv){"content-type", op->content_type};
         signed_h[n_signed++] = (struct sigv4_kv){"cache-control", S3_CACHE_CONTROL};
         if (!s3->private_acl)
             signed_h[n_signed++] = (struct sigv4_kv){"x-amz-acl", "public-read"};
     }
     r.n_headers = n_signed;
-    rc = sigv4_sign(&key, &r, time(NULL), &auth);
+    /* dated when it will be sent (S3 allows 15 minutes of skew either way) */
+    rc = sigv4_sign(&key, &r, time(NULL) + delay_ms / 1000, &auth);
     if (rc != ERR_OK)
-        return rc;
-
-    hdrs = add_header(hdrs, &ok, "Host", s3->host);
-    hdrs = add_header(hdrs, &ok, "x-amz-date", auth.amz_date);
-    hdrs = add_header(hdrs, &ok, "x-amz-content-sha256", payload_hash);
-    for (size_t i = 0; i < n_signed; i++)
-        hdrs = add_header(hdrs, &ok, signed_h[i].name, signed_h[i].value);
-    hdrs = add_header(hdrs, &ok, "Authorization", auth.authorization);
-    if (ok) {
-        struct curl_slist *g = curl_slist_append(hdrs, "Expect:"); /* no 100-continue */
-        if (g)
-            g = curl_slist_append(g, "Accept:");
-        ok = g != NULL;
-        if (g)
-            hdrs = g;
-    }
-    rc = ERR_NOMEM;
-    if (!ok)
         goto out;
-
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, S3_USER_AGENT);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, S3_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &res->body);
-    if (strcmp(c->method, "PUT") == 0) {
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
-        curl_easy_setopt(h, CURLOPT_READDATA, &up);
-        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(h, CURLOPT_SEEKDATA, &up);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
-    } else if (strcmp(c->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(c->method, "GET") != 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
+    rc = ERR_NOMEM;
+    if (!add_line(lines, &n_lines, "Host", s3->host) ||
+        !add_line(lines, &n_lines, "x-amz-date", auth.amz_date) ||
+        !add_line(lines, &n_lines, "x-amz-content-sha256", op->payload_hash) ||
+        !add_line(lines, &n_lines, "User-Agent", S3_USER_AGENT))
+        goto out;
+    for (size_t i = 0; i < n_signed; i++) {
+        if (!add_line(lines, &n_lines, signed_h[i].name, signed_h[i].value))
+            goto out;
     }
-
-    *curl_rc = curl_easy_perform(h);
-    res->status = 0;
-    if (*curl_rc == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
-        rc = ERR_OK;
-    } else {
-        log_warn("storage: %s %s: %s", c->method, c->key ? c->key : s3->bucket,
-                 errbuf[0] ? errbuf : curl_easy_strerror(*curl_rc));
-        rc = res->body.too_big ? ERR_TOO_LARGE : ERR_UNAVAILABLE;
-    }
+    if (!add_line(lines, &n_lines, "Authorization", auth.authorization))
+        goto out;
+    for (size_t i = 0; i < n_lines; i++)
+        req.headers[i] = lines[i];
+    req.timeout_ms = (long)left;
+    rc = httpc_submit(s3->http, &req, delay_ms, on_answer, op); /* copies the headers */
+    if (rc == ERR_OK)
+        op->attempts++;
 out:
-    curl_slist_free_all(hdrs);
+    for (size_t i = 0; i < n_lines; i++)
+        free(lines[i]);
     sigv4_auth_free(&auth);
     return rc;
 }
 
-/*
- * Sends c, retrying 5xx, 429 and transport failures with exponential backoff and
- * jitter, within S3_DEADLINE_MS. ERR_OK means an HTTP answer (any status) is in res,
- * whose body the caller frees. ERR_UNAVAILABLE: no answer worth having.
- */
-static enum err s3_perform(struct storage_s3 *s3, const struct s3_call *c, struct s3_result *res)
+/* The httpc thread: retry, or end the op. */
+static void on_answer(void *arg, struct httpc_response *res)
 {
-    char payload_hash[SIGV4_HEX_LEN];
-    char *path = call_path(s3, c->key);
-    char *url = path ? call_url(s3, path, c->query, c->n_query) : NULL;
-    int64_t deadline = now_ms_monotonic() + S3_DEADLINE_MS;
-    CURL *h = NULL;
-    enum err rc = ERR_NOMEM;
+    struct s3_op *op = arg;
 
-    memset(res, 0, sizeof(*res));
-    if (!path || !url)
-        goto out;
-    sigv4_sha256_hex(c->body, c->body_len, payload_hash);
-    for (int i = 0; i < S3_ATTEMPTS; i++) {
-        int64_t left = deadline - now_ms_monotonic();
-        CURLcode crc = CURLE_OK;
-
-        if (left <= 0) {
-            rc = ERR_UNAVAILABLE;
-            break;
-        }
-        if (!h)
-            h = pool_take(s3);
-        if (!h) {
-            rc = ERR_NOMEM;
-            break;
-        }
-        free(res->body.p);
-        res->body = (struct buf){.max = c->max_response ? c->max_response : S3_MAX_ERROR_BODY};
-        rc = attempt(s3, h, c, path, url, payload_hash, (long)left, res, &crc);
-        if (rc == ERR_OK && !retryable_status(res->status))
-            break;
-        if (rc != ERR_OK && (rc != ERR_UNAVAILABLE || !retryable_curl(crc)))
-            break;
-        if (rc != ERR_OK) {
-            /* a failed transfer may leave the handle's connection in doubt: drop it */
-            curl_easy_cleanup(h);
-            h = NULL;
-        }
-        if (i + 1 < S3_ATTEMPTS) {
-            long wait = S3_BACKOFF_MS << i;
-            unsigned short r = 0;
-            id_random(&r, sizeof(r));
-            wait += (long)(r % (unsigned)(wait + 1));
-            if (now_ms_monotonic() + wait >= deadline)
-                break;
-            if (rc == ERR_OK)
-                log_warn("storage: %s %s: HTTP %ld, retrying", c->method,
-                         c->key ? c->key : s3->bucket, res->status);
-            sleep_ms(wait);
+    if (s3_retryable(res) && op->attempts < S3_ATTEMPTS) {
+        long wait = httpc_backoff_ms(op->attempts, res->retry_after);
+        if (now_ms_monotonic() + wait < op->deadline_ms) {
+            if (res->transport == ERR_OK)
+                log_warn("storage: %s %s: HTTP %ld, retrying in %ld ms", op->method, op_name(op),
+                         res->status, wait);
+            else
+                log_warn("storage: %s %s: %s, retrying in %ld ms", op->method, op_name(op),
+                         err_name(res->transport), wait);
+            if (op_send(op, wait) == ERR_OK) {
+                httpc_response_free(res);
+                return;
+            }
         }
     }
-out:
-    pool_give(s3, h);
-    free(url);
-    free(path);
-    return rc;
+    if (res->transport != ERR_OK) {
+        log_warn("storage: %s %s: no answer (%s%s)", op->method, op_name(op),
+                 err_name(res->transport), res->too_big ? ", too large" : "");
+        op->end(op, res->too_big ? ERR_TOO_LARGE : ERR_UNAVAILABLE, res);
+        return;
+    }
+    op->end(op, ERR_OK, res);
 }
 
-static void result_free(struct s3_result *r)
+/* Sends the first attempt. On an error the op is freed and its end never runs. */
+static enum err op_start(struct s3_op *op)
 {
-    free(r->body.p);
-    r->body.p = NULL;
-}
+    enum err rc;
 
-/* Logs a final non-success answer with the S3 error code (never the request's headers). */
-static void log_status(const struct storage_s3 *s3, const struct s3_call *c,
-                       const struct s3_result *r)
-{
-    char code[64];
-    error_code(&r->body, code);
-    log_error("storage: %s %s: HTTP %ld%s%s", c->method, c->key ? c->key : s3->bucket, r->status,
-              code[0] ? " " : "", code);
+    if (!op)
+        return ERR_NOMEM;
+    rc = op_send(op, 0);
+    if (rc != ERR_OK) {
+        log_error("storage: %s %s: cannot start (%s)", op->method, op_name(op), err_name(rc));
+        op_free(op);
+        return rc == ERR_TIMEOUT ? ERR_UNAVAILABLE : rc;
+    }
+    return ERR_OK;
 }
 
 /* ------------------------------------------------------------------ the operations */
 
-static enum err s3_put(struct storage *s, const char *key, const void *data, size_t len,
-                       const char *content_type)
+static void put_end(struct s3_op *op, enum err rc, struct httpc_response *res)
 {
-    struct storage_s3 *s3 = (struct storage_s3 *)s;
-    struct s3_call c = {
-        .method = "PUT", .key = key, .body = data, .body_len = len, .content_type = content_type};
-    struct s3_result r;
-    enum err rc = s3_perform(s3, &c, &r);
+    storage_done_fn done = op->done;
+    void *arg = op->arg;
 
-    if (rc == ERR_OK && r.status != 200) {
-        log_status(s3, &c, &r);
+    if (rc == ERR_OK && res->status != 200) {
+        log_status(op, res);
         rc = ERR_UNAVAILABLE;
     } else if (rc != ERR_OK) {
-        log_error("storage: PUT %s failed (%s)", key, err_name(rc));
+        log_error("storage: PUT %s failed (%s)", op->key, err_name(rc));
         rc = rc == ERR_NOMEM ? ERR_NOMEM : ERR_UNAVAILABLE;
     }
-    result_free(&r);
-    return rc;
+    httpc_response_free(res);
+    op_free(op);
+    done(arg, rc);
 }
 
-static enum err s3_get(struct storage *s, const char *key, void **data, size_t *len)
+static enum err s3_put(struct storage *s, const char *key, const void *data, size_t len,
+                       const char *content_type, storage_done_fn done, void *arg)
 {
     struct storage_s3 *s3 = (struct storage_s3 *)s;
-    struct s3_call c = {.method = "GET", .key = key, .max_response = S3_MAX_OBJECT};
-    struct s3_result r;
-    enum err rc = s3_perform(s3, &c, &r);
+    struct s3_op *op =
+        op_new(s3, "PUT", key, NULL, 0, data, len, content_type, S3_MAX_ERROR_BODY, put_end);
+
+    if (op) {
+        op->done = done;
+        op->arg = arg;
+    }
+    return op_start(op);
+}
+
+static void get_end(struct s3_op *op, enum err rc, struct httpc_response *res)
+{
+    storage_got_fn got = op->got;
+    void *arg = op->arg, *data = NULL;
+    size_t len = 0;
 
     if (rc == ERR_OK) {
-        if (r.status == 200) {
-            *data = r.body.p ? r.body.p : calloc(1, 1);
-            *len = r.body.len;
-            r.body.p = NULL;
-            rc = *data ? ERR_OK : ERR_NOMEM;
-        } else if (r.status == 404) {
+        if (res->status == 200) {
+            data = res->body ? res->body : calloc(1, 1);
+            len = res->body ? res->body_len : 0;
+            res->body = NULL;
+            rc = data ? ERR_OK : ERR_NOMEM;
+        } else if (res->status == 404) {
             rc = ERR_NOT_FOUND;
         } else {
-            log_status(s3, &c, &r);
+            log_status(op, res);
             rc = ERR_UNAVAILABLE;
         }
     } else if (rc != ERR_NOMEM && rc != ERR_TOO_LARGE) {
         rc = ERR_UNAVAILABLE;
     }
-    result_free(&r);
-    return rc;
+    httpc_response_free(res);
+    op_free(op);
+    got(arg, rc, data, len);
 }
 
-static enum err s3_del(struct storage *s, const char *key)
+static enum err s3_get(struct storage *s, const char *key, storage_got_fn got, void *arg)
 {
     struct storage_s3 *s3 = (struct storage_s3 *)s;
-    struct s3_call c = {.method = "DELETE", .key = key};
-    struct s3_result r;
-    enum err rc = s3_perform(s3, &c, &r);
+    struct s3_op *op = op_new(s3, "GET", key, NULL, 0, NULL, 0, NULL, S3_MAX_OBJECT, get_end);
 
-    if (rc == ERR_OK && r.status != 204 && r.status != 200 && r.status != 404) {
-        log_status(s3, &c, &r);
+    if (op) {
+        op->got = got;
+        op->arg = arg;
+    }
+    return op_start(op);
+}
+
+static void del_end(struct s3_op *op, enum err rc, struct httpc_response *res)
+{
+    storage_done_fn done = op->done;
+    void *arg = op->arg;
+
+    if (rc == ERR_OK && res->status != 204 && res->status != 200 && res->status != 404) {
+        log_status(op, res);
         rc = ERR_UNAVAILABLE;
     } else if (rc != ERR_OK && rc != ERR_NOMEM) {
         rc = ERR_UNAVAILABLE;
     }
-    result_free(&r);
+    httpc_response_free(res);
+    op_free(op);
+    done(arg, rc);
+}
+
+static enum err s3_del(struct storage *s, const char *key, storage_done_fn done, void *arg)
+{
+    struct storage_s3 *s3 = (struct storage_s3 *)s;
+    struct s3_op *op = op_new(s3, "DELETE", key, NULL, 0, NULL, 0, NULL, 0, del_end);
+
+    if (op) {
+        op->done = done;
+        op->arg = arg;
+    }
+    return op_start(op);
+}
+
+/* ------------------------------------------------------------------ synchronous calls */
+
+static void wait_end(struct s3_op *op, enum err rc, struct httpc_response *res)
+{
+    struct s3_wait *w = op->wait;
+
+    op_free(op);
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    w->res = res;
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu); /* the waiter may return now: w is not touched again */
+}
+
+/*
+ * Sends op (made with wait_end) and waits for its end: ERR_OK with the answer in *res
+ * (the caller frees it), or why not (*res then NULL). Never from the httpc thread.
+ */
+static enum err op_wait(struct s3_op *op, struct httpc_response **res)
+{
+    struct s3_wait w = {.done = false};
+    enum err rc;
+
+    *res = NULL;
+    if (!op)
+        return ERR_NOMEM;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    op->wait = &w;
+    rc = op_start(op);
+    if (rc == ERR_OK) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        rc = w.rc;
+        if (rc == ERR_OK)
+            *res = w.res;
+        else
+            httpc_response_free(w.res);
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
     return rc;
 }
 
 static enum err s3_check(struct storage *s)
 {
     struct storage_s3 *s3 = (struct storage_s3 *)s;
-    struct s3_call c = {.method = "HEAD"};
-    struct s3_result r;
-    enum err rc = s3_perform(s3, &c, &r);
+    struct httpc_response *res = NULL;
+    enum err rc = op_wait(op_new(s3, "HEAD", NULL, NULL, 0, NULL, 0, NULL, 0, wait_end), &res);
 
-    if (rc == ERR_OK && r.status != 200) {
-        log_status(s3, &c, &r);
-        rc = r.status == 404                        ? ERR_NOT_FOUND
-             : (r.status == 403 || r.status == 401) ? ERR_UNAUTHORIZED
-                                                    : ERR_UNAVAILABLE;
+    if (rc == ERR_OK && res->status != 200) {
+        log_error("storage: HEAD %s: HTTP %ld", s3->bucket, res->status);
+        rc = res->status == 404                           ? ERR_NOT_FOUND
+             : (res->status == 403 || res->status == 401) ? ERR_UNAUTHORIZED
+                                                          : ERR_UNAVAILABLE;
     } else if (rc != ERR_OK && rc != ERR_NOMEM) {
         rc = ERR_UNAVAILABLE;
     }
-    result_free(&r);
+    httpc_response_free(res);
     return rc;
 }
 
@@ -759,21 +784,24 @@ static enum err s3_list(struct storage *s, const char *prefix, storage_list_fn f
     do {
         struct sigv4_kv q[3] = {
             {"list-type", "2"}, {"prefix", prefix}, {"continuation-token", token}};
-        struct s3_call c = {
-            .method = "GET", .query = q, .n_query = token ? 3 : 2, .max_response = S3_MAX_LISTING};
-        struct s3_result r;
+        struct httpc_response *res = NULL;
         char *next = NULL;
 
-        rc = s3_perform(s3, &c, &r);
-        if (rc == ERR_OK && r.status != 200) {
-            log_status(s3, &c, &r);
-            rc = r.status == 404 ? ERR_NOT_FOUND : ERR_UNAVAILABLE;
+        rc = op_wait(
+            op_new(s3, "GET", NULL, q, token ? 3 : 2, NULL, 0, NULL, S3_MAX_LISTING, wait_end),
+            &res);
+        if (rc == ERR_OK && res->status != 200) {
+            char code[64];
+            error_code(res->body, code);
+            log_error("storage: GET %s (list): HTTP %ld%s%s", s3->bucket, res->status,
+                      code[0] ? " " : "", code);
+            rc = res->status == 404 ? ERR_NOT_FOUND : ERR_UNAVAILABLE;
         } else if (rc == ERR_OK) {
-            rc = list_page(r.body.p ? r.body.p : "", r.body.len, fn, ctx, &next);
+            rc = list_page(res->body ? res->body : "", res->body_len, fn, ctx, &next);
         } else if (rc != ERR_NOMEM) {
             rc = ERR_UNAVAILABLE;
         }
-        result_free(&r);
+        httpc_response_free(res);
         free(token);
         token = next;
     } while (rc == ERR_OK && token);
@@ -816,9 +844,6 @@ static void s3_close(struct storage *s)
 {
     struct storage_s3 *s3 = (struct storage_s3 *)s;
 
-    for (size_t i = 0; i < s3->n_idle; i++)
-        curl_easy_cleanup(s3->idle[i]);
-    pthread_mutex_destroy(&s3->lock);
     free(s3->origin);
     free(s3->host);
     free(s3->prefix);
@@ -855,7 +880,7 @@ static enum err parse_endpoint(struct storage_s3 *s3, const char *url, const cha
     return s3->origin && s3->host && s3->prefix ? ERR_OK : ERR_NOMEM;
 }
 
-static enum err s3_open(const struct config *cfg, struct storage **out)
+static enum err s3_open(const struct config *cfg, struct httpc *http, struct storage **out)
 {
     struct storage_s3 *s3 = calloc(1, sizeof(*s3));
     struct arena *a = arena_new();
@@ -868,13 +893,8 @@ static enum err s3_open(const struct config *cfg, struct storage **out)
         return ERR_NOMEM;
     }
     s3->base.ops = &storage_s3_ops;
-    pthread_mutex_init(&s3->lock, NULL);
-    if (!net_global_init()) {
-        log_error("storage: the HTTP client library failed to initialise");
-        rc = ERR_INTERNAL;
-        goto fail;
-    }
-    if (!cfg->spaces_key || !cfg->spaces_secret || !cfg->storage_endpoint_url) {
+    s3->http = http;
+    if (!http || !cfg->spaces_key || !cfg->spaces_secret || !cfg->storage_endpoint_url) {
         rc = ERR_INVALID;
         goto fail;
     }

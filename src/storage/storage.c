@@ -1,23 +1,29 @@
 /*
  * storage.c - the storage name table, key generation and validation, and the
  * wrappers every caller goes through: a bad key is refused here, once, before
- * any backend sees it. Pure apart from dispatch; thread-safe.
+ * any backend sees it. The synchronous put/get/del are written once, here, over
+ * the backends' asynchronous ops: submit, then wait on a mutex and a condition
+ * variable that the callback signals. Thread-safe.
  */
 #include "storage.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/id.h"
 #include "util/timefmt.h"
 
-enum err storage_open(const struct config *cfg, struct storage **out)
+enum err storage_open(const struct config *cfg, struct httpc *http, struct storage **out)
 {
+    if (!cfg || !out)
+        return ERR_INVALID;
     switch (cfg->storage_kind) {
     case STORAGE_LOCAL:
-        return storage_local_ops.open(cfg, out);
+        return storage_local_ops.open(cfg, http, out);
     case STORAGE_S3:
-        return storage_s3_ops.open(cfg, out);
+        return storage_s3_ops.open(cfg, http, out);
     }
     return ERR_UNSUPPORTED;
 }
@@ -91,29 +97,146 @@ const char *storage_content_type(const char *key)
     return "application/octet-stream";
 }
 
+/* ------------------------------------------------------------------ asynchronous */
+
+enum err storage_put_async(struct storage *s, const char *key, const void *data, size_t len,
+                           const char *content_type, storage_done_fn done, void *arg)
+{
+    if (!s || !storage_key_valid(key) || (!data && len) || !content_type || !done)
+        return ERR_INVALID;
+    return s->ops->put(s, key, data, len, content_type, done, arg);
+}
+
+enum err storage_get_async(struct storage *s, const char *key, storage_got_fn got, void *arg)
+{
+    if (!s || !got)
+        return ERR_INVALID;
+    if (!storage_key_valid(key))
+        return ERR_NOT_FOUND;
+    return s->ops->get(s, key, got, arg);
+}
+
+enum err storage_del_async(struct storage *s, const char *key, storage_done_fn done, void *arg)
+{
+    if (!s || !storage_key_valid(key) || !done)
+        return ERR_INVALID;
+    return s->ops->del(s, key, done, arg);
+}
+
+/* ------------------------------------------------------------------ synchronous */
+
+/* One synchronous call's rendezvous with its callback; lives on the waiting thread's
+ * stack. The callback touches it only under mu, and last: once it unlocks, the waiter
+ * may return and the struct is gone. */
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done; /* under mu */
+    enum err rc;
+    void *data; /* get: the bytes, owned by the waiter once done */
+    size_t len;
+};
+
+static void waiter_init(struct waiter *w)
+{
+    memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+}
+
+static void waiter_signal(struct waiter *w, enum err rc, void *data, size_t len)
+{
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    w->data = data;
+    w->len = len;
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void on_done(void *arg, enum err rc)
+{
+    waiter_signal(arg, rc, NULL, 0);
+}
+
+static void on_got(void *arg, enum err rc, void *data, size_t len)
+{
+    waiter_signal(arg, rc, data, len);
+}
+
+/* Waits for the callback if the call was accepted (submitted == ERR_OK); returns the
+ * outcome, or why the call was refused. Destroys the waiter either way. */
+static enum err waiter_wait(struct waiter *w, enum err submitted)
+{
+    enum err rc = submitted;
+
+    if (submitted == ERR_OK) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        rc = w->rc;
+        pthread_mutex_unlock(&w->mu);
+    }
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    return rc;
+}
+
+/* put and del with the key not re-validated: storage_probe's key is refused on purpose */
+static enum err put_wait(struct storage *s, const char *key, const void *data, size_t len,
+                         const char *content_type)
+{
+    struct waiter w;
+
+    waiter_init(&w);
+    return waiter_wait(&w, s->ops->put(s, key, data, len, content_type, on_done, &w));
+}
+
+static enum err del_wait(struct storage *s, const char *key)
+{
+    struct waiter w;
+
+    waiter_init(&w);
+    return waiter_wait(&w, s->ops->del(s, key, on_done, &w));
+}
+
 enum err storage_put(struct storage *s, const char *key, const void *data, size_t len,
                      const char *content_type)
 {
     if (!s || !storage_key_valid(key) || (!data && len) || !content_type)
         return ERR_INVALID;
-    return s->ops->put(s, key, data, len, content_type);
+    return put_wait(s, key, data, len, content_type);
 }
 
 enum err storage_get(struct storage *s, const char *key, void **data, size_t *len)
 {
+    struct waiter w;
+    enum err rc;
+
     if (!s || !data || !len)
         return ERR_INVALID;
     if (!storage_key_valid(key))
         return ERR_NOT_FOUND;
-    return s->ops->get(s, key, data, len);
+    waiter_init(&w);
+    rc = waiter_wait(&w, s->ops->get(s, key, on_got, &w));
+    if (rc != ERR_OK) {
+        free(w.data); /* NULL by contract; never leak if a backend thinks otherwise */
+        return rc;
+    }
+    *data = w.data;
+    *len = w.len;
+    return ERR_OK;
 }
 
 enum err storage_del(struct storage *s, const char *key)
 {
     if (!s || !storage_key_valid(key))
         return ERR_INVALID;
-    return s->ops->del(s, key);
+    return del_wait(s, key);
 }
+
+/* ------------------------------------------------------------------ the rest */
 
 char *storage_url(struct storage *s, const char *key, struct arena *a)
 {
@@ -161,8 +284,8 @@ enum err storage_probe(struct storage *s, char key_out[STORAGE_KEY_MAX])
         return ERR_INTERNAL;
     /* fixed shape and length: always fits; bypasses storage_key_valid on purpose */
     snprintf(key_out, STORAGE_KEY_MAX, "users/.probe/%s.png", hex);
-    rc = s->ops->put(s, key_out, probe, sizeof(probe) - 1, "application/octet-stream");
+    rc = put_wait(s, key_out, probe, sizeof(probe) - 1, "application/octet-stream");
     if (rc != ERR_OK)
         return rc;
-    return s->ops->del(s, key_out);
+    return del_wait(s, key_out);
 }

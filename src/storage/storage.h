@@ -5,8 +5,17 @@
  * the name table, key generation and validation, and thin wrappers that refuse a
  * bad key once, before any backend sees it. Every call is safe from any thread.
  *
- * Ownership: data passed in is borrowed; storage_get() returns malloc'd bytes the
- * caller frees; storage_url() allocates from the caller's arena.
+ * Put, get and delete are asynchronous (storage_*_async: a callback ends each call)
+ * with synchronous wrappers over them (storage_put/get/del: submit, then wait) for
+ * the callers that may block a thread: the job worker, gc, the CLI, and for now the
+ * edit pipeline's io pool. The s3 backend runs its requests on the app's httpc
+ * client (util/httpc.h), so no thread waits on a socket; the local backend does its
+ * file work inline, on the caller's thread, before the async call returns.
+ *
+ * Ownership: data passed in is borrowed (by an async put until its callback has
+ * run); got bytes are malloc'd and the receiver frees them; storage_url() allocates
+ * from the caller's arena; the httpc client given to storage_open() is borrowed and
+ * must outlive the storage.
  */
 #pragma once
 
@@ -25,7 +34,7 @@ struct storage;
 
 /* An open object for zero-copy serving (local backend only). */
 struct storage_file {
-    int fd;           /* caller closes (or hands to the HTTP library) */
+    int fd; /* caller closes (or hands to the HTTP library) */
     uint64_t size;
     int64_t mtime_ns;
 };
@@ -40,14 +49,25 @@ struct storage_object {
 /* Called once per listed object; anything but ERR_OK stops the listing and is returned. */
 typedef enum err (*storage_list_fn)(void *ctx, const struct storage_object *obj);
 
+/* How an asynchronous put or delete ends: rc as the synchronous call would return it. */
+typedef void (*storage_done_fn)(void *arg, enum err rc);
+/* How an asynchronous get ends. On ERR_OK data is malloc'd (len bytes, never NULL, even
+ * when len is 0) and the callback owns it; otherwise data is NULL and len 0. */
+typedef void (*storage_got_fn)(void *arg, enum err rc, void *data, size_t len);
+
+struct httpc;
+
 struct storage_ops {
     const char *name; /* "local" | "s3" */
-    enum err (*open)(const struct config *cfg, struct storage **out);
+    /* http: borrowed, outlives the storage; a backend that makes no requests ignores it */
+    enum err (*open)(const struct config *cfg, struct httpc *http, struct storage **out);
     void (*close)(struct storage *s);
+    /* asynchronous, with the contract of storage_put_async() and the others below; keys
+     * arrive validated */
     enum err (*put)(struct storage *s, const char *key, const void *data, size_t len,
-                    const char *content_type);
-    enum err (*get)(struct storage *s, const char *key, void **data, size_t *len);
-    enum err (*del)(struct storage *s, const char *key);
+                    const char *content_type, storage_done_fn done, void *arg);
+    enum err (*get)(struct storage *s, const char *key, storage_got_fn got, void *arg);
+    enum err (*del)(struct storage *s, const char *key, storage_done_fn done, void *arg);
     char *(*url)(struct storage *s, const char *key, struct arena *a);
     /* optional: NULL when the backend does not serve /media */
     enum err (*open_file)(struct storage *s, const char *key, struct storage_file *out);
@@ -64,11 +84,46 @@ struct storage {
 
 enum storage_kind_of_object { STORAGE_ORIGINAL, STORAGE_EDITED, STORAGE_THUMBNAIL };
 
-/* Opens the backend cfg->storage_kind names. */
-enum err storage_open(const struct config *cfg, struct storage **out);
+/*
+ * Opens the backend cfg->storage_kind names. http is borrowed and must stay open until
+ * storage_close() has returned (s3 sends every request on it; ERR_INVALID if NULL for
+ * s3; local ignores it). Close only when no asynchronous call is in flight.
+ */
+enum err storage_open(const struct config *cfg, struct httpc *http, struct storage **out);
 void storage_close(struct storage *s); /* accepts NULL */
 
-/* Writes atomically: a reader sees the whole object or nothing. Overwrites. */
+/*
+ * The asynchronous calls. Contract, for all three:
+ *  - The return value says whether the call was accepted. On ERR_OK the callback runs
+ *    exactly once, later or (local) already before the call returns, with the outcome;
+ *    on any error (a bad key or argument, no memory, the HTTP client closing) it never
+ *    runs and nothing was done.
+ *  - s3: the callback runs on the httpc thread. It must be quick (queue the next step on
+ *    a pool) and must not call the synchronous storage_put/get/del, storage_check,
+ *    storage_list or storage_probe (they would wait for the thread they block). It may
+ *    start another asynchronous call.
+ *  - local: the work is done inline and the callback runs on the caller's thread before
+ *    the call returns; the caller must not hold a lock its callback takes.
+ *  - Retries (s3: 5xx, 429, lost connections; 3 attempts within 30 s) happen inside;
+ *    the callback sees the final outcome only.
+ */
+
+/* Writes atomically: a reader sees the whole object or nothing. Overwrites. data is
+ * borrowed until done has run. done's rc: ERR_OK, ERR_UNAVAILABLE, ERR_NOMEM. */
+enum err storage_put_async(struct storage *s, const char *key, const void *data, size_t len,
+                           const char *content_type, storage_done_fn done, void *arg);
+/* got's rc: ERR_OK, ERR_NOT_FOUND if absent, ERR_TOO_LARGE, ERR_UNAVAILABLE, ERR_NOMEM.
+ * A key that is not valid is refused with ERR_NOT_FOUND (got not called). */
+enum err storage_get_async(struct storage *s, const char *key, storage_got_fn got, void *arg);
+/* Deleting an absent object is ERR_OK. done's rc: ERR_OK, ERR_UNAVAILABLE, ERR_NOMEM. */
+enum err storage_del_async(struct storage *s, const char *key, storage_done_fn done, void *arg);
+
+/*
+ * The synchronous calls: the asynchronous ones above, then a wait (a mutex and a
+ * condition variable) for their outcome, which they return. They block the calling
+ * thread for up to the backend's deadline (s3: 30 s). Never call them from a storage or
+ * httpc callback (on the httpc thread they would wait forever for themselves).
+ */
 enum err storage_put(struct storage *s, const char *key, const void *data, size_t len,
                      const char *content_type);
 /* ERR_NOT_FOUND if absent. *data is malloc'd; the caller frees it. */
@@ -83,7 +138,8 @@ char *storage_url(struct storage *s, const char *key, struct arena *a);
 enum err storage_open_file(struct storage *s, const char *key, struct storage_file *out);
 
 /* ERR_OK if the store is reachable and accepts our credentials (S3: HEAD bucket);
- * ERR_NOT_FOUND (no such bucket), ERR_UNAUTHORIZED (refused), ERR_UNAVAILABLE. */
+ * ERR_NOT_FOUND (no such bucket), ERR_UNAUTHORIZED (refused), ERR_UNAVAILABLE.
+ * Synchronous (waits like storage_put), and so is storage_list. */
 enum err storage_check(struct storage *s);
 
 /* Lists objects under prefix ("" = all), calling fn for each; ERR_UNSUPPORTED if the
@@ -93,7 +149,7 @@ enum err storage_list(struct storage *s, const char *prefix, storage_list_fn fn,
 /*
  * Proves the store is writable: PUTs a small object under users/.probe/ (a key no
  * client can name: storage_key_valid refuses it) and DELETEs it. Writes the key used
- * into key_out. Returns the first failure, or ERR_OK.
+ * into key_out. Returns the first failure, or ERR_OK. Synchronous.
  */
 enum err storage_probe(struct storage *s, char key_out[STORAGE_KEY_MAX]);
 

@@ -36,7 +36,7 @@ struct job {
     char *method, *url;
     const void *body; /* borrowed */
     size_t body_len;
-    long timeout_ms;
+    long timeout_ms, connect_timeout_ms;
     int64_t start_at_ns;
     int64_t started_ns;
     httpc_done_fn done;
@@ -82,6 +82,7 @@ static void job_finish(struct job *j, enum err transport)
     res->body_len = j->answer.len;
     j->answer.p = NULL;
     res->transport = transport;
+    res->too_big = transport == ERR_UPSTREAM && j->answer.too_big;
     if (transport != ERR_OK)
         res->status = 0;
     res->seconds = (double)(time_mono_ns() - j->started_ns) / 1e9;
@@ -134,8 +135,9 @@ static enum err job_start(struct httpc *c, struct job *j)
          curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                          j->timeout_ms < CONNECT_TIMEOUT_MS ? j->timeout_ms
-                                                             : CONNECT_TIMEOUT_MS) == CURLE_OK &&
+                          j->timeout_ms < j->connect_timeout_ms
+                              ? j->timeout_ms
+                              : j->connect_timeout_ms) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
@@ -143,7 +145,11 @@ static enum err job_start(struct httpc *c, struct job *j)
          curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_HEADERDATA, j) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers) == CURLE_OK;
-    if (ok && strcmp(j->method, "GET") != 0) {
+    if (ok && strcmp(j->method, "HEAD") == 0) {
+        ok = curl_easy_setopt(e, CURLOPT_NOBODY, 1L) == CURLE_OK;
+    } else if (ok && strcmp(j->method, "DELETE") == 0) {
+        ok = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method) == CURLE_OK;
+    } else if (ok && strcmp(j->method, "GET") != 0) {
         ok = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len) ==
                  CURLE_OK &&
@@ -283,6 +289,8 @@ enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
     j->url = req->url ? strdup(req->url) : NULL;
     j->res = calloc(1, sizeof(*j->res));
     j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
+    j->connect_timeout_ms =
+        req->connect_timeout_ms > 0 ? req->connect_timeout_ms : CONNECT_TIMEOUT_MS;
     j->answer.max = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE;
     j->done = done;
     j->arg = arg;

@@ -24,28 +24,33 @@
 
 #include "util/err.h"
 
-#define HTTPC_MAX_HEADERS 8
+#define HTTPC_MAX_HEADERS 12
 
 struct httpc;
 
 struct httpc_request {
-    const char *method;                       /* "GET", "POST"; copied */
-    const char *url;                          /* copied */
-    const char *headers[HTTPC_MAX_HEADERS];   /* "Name: value", copied; NULL-terminated */
-    const void *body;                         /* borrowed until done runs; NULL = empty */
+    const char *method;                     /* "GET", "POST", "PUT", "DELETE", "HEAD"; copied */
+    const char *url;                        /* copied */
+    const char *headers[HTTPC_MAX_HEADERS]; /* "Name: value", copied; NULL-terminated */
+    const void *body;                       /* borrowed until done runs; NULL = empty. Sent
+                                             * (with Content-Length, even 0) by every method
+                                             * but GET, HEAD and DELETE, which send none */
     size_t body_len;
-    long timeout_ms;                          /* whole transfer; 0 = 60 s */
-    size_t max_response;                      /* bigger answers fail as ERR_UPSTREAM; 0 = 64 MiB */
+    long timeout_ms;         /* whole transfer; 0 = 60 s */
+    long connect_timeout_ms; /* 0 = 10 s (never above timeout_ms) */
+    size_t max_response;     /* bigger answers fail as ERR_UPSTREAM with
+                              * too_big set; 0 = 64 MiB */
 };
 
 struct httpc_response {
-    enum err transport;  /* ERR_OK (an HTTP answer arrived), ERR_TIMEOUT, ERR_UPSTREAM (refused,
-                          * reset, malformed, too big), ERR_UNAVAILABLE (the client is closing) */
-    long status;         /* HTTP status when transport is ERR_OK, else 0 */
-    char *body;          /* malloc'd, NUL-terminated; may be NULL when empty */
+    enum err transport; /* ERR_OK (an HTTP answer arrived), ERR_TIMEOUT, ERR_UPSTREAM (refused,
+                         * reset, malformed, too big), ERR_UNAVAILABLE (the client is closing) */
+    long status;        /* HTTP status when transport is ERR_OK, else 0 */
+    char *body;         /* malloc'd, NUL-terminated; may be NULL when empty */
     size_t body_len;
-    char *retry_after;   /* the Retry-After header's value, or NULL */
-    double seconds;      /* time from start of transfer to completion */
+    bool too_big;      /* transport ERR_UPSTREAM because the answer outgrew max_response */
+    char *retry_after; /* the Retry-After header's value, or NULL */
+    double seconds;    /* time from start of transfer to completion */
 };
 
 typedef void (*httpc_done_fn)(void *arg, struct httpc_response *res);
@@ -59,8 +64,8 @@ enum err httpc_open(long max_connections, struct httpc **out);
  * closes before the transfer ends (transport ERR_UNAVAILABLE). Returns ERR_NOMEM, or
  * ERR_UNAVAILABLE when the client is closing, without calling done.
  */
-enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
-                      httpc_done_fn done, void *arg);
+enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms, httpc_done_fn done,
+                      void *arg);
 
 void httpc_response_free(struct httpc_response *res); /* accepts NULL */
 

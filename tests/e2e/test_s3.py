@@ -112,7 +112,7 @@ def test_large_upload_has_no_expect_header(s3, server_factory):
     assert_all_verified(s3)
 
 
-def test_concurrent_uploads_share_the_handle_pool(s3, server_factory):
+def test_concurrent_uploads_share_the_http_client(s3, server_factory):
     from concurrent.futures import ThreadPoolExecutor
     srv = s3_server(server_factory, s3)
     user = new_user()

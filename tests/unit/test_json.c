@@ -22,7 +22,7 @@ static struct app *local_app(char *dir)
     cfg.public_base_url = "http://127.0.0.1:8000";
     cfg.storage_kind = STORAGE_LOCAL;
     app.cfg = &cfg;
-    CHECK_EQ_INT(storage_open(&cfg, &app.storage), ERR_OK);
+    CHECK_EQ_INT(storage_open(&cfg, NULL, &app.storage), ERR_OK);
     return &app;
 }
 
