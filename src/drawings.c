@@ -33,50 +33,93 @@ enum err drawings_check_tutorial(struct app *app, const char *tutorial_id, const
     return rc;
 }
 
-/* Stores one object, or marks it pending when storage refuses it for now. */
-static enum err put_or_keep(struct app *app, const char *key, const void *data, size_t len,
-                            bool *pending, bool *stored)
+/* One of the two puts ended: stored, or (whatever the reason) kept pending. */
+static void put_ended(struct stored_image *s, const char *key, enum err rc, bool *stored,
+                      bool *pending)
 {
-    enum err rc = storage_put(app->storage, key, data, len, storage_content_type(key));
-
-    if (rc == ERR_OK)
+    if (rc == ERR_OK) {
         *stored = true;
-    if (rc != ERR_UNAVAILABLE)
-        return rc;
-    log_warn("drawings: storage unavailable; %s kept in the database until it can be stored", key);
-    *pending = true;
-    return ERR_OK;
+    } else {
+        log_warn("drawings: storage refused %s (%s); kept in the database until it can be "
+                 "stored",
+                 key, err_name(rc));
+        *pending = true;
+    }
+    if (atomic_fetch_sub(&s->left, 1) == 1)
+        s->done(s->arg, ERR_OK);
+}
+
+static void on_png(void *arg, enum err rc)
+{
+    struct stored_image *s = arg;
+
+    put_ended(s, s->key, rc, &s->key_stored, &s->key_pending);
+}
+
+static void on_thumb(void *arg, enum err rc)
+{
+    struct stored_image *s = arg;
+
+    put_ended(s, s->thumb, rc, &s->thumb_stored, &s->thumb_pending);
 }
 
 enum err drawings_store(struct app *app, const char *user_id, enum storage_kind_of_object kind,
-                        const struct ingest_result *img, int64_t now_ms, struct stored_image *out)
+                        const struct ingest_result *img, int64_t now_ms, struct stored_image *out,
+                        drawings_done_fn done, void *arg)
 {
-    struct stored_image s = {.img = img};
     enum err rc;
 
-    if (!storage_key_new(user_id, kind, now_ms, s.key) ||
-        !storage_key_new(user_id, STORAGE_THUMBNAIL, now_ms, s.thumb))
+    memset(out, 0, sizeof(*out));
+    if (!storage_key_new(user_id, kind, now_ms, out->key) ||
+        !storage_key_new(user_id, STORAGE_THUMBNAIL, now_ms, out->thumb))
         return ERR_INTERNAL;
-    rc = put_or_keep(app, s.key, img->png, img->png_len, &s.key_pending, &s.stored);
-    if (rc == ERR_OK)
-        rc = put_or_keep(app, s.thumb, img->thumb, img->thumb_len, &s.thumb_pending, &s.stored);
-    if (rc != ERR_OK) {
-        drawings_unstore(app, &s);
-        return rc;
-    }
-    *out = s;
+    out->img = img;
+    out->app = app;
+    out->done = done;
+    out->arg = arg;
+    atomic_store(&out->left, 2);
+    /* a put that cannot even start ends at once, as refused */
+    rc =
+        storage_put_async(app->storage, out->key, img->png, img->png_len, "image/png", on_png, out);
+    if (rc != ERR_OK)
+        on_png(out, rc);
+    rc = storage_put_async(app->storage, out->thumb, img->thumb, img->thumb_len, "image/webp",
+                           on_thumb, out);
+    if (rc != ERR_OK)
+        on_thumb(out, rc);
     return ERR_OK;
+}
+
+static void on_undone(void *arg, enum err rc)
+{
+    char *key = arg;
+
+    if (rc != ERR_OK)
+        log_warn("drawings: could not delete %s (%s); `novadraw gc` will find it", key,
+                 err_name(rc));
+    free(key);
+}
+
+static void unstore_one(struct app *app, const char *key, bool *stored)
+{
+    char *copy;
+
+    if (!*stored)
+        return;
+    *stored = false;
+    copy = strdup(key);
+    if (!copy || storage_del_async(app->storage, key, on_undone, copy) != ERR_OK) {
+        log_warn("drawings: could not delete %s; `novadraw gc` will find it", key);
+        free(copy);
+    }
 }
 
 void drawings_unstore(struct app *app, struct stored_image *s)
 {
-    if (!s || !s->stored)
+    if (!s)
         return;
-    if (!s->key_pending)
-        storage_del(app->storage, s->key);
-    if (!s->thumb_pending)
-        storage_del(app->storage, s->thumb);
-    s->stored = false;
+    unstore_one(app, s->key, &s->key_stored);
+    unstore_one(app, s->thumb, &s->thumb_stored);
 }
 
 /* What of s is pending, appended to p (room for two more) as db_pending entries. */
@@ -152,24 +195,48 @@ static enum err legacy_data_url(const char *url, void **png, size_t *len)
     return rc;
 }
 
-static enum err copy_out(const struct db_pending *p, void **png, size_t *len)
-{
-    void *copy = malloc(p->len ? p->len : 1);
+/* drawings_original's reading from storage: maps the outcome, then hands it on. */
+struct original_read {
+    storage_got_fn got;
+    void *arg;
+    char key[STORAGE_KEY_MAX];
+};
 
-    if (!copy)
-        return ERR_NOMEM;
-    memcpy(copy, p->bytes, p->len);
-    *png = copy;
-    *len = p->len;
-    return ERR_OK;
+static void on_original(void *arg, enum err rc, void *png, size_t len)
+{
+    struct original_read *r = arg;
+    storage_got_fn got = r->got;
+    void *got_arg = r->arg;
+
+    if (rc != ERR_OK && rc != ERR_NOMEM) {
+        log_warn("drawings: cannot read the original %s (%s)", r->key, err_name(rc));
+        /* a row whose object is missing is our fault (500), not a reason to retry */
+        if (rc != ERR_UNAVAILABLE)
+            rc = ERR_INTERNAL;
+    }
+    free(r);
+    got(got_arg, rc, png, len);
 }
 
-enum err drawings_original(struct app *app, const char *user_id, const char *drawing_id, void **png,
-                           size_t *len, const char **why)
+/* Hands bytes already in memory to got, as a copy it owns. */
+static void give_copy(const void *bytes, size_t len, storage_got_fn got, void *arg)
+{
+    void *copy = malloc(len ? len : 1);
+
+    if (copy)
+        memcpy(copy, bytes, len);
+    got(arg, copy ? ERR_OK : ERR_NOMEM, copy, copy ? len : 0);
+}
+
+enum err drawings_original(struct app *app, const char *user_id, const char *drawing_id,
+                           storage_got_fn got, void *arg, const char **why)
 {
     struct arena *a = arena_new();
+    struct original_read *r = NULL;
     struct db_pending p;
     struct drawing d;
+    void *png = NULL;
+    size_t len = 0;
     enum err rc = a ? db_drawing_get(app->db, user_id, drawing_id, a, &d) : ERR_NOMEM;
 
     if (rc == ERR_NOT_FOUND)
@@ -177,25 +244,30 @@ enum err drawings_original(struct app *app, const char *user_id, const char *dra
     if (rc != ERR_OK)
         goto out;
     if (strncmp(d.original_key, "data:", 5) == 0) {
-        rc = legacy_data_url(d.original_key, png, len);
-    } else if (d.original_pending) {
-        rc = db_pending_get(app->db, d.original_key, a, &p);
-        if (rc == ERR_NOT_FOUND) /* stored meanwhile */
-            rc = storage_get(app->storage, d.original_key, png, len);
-        else if (rc == ERR_OK)
-            rc = copy_out(&p, png, len);
-    } else {
-        rc = storage_get(app->storage, d.original_key, png, len);
+        rc = legacy_data_url(d.original_key, &png, &len);
+        if (rc == ERR_OK)
+            got(arg, ERR_OK, png, len);
+        goto out;
     }
-    if (rc != ERR_OK && rc != ERR_NOMEM) {
-        log_warn("drawings: cannot read the original of drawing %s (%s)", drawing_id, err_name(rc));
-        /* a row whose object is missing is our fault (500), not a reason to retry */
-        if (rc == ERR_UNAVAILABLE)
-            *why = "Storage unavailable";
-        else
-            rc = ERR_INTERNAL;
+    rc = d.original_pending ? db_pending_get(app->db, d.original_key, a, &p) : ERR_NOT_FOUND;
+    if (rc == ERR_OK) {
+        give_copy(p.bytes, p.len, got, arg);
+        goto out;
     }
+    if (rc != ERR_NOT_FOUND) /* not pending (any more): in storage */
+        goto out;
+    r = calloc(1, sizeof(*r));
+    rc = r && strlen(d.original_key) < sizeof(r->key) ? ERR_OK : ERR_NOMEM;
+    if (rc != ERR_OK)
+        goto out;
+    r->got = got;
+    r->arg = arg;
+    strcpy(r->key, d.original_key);
+    rc = storage_get_async(app->storage, d.original_key, on_original, r);
+    if (rc == ERR_OK)
+        r = NULL; /* on_original frees it */
 out:
+    free(r);
     arena_free(a);
     return rc;
 }

@@ -11,21 +11,33 @@
  * kept in the database's pending table in the same transaction, and an upload job
  * (jobs.c) stores it later. drawings_url() renders every image URL the API shows.
  *
- * The functions block (storage, database): call them from the io pool or a
- * command, never from an HTTP thread. Thread-safe; records live in the caller's
- * arena.
+ * Storage calls are asynchronous (storage.h): with S3 they wait on the one HTTP
+ * client's loop, not on a thread. The database calls block: call the others from the
+ * io pool or a command, never from an HTTP thread. Thread-safe; records live in the
+ * caller's arena.
  */
 #pragma once
 
+#include <stdatomic.h>
+
 #include "app.h"
 #include "imaging/ingest.h"
+
+/* How an asynchronous step ends. For S3 it runs on the HTTP client's thread: it must
+ * only record rc and queue the next step on a pool. */
+typedef void (*drawings_done_fn)(void *arg, enum err rc);
 
 /* An image and its thumbnail, after drawings_store(): each stored, or pending. */
 struct stored_image {
     char key[STORAGE_KEY_MAX], thumb[STORAGE_KEY_MAX];
     bool key_pending, thumb_pending; /* refused by storage: kept with the record */
-    bool stored;                     /* something is in storage (undo deletes it) */
+    bool key_stored, thumb_stored;   /* in storage (an undo deletes them) */
     const struct ingest_result *img; /* borrowed: the bytes, until recorded */
+    /* drawings_store() in flight */
+    struct app *app;
+    atomic_int left;
+    drawings_done_fn done;
+    void *arg;
 };
 
 /* ERR_NOT_FOUND with *why = "Tutorial not found" if tutorial_id (canonical, or NULL
@@ -33,15 +45,19 @@ struct stored_image {
 enum err drawings_check_tutorial(struct app *app, const char *tutorial_id, const char **why);
 
 /*
- * Stores img's PNG and WebP thumbnail under fresh keys of the given kind. What
- * storage refuses with ERR_UNAVAILABLE is marked pending, to be kept by the record;
- * any other failure deletes what was stored and is returned. img is borrowed until
- * the record is made.
+ * Starts storing img's PNG and WebP thumbnail under fresh keys of the given kind, the
+ * two at once, into *out (which must stay put until done runs). Whatever storage
+ * refuses, after its retries, is marked pending, to be kept by the record: nothing is
+ * lost. done(arg, ERR_OK) runs once when both have ended, maybe before this returns
+ * (local storage). Returns an error, and done never runs, only if nothing could start.
+ * img is borrowed until the record is made.
  */
 enum err drawings_store(struct app *app, const char *user_id, enum storage_kind_of_object kind,
-                        const struct ingest_result *img, int64_t now_ms, struct stored_image *out);
+                        const struct ingest_result *img, int64_t now_ms, struct stored_image *out,
+                        drawings_done_fn done, void *arg);
 
-/* Deletes what drawings_store() put in storage (when it is not going to be recorded). */
+/* Deletes what drawings_store() put in storage (when it is not going to be recorded),
+ * without waiting; a failure is logged, and `novadraw gc` finds the orphan. */
 void drawings_unstore(struct app *app, struct stored_image *s);
 
 /*
@@ -58,10 +74,16 @@ enum err drawings_record_new(struct app *app, struct drawing *d, struct stored_i
 enum err drawings_record_edit(struct app *app, const char *user_id, const char *drawing_id,
                               struct edit *e, struct stored_image *img, const char **why);
 
-/* The PNG of user_id's drawing's original, from storage or, while pending, from the
- * database: malloc'd into *png, the caller frees it. */
-enum err drawings_original(struct app *app, const char *user_id, const char *drawing_id, void **png,
-                           size_t *len, const char **why);
+/*
+ * Reads the PNG of user_id's drawing's original: from the database while it is
+ * pending, else from storage without waiting. got(arg, rc, png, len) runs once (maybe
+ * before this returns), png malloc'd and the callee's; rc ERR_UNAVAILABLE (storage),
+ * or ERR_INTERNAL for a row whose object is missing. Returns an error (with a
+ * client-safe *why when there is one), and got never runs, if the drawing is not
+ * user_id's (ERR_NOT_FOUND) or the database fails.
+ */
+enum err drawings_original(struct app *app, const char *user_id, const char *drawing_id,
+                           storage_got_fn got, void *arg, const char **why);
 
 /* Deletes user_id's drawing, then its stored objects (a failure queues a delete job).
  * ERR_NOT_FOUND if not theirs. */

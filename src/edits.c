@@ -69,6 +69,7 @@ struct saved_edit {
     struct run r; /* first */
     void *png;    /* the saved original (malloc'd) */
     size_t len;
+    enum err read_rc; /* reading it */
 };
 
 /* ---- the end of a flow ------------------------------------------------------------ */
@@ -144,14 +145,16 @@ static enum err ingest_edited(struct run *r, enum err rc, const void *out, size_
     return ERR_OK;
 }
 
-static enum err store_edit(struct run *r)
+/* Starts storing the edit; done(r) when it has ended (stored, or kept pending). */
+static void store_edit(struct run *r, drawings_done_fn done)
 {
-    enum err rc =
-        drawings_store(r->e->app, r->o.user_id, STORAGE_EDITED, &r->result, r->now_ms, &r->edit);
+    enum err rc = drawings_store(r->e->app, r->o.user_id, STORAGE_EDITED, &r->result, r->now_ms,
+                                 &r->edit, done, r);
 
-    if (rc != ERR_OK)
+    if (rc != ERR_OK) {
         set_edit_error(r, rc, NULL);
-    return rc;
+        done(r, rc);
+    }
 }
 
 /* The edit row for r (its keys are set when it is recorded). */
@@ -212,21 +215,38 @@ static void join(struct new_drawing *nd)
     pool_continue(nd->r.e->io, new_record, nd);
 }
 
-static void new_store_original(void *arg)
+/* The storage callbacks run on the HTTP client's thread (S3): they only record and
+ * hand on. */
+static void new_original_stored(void *arg, enum err rc)
 {
     struct new_drawing *nd = arg;
 
-    nd->orig_rc = drawings_store(nd->r.e->app, nd->r.o.user_id, STORAGE_ORIGINAL, &nd->orig,
-                                 nd->r.now_ms, &nd->stored);
+    nd->orig_rc = rc;
+    join(nd);
+}
+
+static void new_store_original(void *arg)
+{
+    struct new_drawing *nd = arg;
+    enum err rc = drawings_store(nd->r.e->app, nd->r.o.user_id, STORAGE_ORIGINAL, &nd->orig,
+                                 nd->r.now_ms, &nd->stored, new_original_stored, nd);
+
+    if (rc != ERR_OK)
+        new_original_stored(nd, rc);
+}
+
+static void new_edit_stored(void *arg, enum err rc)
+{
+    struct new_drawing *nd = arg;
+
+    if (rc != ERR_OK)
+        set_edit_error(&nd->r, rc, NULL);
     join(nd);
 }
 
 static void new_store_edit(void *arg)
 {
-    struct new_drawing *nd = arg;
-
-    store_edit(&nd->r);
-    join(nd);
+    store_edit(arg, new_edit_stored);
 }
 
 static void new_edited(void *arg, enum err rc, const void *out, size_t len, const char *why)
@@ -285,14 +305,28 @@ static void saved_record(void *arg)
     struct run *r = arg;
     struct edit ed = edit_row(r);
     const char *why = NULL;
-    enum err rc;
+    enum err rc = r->edit_rc;
 
-    if (store_edit(r) != ERR_OK) {
-        finish(r, r->edit_rc, NULL, true, NULL);
+    if (rc != ERR_OK) {
+        finish(r, rc, NULL, true, NULL);
         return;
     }
     rc = drawings_record_edit(r->e->app, r->o.user_id, r->drawing_id, &ed, &r->edit, &why);
     finish(r, rc, why, rc != ERR_NOT_FOUND, NULL); /* not found: deleted meanwhile */
+}
+
+static void saved_edit_stored(void *arg, enum err rc)
+{
+    struct run *r = arg;
+
+    if (rc != ERR_OK)
+        set_edit_error(r, rc, NULL);
+    pool_continue(r->e->io, saved_record, r);
+}
+
+static void saved_store(void *arg)
+{
+    store_edit(arg, saved_edit_stored);
 }
 
 static void saved_edited(void *arg, enum err rc, const void *out, size_t len, const char *why)
@@ -303,28 +337,46 @@ static void saved_edited(void *arg, enum err rc, const void *out, size_t len, co
         finish(r, r->edit_rc, r->edit_why[0] ? r->edit_why : NULL, true, NULL);
         return;
     }
-    pool_continue(r->e->io, saved_record, r);
+    pool_continue(r->e->io, saved_store, r);
 }
 
+/* On the cpu pool: the original is in (or not), the editor's turn. */
 static void saved_edit(void *arg)
 {
     struct saved_edit *se = arg;
 
+    if (se->read_rc != ERR_OK) {
+        finish(&se->r, se->read_rc, se->read_rc == ERR_UNAVAILABLE ? "Storage unavailable" : NULL,
+               false, NULL);
+        return;
+    }
     editor_edit(se->r.e->editor, se->png, se->len, se->r.o.prompt, saved_edited, se);
+}
+
+/* The original arrived (maybe on the HTTP client's thread): on to the cpu pool. */
+static void saved_got(void *arg, enum err rc, void *png, size_t len)
+{
+    struct saved_edit *se = arg;
+
+    se->read_rc = rc;
+    se->png = png;
+    se->len = len;
+    pool_continue(se->r.e->cpu, saved_edit, se);
 }
 
 static void saved_load(void *arg)
 {
     struct saved_edit *se = arg;
     const char *why = NULL;
-    enum err rc = drawings_original(se->r.e->app, se->r.o.user_id, se->r.drawing_id, &se->png,
-                                    &se->len, &why);
+    enum err rc =
+        drawings_original(se->r.e->app, se->r.o.user_id, se->r.drawing_id, saved_got, se, &why);
 
-    if (rc != ERR_OK) {
-        finish(&se->r, rc, why, false, NULL);
-        return;
-    }
-    pool_continue(se->r.e->cpu, saved_edit, se);
+    if (rc != ERR_OK)
+        finish(&se->r, rc,
+               why                     ? why
+               : rc == ERR_UNAVAILABLE ? "Storage unavailable"
+                                       : NULL,
+               false, NULL);
 }
 
 static void saved_start(struct run *r)
