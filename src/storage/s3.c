@@ -393,9 +393,12 @@ static enum err op_send(struct s3_op *op, long delay_ms)
     for (size_t i = 0; i < n_lines; i++)
         req.headers[i] = lines[i];
     req.timeout_ms = (long)left;
+    /* counted before the hand-over: once submitted, op belongs to the httpc thread,
+     * which may finish and free it before httpc_submit() returns */
+    op->attempts++;
     rc = httpc_submit(s3->http, &req, delay_ms, on_answer, op); /* copies the headers */
-    if (rc == ERR_OK)
-        op->attempts++;
+    if (rc != ERR_OK)
+        op->attempts--;
 out:
     for (size_t i = 0; i < n_lines; i++)
         free(lines[i]);
