@@ -5,9 +5,16 @@
 #include "app.h"
 
 #include <string.h>
+#include <unistd.h>
 
+#include "imaging/editor.h"
+#include "speech/transcriber.h"
 #include "util/httpc.h"
 #include "util/log.h"
+#include "util/pool.h"
+
+/* the database calls of edits and jobs in flight; storage waits on http, not here */
+#define IO_THREADS 8
 
 enum err app_open(const struct config *cfg, bool migrate, struct app *out)
 {
@@ -54,9 +61,48 @@ fail:
     return rc;
 }
 
+static void on_worker_exit(void)
+{
+    imaging_thread_done();
+}
+
+enum err app_start_workers(struct app *app)
+{
+    const struct config *cfg = app->cfg;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned workers =
+        cfg->edit_workers > 0 ? (unsigned)cfg->edit_workers : (unsigned)(cores > 0 ? cores : 1);
+    const char *why = NULL;
+    enum err rc;
+
+    rc = pool_open("cpu", workers, (size_t)cfg->edit_queue, on_worker_exit, &app->cpu);
+    if (rc == ERR_OK)
+        rc = pool_open("io", IO_THREADS, (size_t)cfg->edit_queue, on_worker_exit, &app->io);
+    if (rc != ERR_OK) {
+        log_error("app: cannot start the worker pools (%s)", err_name(rc));
+        return rc;
+    }
+    rc = editor_open(cfg, app->http, app->cpu, &app->editor);
+    if (rc != ERR_OK) {
+        log_error("app: cannot open the editor (%s)", err_name(rc));
+        return rc;
+    }
+    /* images are still edited without one: voice prompts then answer 503 */
+    if (transcriber_open(cfg, strcmp(app->editor->ops->name, "local") == 0, app->http, app->cpu,
+                         &app->transcriber, &why) != ERR_OK)
+        log_warn("app: no transcriber, voice prompts are off (%s)", why ? why : "see above");
+    log_info("app: %u cpu workers, %d io workers, at most %ld edits in flight", workers,
+             IO_THREADS, cfg->edit_queue);
+    return ERR_OK;
+}
+
 void app_close(struct app *app)
 {
     httpc_shutdown(app->http); /* no callback runs after this: storage can go */
+    pool_close(app->cpu);      /* what is queued runs, against a closed client */
+    pool_close(app->io);
+    transcriber_close(app->transcriber);
+    editor_close(app->editor);
     storage_close(app->storage);
     db_close(app->db);
     auth_close(app->auth);

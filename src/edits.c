@@ -24,15 +24,10 @@
 #include "util/pool.h"
 #include "util/timefmt.h"
 
-#define IO_THREADS 8
 #define WHY_MAX 1024 /* the local editor's refusal lists its vocabulary */
 
 struct edits {
-    struct app *app;
-    struct pool *cpu, *io;
-    struct httpc *http;
-    struct editor *editor;
-    struct transcriber *transcriber; /* NULL if none could be loaded */
+    struct app *app; /* its pools, editor, transcriber and HTTP client do the work */
     atomic_long in_flight;
     long max_in_flight;
     atomic_bool closing;
@@ -138,7 +133,7 @@ static enum err ingest_edited(struct run *r, enum err rc, const void *out, size_
     rc = ingest_image(out, len, &r->e->app->image_limits, &r->result, &ingest_why);
     if (rc != ERR_OK) {
         log_warn("edits: the %s editor returned an image we cannot use (%s)",
-                 r->e->editor->ops->name, err_name(rc));
+                 r->e->app->editor->ops->name, err_name(rc));
         set_edit_error(r, ERR_UPSTREAM, "The editor returned an image that could not be used");
         return ERR_UPSTREAM;
     }
@@ -212,7 +207,7 @@ static void join(struct new_drawing *nd)
 {
     if (atomic_fetch_sub(&nd->branches, 1) != 1)
         return;
-    pool_continue(nd->r.e->io, new_record, nd);
+    pool_continue(nd->r.e->app->io, new_record, nd);
 }
 
 /* The storage callbacks run on the HTTP client's thread (S3): they only record and
@@ -257,7 +252,7 @@ static void new_edited(void *arg, enum err rc, const void *out, size_t len, cons
         join(nd);
         return;
     }
-    pool_continue(nd->r.e->io, new_store_edit, nd);
+    pool_continue(nd->r.e->app->io, new_store_edit, nd);
 }
 
 /* Branch 1, on the cpu pool: the original's thumbnail, then its storage on io. */
@@ -270,7 +265,7 @@ static void new_thumbnail_original(void *arg)
         join(nd);
         return;
     }
-    pool_continue(nd->r.e->io, new_store_original, nd);
+    pool_continue(nd->r.e->app->io, new_store_original, nd);
 }
 
 static void new_ingest(struct run *r)
@@ -289,8 +284,8 @@ static void new_ingest(struct run *r)
     /* the editor first: a remote one then works while we make the thumbnail and store
      * the original (queued behind the other uploads' first steps, not ahead of them) */
     if (r->o.prompt)
-        editor_edit(e->editor, nd->orig.png, nd->orig.png_len, r->o.prompt, new_edited, nd);
-    pool_continue(e->cpu, new_thumbnail_original, nd);
+        editor_edit(e->app->editor, nd->orig.png, nd->orig.png_len, r->o.prompt, new_edited, nd);
+    pool_continue(e->app->cpu, new_thumbnail_original, nd);
 }
 
 static void new_ingest_step(void *arg)
@@ -321,7 +316,7 @@ static void saved_edit_stored(void *arg, enum err rc)
 
     if (rc != ERR_OK)
         set_edit_error(r, rc, NULL);
-    pool_continue(r->e->io, saved_record, r);
+    pool_continue(r->e->app->io, saved_record, r);
 }
 
 static void saved_store(void *arg)
@@ -337,7 +332,7 @@ static void saved_edited(void *arg, enum err rc, const void *out, size_t len, co
         finish(r, r->edit_rc, r->edit_why[0] ? r->edit_why : NULL, true, NULL);
         return;
     }
-    pool_continue(r->e->io, saved_store, r);
+    pool_continue(r->e->app->io, saved_store, r);
 }
 
 /* On the cpu pool: the original is in (or not), the editor's turn. */
@@ -350,7 +345,7 @@ static void saved_edit(void *arg)
                false, NULL);
         return;
     }
-    editor_edit(se->r.e->editor, se->png, se->len, se->r.o.prompt, saved_edited, se);
+    editor_edit(se->r.e->app->editor, se->png, se->len, se->r.o.prompt, saved_edited, se);
 }
 
 /* The original arrived (maybe on the HTTP client's thread): on to the cpu pool. */
@@ -361,7 +356,7 @@ static void saved_got(void *arg, enum err rc, void *png, size_t len)
     se->read_rc = rc;
     se->png = png;
     se->len = len;
-    pool_continue(se->r.e->cpu, saved_edit, se);
+    pool_continue(se->r.e->app->cpu, saved_edit, se);
 }
 
 static void saved_load(void *arg)
@@ -381,7 +376,7 @@ static void saved_load(void *arg)
 
 static void saved_start(struct run *r)
 {
-    pool_continue(r->e->io, saved_load, r);
+    pool_continue(r->e->app->io, saved_load, r);
 }
 
 /* ---- a voice order: decode, transcribe, then edit ------------------------------------------ */
@@ -428,7 +423,7 @@ static void transcribe_step(void *arg)
     }
     /* the local transcriber calls heard() before returning; a remote one later, which is
      * why pcm must live until then: it is encoded into the request before that returns */
-    transcriber_transcribe(e->transcriber, pcm, n, r->o.language, heard, r);
+    transcriber_transcribe(e->app->transcriber, pcm, n, r->o.language, heard, r);
     free(pcm);
 }
 
@@ -468,11 +463,11 @@ enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn 
         goto fail;
     }
     if (o->voice)
-        rc = e->transcriber ? pool_submit(e->cpu, transcribe_step, r) : ERR_UNAVAILABLE;
+        rc = e->app->transcriber ? pool_submit(e->app->cpu, transcribe_step, r) : ERR_UNAVAILABLE;
     else if (o->drawing_id)
-        rc = pool_submit(e->io, saved_load, r); /* admission: bounded */
+        rc = pool_submit(e->app->io, saved_load, r); /* admission: bounded */
     else
-        rc = pool_submit(e->cpu, new_ingest_step, r);
+        rc = pool_submit(e->app->cpu, new_ingest_step, r);
     if (rc == ERR_OK)
         return ERR_OK;
 fail:
@@ -483,62 +478,33 @@ fail:
 
 enum err edits_check_prompt(const struct edits *e, const char *prompt, const char **why)
 {
-    if (!e->editor->ops->check)
+    if (!e->app->editor->ops->check)
         return ERR_OK;
-    return e->editor->ops->check(e->editor, prompt, why);
+    return e->app->editor->ops->check(e->app->editor, prompt, why);
 }
 
 enum err edits_check_language(const struct edits *e, const char *language, const char **why)
 {
-    if (!e->transcriber) {
+    if (!e->app->transcriber) {
         *why = "Voice prompts are not available on this server";
         return ERR_UNAVAILABLE;
     }
-    return transcriber_language_ok(e->transcriber, language, why);
+    return transcriber_language_ok(e->app->transcriber, language, why);
 }
 
 const char *edits_editor_name(const struct edits *e)
 {
-    return e->editor->ops->name;
-}
-
-static void on_worker_exit(void)
-{
-    imaging_thread_done();
+    return e->app->editor->ops->name;
 }
 
 enum err edits_open(struct app *app, struct edits **out)
 {
-    const struct config *cfg = app->cfg;
     struct edits *e = calloc(1, sizeof(*e));
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned workers =
-        cfg->edit_workers > 0 ? (unsigned)cfg->edit_workers : (unsigned)(cores > 0 ? cores : 1);
-    enum err rc;
 
     if (!e)
         return ERR_NOMEM;
     e->app = app;
-    e->max_in_flight = cfg->edit_queue;
-    rc = pool_open("cpu", workers, (size_t)cfg->edit_queue, on_worker_exit, &e->cpu);
-    if (rc == ERR_OK)
-        rc = pool_open("io", IO_THREADS, (size_t)cfg->edit_queue, on_worker_exit, &e->io);
-    e->http = app->http; /* the app's: opened before us, closed after us */
-    if (rc == ERR_OK)
-        rc = editor_open(cfg, e->http, e->cpu, &e->editor);
-    if (rc != ERR_OK) {
-        edits_close(e);
-        return rc;
-    }
-    {
-        const char *why = NULL;
-        bool local_editor = strcmp(e->editor->ops->name, "local") == 0;
-        /* images are still edited without one: voice prompts then answer 503 */
-        if (transcriber_open(cfg, local_editor, e->http, e->cpu, &e->transcriber, &why) != ERR_OK)
-            log_warn("edits: no transcriber, voice prompts are off (%s)", why ? why : "see above");
-    }
-    log_info("edits: %u cpu workers, %d io workers, at most %ld edits in flight", workers,
-             IO_THREADS, e->max_in_flight);
+    e->max_in_flight = app->cfg->edit_queue;
     *out = e;
     return ERR_OK;
 }
@@ -562,7 +528,7 @@ bool edits_stop(struct edits *e, int grace_seconds)
         return true;
     log_warn("edits: %ld edits still in flight; failing their remote calls",
              atomic_load(&e->in_flight));
-    httpc_shutdown(e->http); /* waiting calls end now, as 503 */
+    httpc_shutdown(e->app->http); /* waiting calls end now, as 503 */
     if (wait_idle(e, time_mono_ns() + 10LL * 1000000000))
         return true;
     log_error("edits: %ld edits did not finish (a hung storage or database call?)",
@@ -574,14 +540,7 @@ void edits_close(struct edits *e)
 {
     if (!e)
         return;
-    if (!edits_stop(e, 0)) {
-        /* threads still use what we would free: leave it all; the process is exiting */
-        return;
-    }
-    /* nothing in flight: no editor or transcriber call is left on the app's client */
-    pool_close(e->cpu);
-    pool_close(e->io);
-    transcriber_close(e->transcriber);
-    editor_close(e->editor);
+    if (!edits_stop(e, 0))
+        return; /* threads still use it: leave it; the process is exiting */
     free(e);
 }

@@ -22,12 +22,12 @@
  * stores the result and appends it. The steps themselves are drawings.c's.
  *
  * Admission is bounded: past EDIT_QUEUE edits in flight, edits_submit() answers
- * ERR_BUSY (503 with Retry-After) at once. CPU work runs on EDIT_WORKERS threads
- * (default one per core), blocking storage and database calls on a separate
- * I/O pool, remote calls on the one asynchronous HTTP client.
+ * ERR_BUSY (503 with Retry-After) at once. The work runs on the app's workers
+ * (app_start_workers): CPU work on its cpu pool (EDIT_WORKERS threads), database
+ * calls on its io pool, storage and remote calls on its one asynchronous HTTP client.
  *
- * Ownership: struct edits owns its pools, the HTTP client and the editor. An
- * order's strings and image are borrowed until its done callback has run; the
+ * Ownership: struct edits owns only its admission state; the app it borrows must
+ * outlive it. An order's strings and image are borrowed until its done callback has run; the
  * outcome passed to done is borrowed for the duration of the call. Thread-safe.
  */
 #pragma once
@@ -70,7 +70,7 @@ struct edit_outcome {
 
 typedef void (*edit_done_fn)(void *arg, const struct edit_outcome *o);
 
-/* Starts the pools, the HTTP client and the editor the configuration names. */
+/* The pipeline over app's workers (app_start_workers() must have succeeded). */
 enum err edits_open(struct app *app, struct edits **out);
 
 /*
@@ -99,6 +99,6 @@ const char *edits_editor_name(const struct edits *e);
  */
 bool edits_stop(struct edits *e, int grace_seconds);
 
-/* edits_stop(e, 0), then stops the threads and frees. Accepts NULL. If edits_stop()
+/* edits_stop(e, 0), then frees. Accepts NULL. If edits_stop()
  * failed, nothing is freed (the process is about to exit). */
 void edits_close(struct edits *e);

@@ -102,7 +102,7 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
         return 1;
     if (app_open(cfg, true, &app) != ERR_OK)
         goto out_imaging;
-    if (edits_open(&app, &app.edits) != ERR_OK)
+    if (app_start_workers(&app) != ERR_OK || edits_open(&app, &app.edits) != ERR_OK)
         goto out_app;
     if (jobs_start(&app, &jobs) != ERR_OK)
         goto out_app;
