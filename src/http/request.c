@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Repeated names: the last one wins, as in Starlette's multi-dicts. */
 const char *request_query(const struct request *req, const char *key)
@@ -45,11 +46,11 @@ static enum err add_invalid(struct request *req, json_t *entry)
     return ERR_VALIDATION;
 }
 
-enum err request_invalid(struct request *req, const char *where, const char *name,
-                         const char *msg, const char *type)
+enum err request_invalid(struct request *req, const char *where, const char *name, const char *msg,
+                         const char *type)
 {
-    return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:n}", "type", type, "loc", where,
-                                      name, "msg", msg, "input"));
+    return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:n}", "type", type, "loc", where, name,
+                                      "msg", msg, "input"));
 }
 
 /* Code points in s if it is valid UTF-8 without NUL bytes, else -1. */
@@ -59,7 +60,11 @@ static long long utf8_chars(const unsigned char *s, size_t n)
 
     for (size_t i = 0; i < n; count++) {
         unsigned char c = s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        size_t len = c < 0x80           ? 1
+                     : (c >> 5) == 0x6  ? 2
+                     : (c >> 4) == 0xe  ? 3
+                     : (c >> 3) == 0x1e ? 4
+                                        : 0;
         uint32_t cp;
 
         if (len == 0 || i + len > n || c == 0)
@@ -94,23 +99,22 @@ enum err request_form_text(struct request *req, const char *name, bool required,
     }
     chars = f->too_large ? (long long)max + 1 : utf8_chars(f->data, f->len);
     if (chars < 0)
-        return request_invalid(req, "body", name, "Input should be a valid string",
-                               "string_type");
+        return request_invalid(req, "body", name, "Input should be a valid string", "string_type");
     if ((size_t)chars < min) {
         snprintf(msg, sizeof(msg), "String should have at least %zu character%s", min,
                  min == 1 ? "" : "s");
-        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
-                                          "string_too_short", "loc", "body", name, "msg", msg,
-                                          "input", (const char *)f->data, "ctx", "min_length",
-                                          (json_int_t)min));
+        return add_invalid(req,
+                           json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
+                                     "string_too_short", "loc", "body", name, "msg", msg, "input",
+                                     (const char *)f->data, "ctx", "min_length", (json_int_t)min));
     }
     if ((size_t)chars > max) {
         /* the input is not echoed: it may be megabytes */
         snprintf(msg, sizeof(msg), "String should have at most %zu character%s", max,
                  max == 1 ? "" : "s");
-        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:{s:I}}", "type",
-                                          "string_too_long", "loc", "body", name, "msg", msg,
-                                          "ctx", "max_length", (json_int_t)max));
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:{s:I}}", "type", "string_too_long",
+                                          "loc", "body", name, "msg", msg, "ctx", "max_length",
+                                          (json_int_t)max));
     }
     *out = (const char *)f->data;
     return ERR_OK;
@@ -363,8 +367,9 @@ void response_error(struct request *req, struct response *res, enum err err)
     if (err == ERR_VALIDATION && req->error_list) {
         rc = response_json(res, status, json_pack("{s:O}", "detail", req->error_list));
     } else if (req->error_drawing_id) {
-        rc = response_json(res, status, json_pack("{s:s, s:s}", "detail", detail, "drawing_id",
-                                                  req->error_drawing_id));
+        rc = response_json(
+            res, status,
+            json_pack("{s:s, s:s}", "detail", detail, "drawing_id", req->error_drawing_id));
     } else {
         rc = response_detail(res, status, detail);
     }
@@ -396,4 +401,55 @@ enum err request_form_uuid(struct request *req, const char *name, char out[ID_UU
         return request_invalid(req, "body", name, "Input should be a valid UUID", "uuid_parsing");
     *present = true;
     return request_uuid(req, "body", name, (const char *)f->data, out);
+}
+
+/* application/json, or a +json type, whatever its parameters */
+static bool is_json_type(const char *ct)
+{
+    size_t n;
+
+    if (!ct)
+        return false;
+    n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if (n == strlen("application/json") && strncasecmp(ct, "application/json", n) == 0)
+        return true;
+    return n > 5 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+enum err request_json_body(struct request *req, json_t **out)
+{
+    json_error_t error;
+    json_t *doc;
+
+    *out = NULL;
+    if (!req->body || req->body_len == 0)
+        return add_invalid(req, json_pack("{s:s, s:[s], s:s, s:n}", "type", "missing", "loc",
+                                          "body", "msg", "Field required", "input"));
+    if (!is_json_type(req->content_type))
+        return add_invalid(req, json_pack("{s:s, s:[s], s:s, s:n}", "type", "model_attributes_type",
+                                          "loc", "body", "msg",
+                                          "Input should be a valid dictionary or object to "
+                                          "extract fields from",
+                                          "input"));
+    /* the whole body, NUL bytes included: a NUL inside is malformed, not an early end */
+    doc = json_loadb((const char *)req->body, req->body_len,
+                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    if (!doc)
+        return add_invalid(req,
+                           json_pack("{s:s, s:[s,I], s:s, s:{}, s:{s:s}}", "type", "json_invalid",
+                                     "loc", "body", (json_int_t)error.position, "msg",
+                                     "JSON decode error", "input", "ctx", "error", "Invalid JSON"));
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return add_invalid(req, json_pack("{s:s, s:[s], s:s, s:n}", "type", "model_attributes_type",
+                                          "loc", "body", "msg",
+                                          "Input should be a valid dictionary or object to "
+                                          "extract fields from",
+                                          "input"));
+    }
+    *out = doc;
+    return ERR_OK;
 }

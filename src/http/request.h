@@ -53,6 +53,9 @@ struct request {
     struct form_field *fields;                   /* multipart fields, in arrival order */
     size_t n_fields;
     const char *if_none_match;                   /* header, or NULL */
+    const char *content_type;                    /* header of a BODY_JSON route, or NULL */
+    const unsigned char *body;                   /* a BODY_JSON route's raw body (server.c's), */
+    size_t body_len;                             /* NUL-terminated; NULL when none came */
     char user_id[ID_UUID_LEN];                   /* set for authenticated routes */
     char id[17];                                 /* request id for logs */
     int64_t start_ns;
@@ -127,6 +130,15 @@ enum err request_form_text(struct request *req, const char *name, bool required,
  * false; anything else must parse (uuid_parsing 422 entry at ["body", name]). */
 enum err request_form_uuid(struct request *req, const char *name, char out[ID_UUID_LEN],
                            bool *present);
+
+/*
+ * The body of a BODY_JSON route as FastAPI reads a JSON body model: absent is
+ * "Field required" at ["body"]; a content type other than application/json (or
+ * +json) and anything but a JSON object are model_attributes_type at ["body"];
+ * malformed JSON is json_invalid at ["body", offset]. Each returns ERR_VALIDATION.
+ * On ERR_OK *out is a new reference (the caller decrefs it).
+ */
+enum err request_json_body(struct request *req, json_t **out);
 
 /* Parses raw as a UUID into out, or adds a 422 uuid_parsing entry at [where, name]. */
 enum err request_uuid(struct request *req, const char *where, const char *name, const char *raw,

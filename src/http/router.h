@@ -20,6 +20,7 @@ enum route_body {
     BODY_IMAGE,       /* multipart: one image and small fields */
     BODY_IMAGE_AUDIO, /* multipart: an image, an audio file and small fields */
     BODY_AUDIO,       /* multipart: an audio file and small fields */
+    BODY_JSON,        /* a JSON document of at most 64 KiB (request_json_body) */
 };
 
 struct route {

@@ -29,6 +29,7 @@
 
 #define SMALL_FIELD_CAP (64 * 1024) /* text fields: prompt, tutorial_id, language */
 #define BODY_OVERHEAD (64 * 1024)   /* multipart boundaries and part headers */
+#define JSON_BODY_MAX (64 * 1024)   /* a BODY_JSON route's document */
 #define POST_BUFFER 65536
 #define DRAIN_ALLOWANCE (32ULL * 1024 * 1024) /* past cap + this, a body is cut off */
 
@@ -57,6 +58,7 @@ struct exchange {
     struct MHD_PostProcessor *pp;
     uint64_t body_cap, body_seen;
     size_t fields_cap;
+    unsigned char *raw; /* a BODY_JSON route's body, JSON_BODY_MAX + 1 bytes; owned */
     bool body_too_large, body_malformed, queued;
 };
 
@@ -92,6 +94,7 @@ static void exchange_free(struct exchange *x)
     for (size_t i = 0; i < x->req.n_fields; i++)
         free(x->req.fields[i].data);
     free(x->req.fields);
+    free(x->raw);
     json_decref(x->req.error_list);
     free(x->res.body);
     if (x->res.fd >= 0)
@@ -312,6 +315,8 @@ static uint64_t body_cap_of(const struct http_server *srv, enum route_body body)
         return (uint64_t)cfg->max_upload_bytes + (uint64_t)cfg->max_audio_bytes + BODY_OVERHEAD;
     case BODY_AUDIO:
         return (uint64_t)cfg->max_audio_bytes + BODY_OVERHEAD;
+    case BODY_JSON:
+        return JSON_BODY_MAX;
     }
     return BODY_OVERHEAD;
 }
@@ -392,7 +397,14 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     x->req.if_none_match =
         arena_strdup(x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                                MHD_HTTP_HEADER_IF_NONE_MATCH));
-    if (m.route->body != BODY_NONE) {
+    if (m.route->body == BODY_JSON) {
+        x->req.content_type =
+            arena_strdup(x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                   MHD_HTTP_HEADER_CONTENT_TYPE));
+        x->raw = malloc(JSON_BODY_MAX + 1);
+        if (!x->raw)
+            return send_error(conn, x, ERR_NOMEM);
+    } else if (m.route->body != BODY_NONE) {
         const char *ct =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         x->pp = MHD_create_post_processor(conn, POST_BUFFER, on_post_data, x);
@@ -432,6 +444,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO; /* a body without end: stop reading and close */
         if (x->body_seen > x->body_cap)
             x->body_too_large = true; /* MHD cannot answer mid-upload: drain, then 413 */
+        else if (x->raw)
+            memcpy(x->raw + x->body_seen - n, upload_data, n); /* body_seen <= cap: fits */
         else if (x->pp && !x->body_malformed && MHD_post_process(x->pp, upload_data, n) != MHD_YES)
             x->body_malformed = true;
         *upload_data_size = 0;
@@ -448,6 +462,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_error(conn, x, ERR_TOO_LARGE);
     if (x->body_malformed)
         return send_detail(conn, x, 400, "There was an error parsing the body");
+    if (x->raw && x->body_seen > 0) {
+        x->raw[x->body_seen] = '\0';
+        x->req.body = x->raw;
+        x->req.body_len = (size_t)x->body_seen;
+    }
     x->conn = conn;
     rc = x->route->handler(&x->req, &x->res);
     if (rc != ERR_OK) {

@@ -480,6 +480,77 @@ static void test_errors(void)
     }
 }
 
+/* Reads body (len bytes, content type ct) as a JSON body; the rendered 422 or NULL. */
+static char *json_body(const char *ct, const char *body, size_t len, json_t **doc)
+{
+    struct request r = {
+        .arena = arena, .content_type = ct, .body = (const unsigned char *)body, .body_len = len};
+    enum err rc = request_json_body(&r, doc);
+    int status = 0;
+    char *out;
+
+    if (rc == ERR_OK)
+        return NULL;
+    CHECK_EQ_INT(rc, ERR_VALIDATION);
+    CHECK(*doc == NULL);
+    out = render(&r, rc, &status);
+    CHECK_EQ_INT(status, 422);
+    return out;
+}
+
+#define NOT_AN_OBJECT                                                                              \
+    "{\"detail\":[{\"type\":\"model_attributes_type\",\"loc\":[\"body\"],\"msg\":\"Input "         \
+    "should be a valid dictionary or object to extract fields from\",\"input\":null}]}"
+
+static void test_json_body(void)
+{
+    json_t *doc = NULL;
+    char *out;
+
+    out = json_body("application/json", "{\"ids\": [1]}", 12, &doc);
+    CHECK(out == NULL && json_is_object(doc));
+    json_decref(doc);
+    out = json_body("application/json; charset=utf-8", "{}", 2, &doc);
+    CHECK(out == NULL && json_is_object(doc));
+    json_decref(doc);
+    out = json_body("application/merge-patch+json", "{}", 2, &doc);
+    CHECK(out == NULL && json_is_object(doc));
+    json_decref(doc);
+
+    out = json_body("application/json", NULL, 0, &doc);
+    CHECK_EQ_STR(out, "{\"detail\":[{\"type\":\"missing\",\"loc\":[\"body\"],\"msg\":\"Field "
+                      "required\",\"input\":null}]}");
+    free(out);
+    out = json_body("text/plain", "{}", 2, &doc);
+    CHECK_EQ_STR(out, NOT_AN_OBJECT);
+    free(out);
+    out = json_body(NULL, "{}", 2, &doc);
+    CHECK_EQ_STR(out, NOT_AN_OBJECT);
+    free(out);
+    out = json_body("application/jsonx", "{}", 2, &doc);
+    CHECK_EQ_STR(out, NOT_AN_OBJECT);
+    free(out);
+    out = json_body("application/json", "[1, 2]", 6, &doc);
+    CHECK_EQ_STR(out, NOT_AN_OBJECT);
+    free(out);
+    out = json_body("application/json", "\"ids\"", 5, &doc);
+    CHECK_EQ_STR(out, NOT_AN_OBJECT);
+    free(out);
+    /* malformed: truncated, a NUL inside, duplicate keys, trailing garbage */
+    out = json_body("application/json", "{\"ids\": [", 9, &doc);
+    CHECK(out && strstr(out, "\"type\":\"json_invalid\",\"loc\":[\"body\","));
+    free(out);
+    out = json_body("application/json", "{\"a\":\0 1}", 8, &doc);
+    CHECK(out && strstr(out, "json_invalid"));
+    free(out);
+    out = json_body("application/json", "{\"a\":1,\"a\":2}", 13, &doc);
+    CHECK(out && strstr(out, "json_invalid"));
+    free(out);
+    out = json_body("application/json", "{} {}", 5, &doc);
+    CHECK(out && strstr(out, "json_invalid"));
+    free(out);
+}
+
 int main(void)
 {
     arena = arena_new();
@@ -492,6 +563,7 @@ int main(void)
     test_form_text();
     test_form_uuid();
     test_errors();
+    test_json_body();
     arena_free(arena);
     return check_summary("request");
 }
