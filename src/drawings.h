@@ -6,8 +6,8 @@
  * pipeline (edits.c) sequences these steps across its pools; this is where the
  * steps and their order live, so nothing a user uploaded is lost on an error path.
  *
- * The fallback has its one owner here. An image storage refuses after its retries
- * (ERR_UNAVAILABLE) is not lost: its row names the key it will have, its bytes are
+ * The fallback has its one owner here. An image storage does not take (any error
+ * after its retries) is not lost: its row names the key it will have, its bytes are
  * kept in the database's pending table in the same transaction, and an upload job
  * (jobs.c) stores it later. drawings_url() renders every image URL the API shows.
  *

@@ -528,6 +528,7 @@ static int cmd_transcribe(const struct config *cfg, int argc, char **argv)
     struct transcriber_local_options topt = {
         .mode = editor_is_local(cfg) ? TRANSCRIBER_GRAMMAR : TRANSCRIBER_GENERAL,
         .pool_size = 1,
+        .model_dir = cfg->speech_model_dir, /* NULL: the package's */
     };
     struct audio_limits lim = {(size_t)cfg->max_audio_bytes, (double)cfg->max_audio_seconds};
     struct transcriber *tr = NULL;

@@ -6,7 +6,8 @@
  * when MHD reports the request complete.
  *
  * Owns the MHD daemon and each exchange. Thread-safe: MHD calls back on its pool
- * threads, one exchange on one thread at a time; shared state is atomics only.
+ * threads, one exchange on one thread at a time; the server's own shared state is atomics
+ * (request ids, the count in flight, the stopping flag).
  */
 #include "http/server.h"
 

@@ -1,6 +1,5 @@
 /*
- * ingest.c - validates and normalises uploaded images with libvips (SPEC §6); the one
- * file that includes vips/vips.h.
+ * ingest.c - validates and normalises uploaded images with libvips (SPEC §6).
  *
  * Pipeline: magic bytes pick the one loader ever called (sequential, fail_on=error;
  * lazy, so only the header is parsed) -> width*height checked against the limit ->

@@ -7,8 +7,7 @@
  *
  * Put, get and delete are asynchronous (storage_*_async: a callback ends each call)
  * with synchronous wrappers over them (storage_put/get/del: submit, then wait) for
- * the callers that may block a thread: the job worker, gc, the CLI, and for now the
- * edit pipeline's io pool. The s3 backend runs its requests on the app's httpc
+ * the callers that may block a thread: the job worker, gc and the CLI. The s3 backend runs its requests on the app's httpc
  * client (util/httpc.h), so no thread waits on a socket; the local backend does its
  * file work inline, on the caller's thread, before the async call returns.
  *

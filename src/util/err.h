@@ -2,7 +2,7 @@
  * err.h - the project's one error vocabulary.
  *
  * Every fallible function returns an enum err. Modules log where they have the
- * context and pass the code up; exactly one place (http/response.c) turns a code
+ * context and pass the code up; exactly one place (http/request.c, response_error) turns a code
  * into an HTTP status and a body.
  */
 #pragma once

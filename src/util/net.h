@@ -2,8 +2,8 @@
  * net.h - process-wide initialisation of the HTTP client library (libcurl).
  *
  * Call net_global_init() from main() before any thread starts, and
- * net_global_cleanup() after the last one ends. Clients (storage/s3.c, later the
- * Gemini and transcription clients) also call net_global_init() when they open,
+ * net_global_cleanup() after the last one ends. The one client
+ * (util/httpc.c) also calls net_global_init() when it opens,
  * so tests need no extra step; it runs the library's init exactly once.
  */
 #pragma once
