@@ -427,3 +427,57 @@ def test_no_secret_in_logs(server):
                    body["access_token"], addr):
         assert secret not in log
     assert "$argon2id$" not in log
+
+
+def test_unknown_email_costs_what_a_wrong_password_costs(server):
+    import statistics
+    addr = email()
+    register(server, addr)
+
+    def timed(who, pw):
+        t = time.monotonic()
+        r = login(server, who, pw)
+        assert r.status_code == 401, r.text
+        return time.monotonic() - t
+
+    # interleaved, 7 of each (under the lockout's 10)
+    wrong, unknown = [], []
+    for i in range(7):
+        wrong.append(timed(addr, f"wrong password {i}"))
+        unknown.append(timed(email(), "wrong password"))
+    mw, mu = statistics.median(wrong), statistics.median(unknown)
+    assert 0.5 < mu / mw < 2.0, (wrong, unknown)
+
+
+def test_two_servers_share_refresh_state_lockouts_and_deletions(server_factory, tmp_path):
+    shared = tmp_path / "shared-data"
+    shared.mkdir()
+    env = {"DATA_DIR": str(shared), "JWT_SECRET": "shared-secret-0123456789abcdef"}
+    a, b = server_factory(env=env), server_factory(env=env)
+
+    # a refresh token of one server works once, on either
+    addr = email()
+    first = register(a, addr)
+    r = refresh(b, first["refresh_token"])
+    assert r.status_code == 200, r.text
+    second = r.json()
+    assert refresh(a, first["refresh_token"]).status_code == 401  # reuse: family revoked
+    assert refresh(b, second["refresh_token"]).status_code == 401
+
+    # failures on one server lock the e-mail on the other
+    for i in range(10):
+        assert login(a if i % 2 else b, addr, f"wrong {i}").status_code == 401
+    assert login(b, addr).status_code == 429
+    assert login(a, addr).status_code == 429
+
+    # a deletion through one: the other refuses the old access token within its
+    # re-check period (it has seen the user, so it holds it in its cache)
+    other = register(b)
+    tok = other["access_token"]
+    assert b.http.get(b.base + "/api/drawings/gallery", headers=bearer(tok)).status_code == 200
+    r = a.http.delete(a.base + "/api/auth/me", headers=bearer(tok), json={"password": PASSWORD})
+    assert r.status_code == 200, r.text
+    assert a.http.get(a.base + "/api/drawings/gallery", headers=bearer(tok)).status_code == 401
+    wait_until(lambda: b.http.get(b.base + "/api/drawings/gallery",
+                                  headers=bearer(tok)).status_code == 401,
+               timeout=15, what="the other server refusing the deleted account's token")
