@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accounts.h"
 #include "imaging/editor.h"
 #include "speech/transcriber.h"
 #include "util/httpc.h"
@@ -37,6 +38,9 @@ enum err app_open(const struct config *cfg, bool migrate, struct app *out)
         log_error("app: cannot load the signing secret (%s)", err_name(rc));
         goto fail;
     }
+    rc = accounts_open(cfg, &app.accounts);
+    if (rc != ERR_OK)
+        goto fail;
     rc = db_open(cfg, &app.db);
     if (rc != ERR_OK) {
         log_error("app: cannot open the database (%s)", err_name(rc));
@@ -105,6 +109,7 @@ void app_close(struct app *app)
     editor_close(app->editor);
     storage_close(app->storage);
     db_close(app->db);
+    accounts_close(app->accounts);
     auth_close(app->auth);
     httpc_close(app->http);
     memset(app, 0, sizeof(*app));

@@ -13,6 +13,7 @@
 #include "imaging/ingest.h"
 #include "storage/storage.h"
 
+struct accounts;
 struct edits;
 struct editor;
 struct httpc;
@@ -25,6 +26,7 @@ struct app {
     struct db *db;
     struct storage *storage;
     struct auth *auth;
+    struct accounts *accounts; /* sign-up, sign-in, refresh tokens (accounts.h) */
     struct ingest_limits image_limits;
     /* the workers, started by app_start_workers() (serve only; NULL in other commands) */
     struct pool *cpu;                /* image and audio work: EDIT_WORKERS threads */

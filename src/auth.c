@@ -258,7 +258,7 @@ static bool claim_time(jwt_t *jwt, const char *name, bool *present, long *value)
 }
 
 enum err auth_verify(const struct auth *a, const char *token, int64_t now,
-                     char user_id[ID_UUID_LEN])
+                     char user_id[ID_UUID_LEN], int64_t *issued_at)
 {
     jwt_t *jwt = NULL;
     const char *sub;
@@ -281,6 +281,8 @@ enum err auth_verify(const struct auth *a, const char *token, int64_t now,
     sub = jwt_get_grant(jwt, "sub");
     if (!sub || !id_uuid_parse(sub, strlen(sub), user_id))
         goto out;
+    if (issued_at)
+        *issued_at = has_iat ? iat : -1;
     rc = ERR_OK;
 out:
     jwt_free(jwt);

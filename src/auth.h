@@ -26,10 +26,11 @@ void auth_close(struct auth *a); /* accepts NULL; wipes the secret */
 
 /*
  * Verifies a token (the text after "Bearer ") at time now (seconds). On success
- * writes the canonical user id. Any failure is ERR_UNAUTHORIZED.
+ * writes the canonical user id and, if issued_at is not NULL, the iat claim in
+ * seconds (-1 when the token has none). Any failure is ERR_UNAUTHORIZED.
  */
 enum err auth_verify(const struct auth *a, const char *token, int64_t now,
-                     char user_id[ID_UUID_LEN]);
+                     char user_id[ID_UUID_LEN], int64_t *issued_at);
 
 /* Mints a token for user_id valid ttl seconds from now. *out is malloc'd. */
 enum err auth_mint(const struct auth *a, const char *user_id, int64_t now, long ttl, char **out);

@@ -59,6 +59,18 @@ static const struct var vars[] = {
      "HS256 secret (default: generated into DATA_DIR/jwt_secret)"},
     {"JWT_ALGORITHM", V_CHOICE, F(jwt_algorithm), "HS256", 0, 0, "HS256", 0,
      "access-token algorithm"},
+    {"ACCESS_TOKEN_TTL", V_LONG, F(access_token_ttl), "900", 60, 86400, NULL, 0,
+     "lifetime of access tokens issued by the auth routes, seconds"},
+    {"REFRESH_TOKEN_TTL", V_LONG, F(refresh_token_ttl), "2592000", 300, 31536000, NULL, 0,
+     "lifetime of refresh tokens, seconds (default 30 days)"},
+    {"REGISTRATION", V_CHOICE, F(registration), "open", 0, 0, "open|closed", 0,
+     "closed: POST /api/auth/register answers 403; `novadraw user add` still works"},
+    {"PASSWORD_MEMORY_KIB", V_LONG, F(password_memory_kib), "19456", 19456, 4194304, NULL, 0,
+     "argon2id memory cost, KiB (OWASP's minimum: 19456 = 19 MiB)"},
+    {"PASSWORD_ITERATIONS", V_LONG, F(password_iterations), "2", 2, 100, NULL, 0,
+     "argon2id passes"},
+    {"PASSWORD_QUEUE", V_LONG, F(password_queue), "64", 1, 100000, NULL, 0,
+     "password hashes waiting or running before sign-ins get 503 + Retry-After"},
     {"EDITOR", V_CHOICE, F(editor), "auto", 0, 0, "auto|local|gemini", 0,
      "image editor (auto = gemini if GEMINI_API_KEY is set)"},
     {"GEMINI_API_KEY", V_STR, F(gemini_api_key), NULL, 0, 0, NULL, V_SECRET, "Gemini API key"},
@@ -272,6 +284,7 @@ static int derive(struct config *cfg, FILE *errs)
         bad++;
     }
     strip_trailing_slashes(cfg->public_base_url);
+    cfg->registration_open = !cfg->registration || strcmp(cfg->registration, "open") == 0;
 
     /* database */
     if (!has(cfg->database_url)) {

@@ -39,6 +39,13 @@ struct config {
     char *jwt_secret; /* NULL: generated into DATA_DIR (see auth.h) */
     char *jwt_algorithm;
 
+    /* accounts (SPEC §12) */
+    long access_token_ttl, refresh_token_ttl; /* seconds */
+    char *registration;                       /* "open" | "closed" */
+    bool registration_open;                   /* derived */
+    long password_memory_kib, password_iterations;
+    long password_queue; /* password hashes waiting or running before 503 */
+
     /* editing and transcription */
     char *editor;
     char *gemini_api_key, *gemini_model, *gemini_base_url, *gemini_transcribe_model;

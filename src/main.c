@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accounts.h"
 #include "app.h"
 #include "audio/decode.h"
 #include "edits.h"
@@ -28,6 +29,7 @@
 #include "util/log.h"
 #include "util/net.h"
 #include "util/timefmt.h"
+#include "util/utf8.h"
 
 #define EXIT_USAGE 2
 #define SHUTDOWN_GRACE_SECONDS 30
@@ -50,6 +52,10 @@ static void usage(FILE *out)
             "                                     delete objects under users/ that no row\n"
             "                                     references, older than DURATION (24h, 30m,\n"
             "                                     3600s; default 24h)\n"
+            "  user add --email E [--password-file F]\n"
+            "                                     create an account (password from stdin, or\n"
+            "                                     the first line of F); prints its id\n"
+            "  user delete --email E              delete an account, its drawings and objects\n"
             "  transcribe AUDIO [--language en] [--mode grammar|general]\n"
             "                                     print what the local transcriber hears\n"
             "  help                               this text and the configuration table\n"
@@ -600,6 +606,112 @@ out:
     return status;
 }
 
+/* The first line of f, without its line end, into buf (size n); false if it does
+ * not fit or cannot be read. */
+static bool read_secret_line(FILE *f, char *buf, size_t n)
+{
+    size_t len;
+
+    if (!fgets(buf, (int)n, f))
+        return false;
+    len = strlen(buf);
+    if (len > 0 && buf[len - 1] != '\n' && !feof(f))
+        return false; /* longer than the buffer */
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    return true;
+}
+
+static int cmd_user(const struct config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"email", required_argument, NULL, 'e'},
+        {"password-file", required_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *sub = argc > 1 ? argv[1] : "", *email_raw = NULL, *pw_file = NULL, *why = NULL;
+    char password[4 * ACCOUNTS_PASSWORD_MAX + 2], id[ID_UUID_LEN];
+    struct arena *a = NULL;
+    struct app app;
+    char *email = NULL;
+    int c, status = 1;
+    long long chars;
+    enum err rc;
+
+    memset(&app, 0, sizeof(app));
+    if (strcmp(sub, "add") != 0 && strcmp(sub, "delete") != 0) {
+        fprintf(stderr, "usage: novadraw user add --email E [--password-file F] | "
+                        "delete --email E\n");
+        return EXIT_USAGE;
+    }
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'e')
+            email_raw = optarg;
+        else if (c == 'p' && strcmp(sub, "add") == 0)
+            pw_file = optarg;
+        else
+            return EXIT_USAGE;
+    }
+    a = arena_new();
+    if (!a)
+        return 1;
+    if (!email_raw || !accounts_email_normalise(email_raw, strlen(email_raw), a, &email, &why)) {
+        fprintf(stderr, "novadraw user %s: --email: %s\n", sub,
+                why ? why : "an e-mail address is required");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (strcmp(sub, "add") == 0) {
+        FILE *f = pw_file ? fopen(pw_file, "r") : stdin;
+        bool ok = f && read_secret_line(f, password, sizeof(password));
+        if (f && f != stdin)
+            fclose(f);
+        chars = ok ? utf8_count((const unsigned char *)password, strlen(password)) : -1;
+        if (chars < ACCOUNTS_PASSWORD_MIN || chars > ACCOUNTS_PASSWORD_MAX) {
+            fprintf(stderr, "novadraw user add: the password (first line of %s) must be %d-%d "
+                            "characters of UTF-8\n",
+                    pw_file ? pw_file : "stdin", ACCOUNTS_PASSWORD_MIN, ACCOUNTS_PASSWORD_MAX);
+            status = EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (app_open(cfg, true, &app) != ERR_OK)
+        goto out;
+    if (strcmp(sub, "add") == 0) {
+        rc = accounts_create(&app, email, password, strlen(password), time_now_ms(), id);
+        if (rc == ERR_CONFLICT)
+            fprintf(stderr, "novadraw user add: %s is registered already\n", email);
+        else if (rc != ERR_OK)
+            fprintf(stderr, "novadraw user add: failed (%s)\n", err_name(rc));
+        else {
+            printf("%s\n", id);
+            status = 0;
+        }
+    } else {
+        struct account acct;
+        int64_t n = 0;
+        rc = db_account_by_email(app.db, email, a, &acct);
+        if (rc == ERR_OK)
+            rc = accounts_delete(&app, acct.id, NULL, 0, false, time_now_ms(), &n);
+        if (rc == ERR_NOT_FOUND)
+            fprintf(stderr, "novadraw user delete: no account for %s\n", email);
+        else if (rc != ERR_OK)
+            fprintf(stderr, "novadraw user delete: failed (%s)\n", err_name(rc));
+        else {
+            printf("deleted %s; %lld stored objects queued for deletion (a running server "
+                   "removes them)\n",
+                   acct.id, (long long)n);
+            status = 0;
+        }
+    }
+out:
+    explicit_bzero(password, sizeof(password));
+    app_close(&app);
+    arena_free(a);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -613,7 +725,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "migrate") != 0 &&
         strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0 && strcmp(cmd, "storage") != 0 &&
-        strcmp(cmd, "gc") != 0 && strcmp(cmd, "transcribe") != 0) {
+        strcmp(cmd, "gc") != 0 && strcmp(cmd, "transcribe") != 0 && strcmp(cmd, "user") != 0) {
         if (*cmd)
             fprintf(stderr, "novadraw: unknown command '%s'\n\n", cmd);
         usage(stderr);
@@ -650,6 +762,8 @@ int main(int argc, char **argv)
         status = cmd_gc(&cfg, argc - 1, argv + 1);
     else if (strcmp(cmd, "transcribe") == 0)
         status = cmd_transcribe(&cfg, argc - 1, argv + 1);
+    else if (strcmp(cmd, "user") == 0)
+        status = cmd_user(&cfg, argc - 1, argv + 1);
     else
         status = cmd_tutorial(&cfg, argc - 1, argv + 1);
     net_global_cleanup();

@@ -11,6 +11,7 @@
  */
 #include "db/db.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -519,6 +520,37 @@ enum err db_user_ensure(struct db *db, const char *user_id)
     return rc;
 }
 
+enum err db_user_admit(struct db *db, const char *user_id, int64_t issued_at_ms)
+{
+    const struct db_arg args[] = {ARG_T(user_id)};
+    int64_t now = time_now_ms(), since, deleted_at = 0;
+    struct db_conn *c = NULL;
+    enum err rc;
+
+    if (!db || !is_uuid(user_id))
+        return ERR_INVALID;
+    /* forget what we saw now and then, so a deletion on another server is heard of */
+    since = atomic_load(&db->seen_since_ms);
+    if (now - since > DB_SEEN_TTL_MS &&
+        atomic_compare_exchange_strong(&db->seen_since_ms, &since, now))
+        idset_clear(db->seen);
+    if (idset_has(db->seen, user_id))
+        return ERR_OK;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_TOMBSTONE_GET, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 0, &deleted_at);
+    db->drv->release(db, c);
+    if (rc == ERR_OK && (issued_at_ms < 0 || issued_at_ms <= deleted_at))
+        return ERR_UNAUTHORIZED; /* a token of the account that was deleted */
+    if (rc != ERR_OK && rc != ERR_NOT_FOUND)
+        return rc;
+    return db_user_ensure(db, user_id);
+}
+
 enum err db_tutorial_add(struct db *db, const struct tutorial *t)
 {
     if (!db || !t || !is_uuid(t->id) || !t->title)
@@ -897,6 +929,293 @@ enum err db_pending_get(struct db *db, const char *key, struct arena *a, struct 
     p.len = len;
     *out = p;
     return ERR_OK;
+}
+
+/* ---- accounts ------------------------------------------------------------ */
+
+static const struct col account_cols[] = {
+    {COL_UUID, offsetof(struct account, id)},
+    {COL_TEXT, offsetof(struct account, email)},
+    {COL_TEXT, offsetof(struct account, password_hash)},
+    {COL_I64, offsetof(struct account, created_at)},
+};
+
+enum err db_account_create(struct db *db, const struct account *acct)
+{
+    if (!db || !acct || !is_uuid(acct->id) || !acct->email)
+        return ERR_INVALID;
+    const struct db_arg args[] = {ARG_T(acct->id), ARG_I(acct->created_at), ARG_T(acct->email),
+                                  ARG_T(acct->password_hash)};
+    enum err rc = run_alone(db, Q_ACCOUNT_CREATE, args, NARGS(args), NULL);
+
+    if (rc == ERR_OK)
+        idset_add(db->seen, acct->id);
+    return rc;
+}
+
+/* The one account row q finds by its one text parameter. */
+static enum err account_read(struct db *db, enum sql_query q, const char *key, struct arena *a,
+                             struct account *out)
+{
+    const struct db_arg args[] = {ARG_T(key)};
+    struct account acct;
+    struct db_conn *c = NULL;
+    enum err rc;
+
+    if (!db || !key || !a || !out)
+        return ERR_INVALID;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, q, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    if (rc == ERR_OK)
+        rc = read_row(db, c, 0, account_cols, NARGS(account_cols), a, &acct);
+    db->drv->release(db, c);
+    if (rc == ERR_OK)
+        *out = acct;
+    return rc;
+}
+
+enum err db_account_by_email(struct db *db, const char *email, struct arena *a,
+                             struct account *out)
+{
+    return account_read(db, Q_ACCOUNT_BY_EMAIL, email, a, out);
+}
+
+enum err db_account_get(struct db *db, const char *user_id, struct arena *a, struct account *out)
+{
+    if (!is_uuid(user_id))
+        return ERR_INVALID;
+    return account_read(db, Q_ACCOUNT_GET, user_id, a, out);
+}
+
+enum err db_account_set_password(struct db *db, const char *user_id, const char *hash)
+{
+    const struct db_arg args[] = {ARG_T(user_id), ARG_T(hash)};
+    struct db_conn *c = NULL;
+    int64_t changed = 0;
+    enum err rc;
+
+    if (!db || !is_uuid(user_id) || !hash)
+        return ERR_INVALID;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_ACCOUNT_SET_PASSWORD, args, NARGS(args), &changed);
+    if (rc == ERR_OK && changed != 1)
+        rc = ERR_NOT_FOUND;
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_REFRESH_REVOKE_USER, args, 1, NULL);
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    db->drv->release(db, c);
+    return rc;
+}
+
+enum err db_account_delete(struct db *db, const char *user_id, int64_t now_ms, int64_t *n_objects)
+{
+    const struct db_arg args[] = {ARG_T(user_id), ARG_I(now_ms)};
+    struct db_conn *c = NULL;
+    int64_t queued = 0, changed = 0;
+    enum err rc;
+
+    if (!db || !is_uuid(user_id))
+        return ERR_INVALID;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_ACCOUNT_DELETE_JOBS, args, 2, &queued);
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_ACCOUNT_DELETE_DRAWINGS, args, 1, NULL);
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_REFRESH_REVOKE_USER, args, 1, NULL);
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_ACCOUNT_DELETE_USER, args, 1, &changed);
+    if (rc == ERR_OK && changed != 1)
+        rc = ERR_NOT_FOUND;
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_TOMBSTONE_ADD, args, 2, NULL);
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    db->drv->release(db, c);
+    if (rc != ERR_OK)
+        return rc;
+    idset_clear(db->seen); /* this server refuses the old tokens at once */
+    if (n_objects)
+        *n_objects = queued;
+    return ERR_OK;
+}
+
+enum err db_refresh_add(struct db *db, const unsigned char hash[DB_HASH_LEN], const char *family,
+                        const char *user_id, int64_t now_ms, int64_t expires_ms)
+{
+    if (!db || !hash || !is_uuid(family) || !is_uuid(user_id))
+        return ERR_INVALID;
+    const struct db_arg args[] = {ARG_B(hash, DB_HASH_LEN), ARG_T(family), ARG_T(user_id),
+                                  ARG_I(now_ms), ARG_I(expires_ms)};
+
+    return run_alone(db, Q_REFRESH_ADD, args, NARGS(args), NULL);
+}
+
+enum err db_refresh_rotate(struct db *db, const unsigned char hash[DB_HASH_LEN],
+                           const unsigned char new_hash[DB_HASH_LEN], int64_t now_ms,
+                           int64_t new_expires_ms, struct arena *a, struct refresh_grant *out)
+{
+    const struct db_arg key[] = {ARG_B(hash, DB_HASH_LEN), ARG_I(now_ms)};
+    struct refresh_grant g = {{0}};
+    struct db_conn *c = NULL;
+    int64_t expires_at = 0, spent = 0, changed = 0;
+    enum err rc;
+
+    if (!db || !hash || !new_hash || !a || !out)
+        return ERR_INVALID;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_REFRESH_LOCK, key, 1);
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    if (rc == ERR_OK)
+        rc = col_uuid(db, c, 0, g.family);
+    if (rc == ERR_OK)
+        rc = col_uuid(db, c, 1, g.user_id);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, 2, a, &g.email);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 3, &expires_at);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 4, &spent);
+    db->drv->finish(c);
+    if (rc == ERR_NOT_FOUND)
+        rc = ERR_UNAUTHORIZED;
+    if (rc == ERR_OK && spent) {
+        /* a spent token again: stolen, or its successor was; end the whole login */
+        const char *family = g.family;
+        const struct db_arg fam[] = {ARG_T(family)};
+        rc = run(db, c, Q_REFRESH_REVOKE_FAMILY, fam, 1, NULL);
+        if (rc == ERR_OK)
+            rc = commit(db, c);
+        if (rc == ERR_OK) {
+            *out = g;
+            rc = ERR_CONFLICT;
+        }
+        goto out;
+    }
+    if (rc == ERR_OK && expires_at <= now_ms)
+        rc = ERR_UNAUTHORIZED;
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_REFRESH_SPEND, key, 2, &changed);
+    if (rc == ERR_OK && changed != 1)
+        rc = ERR_UNAUTHORIZED; /* spent meanwhile (SQLite holds the lock: cannot happen) */
+    if (rc == ERR_OK) {
+        const char *family = g.family, *user_id = g.user_id;
+        const struct db_arg next[] = {ARG_B(new_hash, DB_HASH_LEN), ARG_T(family),
+                                      ARG_T(user_id), ARG_I(now_ms), ARG_I(new_expires_ms)};
+        rc = run(db, c, Q_REFRESH_ADD, next, NARGS(next), NULL);
+    }
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    if (rc == ERR_OK)
+        *out = g;
+out:
+    db->drv->release(db, c);
+    return rc;
+}
+
+enum err db_refresh_revoke(struct db *db, const unsigned char hash[DB_HASH_LEN])
+{
+    const struct db_arg key[] = {ARG_B(hash, DB_HASH_LEN)};
+    char family[ID_UUID_LEN];
+    struct db_conn *c = NULL;
+    enum err rc;
+
+    if (!db || !hash)
+        return ERR_INVALID;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_REFRESH_LOCK, key, 1);
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    if (rc == ERR_OK)
+        rc = col_uuid(db, c, 0, family);
+    db->drv->finish(c);
+    if (rc == ERR_OK) {
+        const char *f = family;
+        const struct db_arg fam[] = {ARG_T(f)};
+        rc = run(db, c, Q_REFRESH_REVOKE_FAMILY, fam, 1, NULL);
+    }
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    db->drv->release(db, c);
+    return rc;
+}
+
+enum err db_refresh_prune(struct db *db, const char *user_id, int64_t now_ms)
+{
+    const struct db_arg args[] = {ARG_T(user_id), ARG_I(now_ms)};
+
+    if (!db || !is_uuid(user_id))
+        return ERR_INVALID;
+    return run_alone(db, Q_REFRESH_PRUNE, args, NARGS(args), NULL);
+}
+
+enum err db_login_locked_until(struct db *db, const unsigned char email_hash[DB_HASH_LEN],
+                               int64_t now_ms, int64_t window_ms, int limit, int64_t *until_ms)
+{
+    const struct db_arg args[] = {ARG_B(email_hash, DB_HASH_LEN), ARG_I(now_ms - window_ms),
+                                  ARG_I(limit - 1)};
+    struct db_conn *c = NULL;
+    int64_t at = 0;
+    enum err rc;
+
+    if (!db || !email_hash || limit < 1 || !until_ms)
+        return ERR_INVALID;
+    *until_ms = 0;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_LOGIN_LOCKED_UNTIL, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 0, &at);
+    db->drv->release(db, c);
+    if (rc == ERR_OK)
+        *until_ms = at + window_ms;
+    return rc == ERR_NOT_FOUND ? ERR_OK : rc;
+}
+
+enum err db_login_failed(struct db *db, const unsigned char email_hash[DB_HASH_LEN],
+                         int64_t now_ms, int64_t window_ms)
+{
+    const struct db_arg add[] = {ARG_B(email_hash, DB_HASH_LEN), ARG_I(now_ms)};
+    const struct db_arg old[] = {ARG_I(now_ms - window_ms)};
+    struct db_conn *c = NULL;
+    enum err rc;
+
+    if (!db || !email_hash)
+        return ERR_INVALID;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_LOGIN_FAILURE_ADD, add, NARGS(add), NULL);
+    if (rc == ERR_OK)
+        rc = run(db, c, Q_LOGIN_FAILURE_PRUNE, old, NARGS(old), NULL);
+    db->drv->release(db, c);
+    return rc;
+}
+
+enum err db_login_cleared(struct db *db, const unsigned char email_hash[DB_HASH_LEN])
+{
+    const struct db_arg args[] = {ARG_B(email_hash, DB_HASH_LEN)};
+
+    if (!db || !email_hash)
+        return ERR_INVALID;
+    return run_alone(db, Q_LOGIN_FAILURE_CLEAR, args, NARGS(args), NULL);
 }
 
 enum err db_pending_done(struct db *db, const char *key)

@@ -101,6 +101,16 @@ enum err db_ping(struct db *db);
 /* Creates the user row on first sight; cached, so the common case is no query. */
 enum err db_user_ensure(struct db *db, const char *user_id);
 
+/*
+ * db_user_ensure() for a request's access token issued at issued_at_ms (-1: no
+ * iat): ERR_UNAUTHORIZED if the account was deleted at or after that time (its
+ * tombstone). Cached like db_user_ensure(); the cache is emptied every
+ * DB_SEEN_TTL_MS, so a deletion on another server is seen within that time (at
+ * once on this one).
+ */
+#define DB_SEEN_TTL_MS 10000
+enum err db_user_admit(struct db *db, const char *user_id, int64_t issued_at_ms);
+
 /* ERR_CONFLICT if the id exists. */
 enum err db_tutorial_add(struct db *db, const struct tutorial *t);
 /* ERR_OK or ERR_NOT_FOUND. */
@@ -150,6 +160,72 @@ enum err db_keys_referenced(struct db *db, db_key_fn fn, void *ctx);
 /* A pending object's bytes and content type, in the arena; ERR_NOT_FOUND once it is
  * stored or its drawing deleted. */
 enum err db_pending_get(struct db *db, const char *key, struct arena *a, struct db_pending *out);
+/* ---- accounts (SPEC §12) ---- */
+
+#define DB_HASH_LEN 32 /* SHA-256: refresh tokens and e-mails are looked up by it */
+
+struct account {
+    char id[ID_UUID_LEN];
+    char *email;         /* normalised; NULL for a user known only from outside tokens */
+    char *password_hash; /* PHC string, or NULL */
+    int64_t created_at;
+};
+
+/* A new account row; ERR_CONFLICT if the e-mail is taken. */
+enum err db_account_create(struct db *db, const struct account *acct);
+/* An account by e-mail or by id, strings in the arena; ERR_NOT_FOUND. */
+enum err db_account_by_email(struct db *db, const char *email, struct arena *a,
+                             struct account *out);
+enum err db_account_get(struct db *db, const char *user_id, struct arena *a, struct account *out);
+/* Stores a new password hash and revokes every refresh token of the user, in one
+ * transaction. ERR_NOT_FOUND if there is no such user. */
+enum err db_account_set_password(struct db *db, const char *user_id, const char *hash);
+/*
+ * Deletes a user in one transaction: every stored object of their drawings is
+ * queued for deletion (JOB_DELETE; *n_objects gets how many, may be NULL), then
+ * the drawings (edits, pending images and shares go with them), refresh tokens and
+ * the row; a tombstone at now_ms refuses access tokens issued before it.
+ * ERR_NOT_FOUND if there is no such user.
+ */
+enum err db_account_delete(struct db *db, const char *user_id, int64_t now_ms, int64_t *n_objects);
+
+/* What a refresh token grants. */
+struct refresh_grant {
+    char user_id[ID_UUID_LEN];
+    char family[ID_UUID_LEN]; /* the login it descends from */
+    char *email;              /* in the arena; NULL for an account without one */
+};
+
+/* Records a refresh token (its hash) of family for user_id. */
+enum err db_refresh_add(struct db *db, const unsigned char hash[DB_HASH_LEN], const char *family,
+                        const char *user_id, int64_t now_ms, int64_t expires_ms);
+/*
+ * Spends the refresh token of hash and records its successor (new_hash, same
+ * family, expiring at new_expires_ms), in one transaction. ERR_OK: *out is the
+ * grant. ERR_UNAUTHORIZED: unknown or expired. ERR_CONFLICT: already spent; the
+ * whole family is revoked and *out says whose it was (for the log).
+ */
+enum err db_refresh_rotate(struct db *db, const unsigned char hash[DB_HASH_LEN],
+                           const unsigned char new_hash[DB_HASH_LEN], int64_t now_ms,
+                           int64_t new_expires_ms, struct arena *a, struct refresh_grant *out);
+/* Revokes the family of the token of hash (logout); ERR_NOT_FOUND if unknown. */
+enum err db_refresh_revoke(struct db *db, const unsigned char hash[DB_HASH_LEN]);
+/* Forgets the user's expired refresh tokens. */
+enum err db_refresh_prune(struct db *db, const char *user_id, int64_t now_ms);
+
+/*
+ * Failed sign-ins per e-mail (by hash, registered or not), shared by every server.
+ * db_login_locked_until: *until_ms is when the e-mail may try again, or 0 when
+ * fewer than limit failures fall in the window ending at now_ms.
+ */
+enum err db_login_locked_until(struct db *db, const unsigned char email_hash[DB_HASH_LEN],
+                               int64_t now_ms, int64_t window_ms, int limit, int64_t *until_ms);
+/* Records a failure, and forgets every failure older than the window. */
+enum err db_login_failed(struct db *db, const unsigned char email_hash[DB_HASH_LEN],
+                         int64_t now_ms, int64_t window_ms);
+/* A success forgets the e-mail's failures. */
+enum err db_login_cleared(struct db *db, const unsigned char email_hash[DB_HASH_LEN]);
+
 /* The object is stored: forget its bytes. ERR_NOT_FOUND if they were already gone
  * (its drawing was deleted meanwhile: the caller deletes the object it stored). */
 enum err db_pending_done(struct db *db, const char *key);

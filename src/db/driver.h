@@ -68,7 +68,8 @@ struct db_driver {
 /* Every backend's struct starts with this. */
 struct db {
     const struct db_driver *drv;
-    struct idset *seen; /* users known to exist; owned by db.c */
+    struct idset *seen;              /* users known to exist (and not deleted); db.c's */
+    _Atomic int64_t seen_since_ms;   /* when seen was last emptied (db_user_admit) */
 };
 
 extern const struct db_driver db_sqlite_driver;

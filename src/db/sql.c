@@ -60,6 +60,10 @@ bool sql_retry_safe(enum sql_query q)
     case Q_GALLERY_PAGE:
     case Q_KEYS_REFERENCED:
     case Q_PENDING_GET:
+    case Q_ACCOUNT_BY_EMAIL:
+    case Q_ACCOUNT_GET:
+    case Q_TOMBSTONE_GET:
+    case Q_LOGIN_LOCKED_UNTIL:
         return true;
     default:
         return false;
@@ -155,6 +159,32 @@ static const char *const sqlite_migrations[] = {
     ");\n"
     "CREATE INDEX pending_drawing ON pending(drawing_id);\n"
     "DELETE FROM jobs WHERE kind = 'upload';\n",
+    /* 4: accounts (SPEC §12): e-mail and password hash on users, refresh tokens (only
+     * their SHA-256) in families, failed logins per e-mail hash, and the tombstones of
+     * deleted accounts, against which older access tokens are refused */
+    "ALTER TABLE users ADD COLUMN email TEXT;\n"
+    "ALTER TABLE users ADD COLUMN password_hash TEXT;\n"
+    "CREATE UNIQUE INDEX users_email ON users(email);\n"
+    "CREATE TABLE refresh_tokens (\n"
+    "  token_hash BLOB PRIMARY KEY NOT NULL,\n"
+    "  family TEXT NOT NULL,\n"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL,\n"
+    "  spent_at INTEGER\n"
+    ");\n"
+    "CREATE INDEX refresh_tokens_family ON refresh_tokens(family);\n"
+    "CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id, expires_at);\n"
+    "CREATE TABLE login_failures (\n"
+    "  email_hash BLOB NOT NULL,\n"
+    "  failed_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX login_failures_email ON login_failures(email_hash, failed_at);\n"
+    "CREATE INDEX login_failures_time ON login_failures(failed_at);\n"
+    "CREATE TABLE user_tombstones (\n"
+    "  user_id TEXT PRIMARY KEY NOT NULL,\n"
+    "  deleted_at INTEGER NOT NULL\n"
+    ");\n",
 };
 
 static const char *const postgres_migrations[] = {
@@ -251,6 +281,29 @@ static const char *const postgres_migrations[] = {
     ");\n"
     "CREATE INDEX pending_drawing ON pending(drawing_id);\n"
     "DELETE FROM jobs WHERE kind = 'upload';\n",
+    /* 4: as SQLite's */
+    "ALTER TABLE users ADD COLUMN email text, ADD COLUMN password_hash text;\n"
+    "CREATE UNIQUE INDEX users_email ON users(email);\n"
+    "CREATE TABLE refresh_tokens (\n"
+    "  token_hash bytea PRIMARY KEY,\n"
+    "  family uuid NOT NULL,\n"
+    "  user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  created_at timestamptz NOT NULL,\n"
+    "  expires_at timestamptz NOT NULL,\n"
+    "  spent_at timestamptz\n"
+    ");\n"
+    "CREATE INDEX refresh_tokens_family ON refresh_tokens(family);\n"
+    "CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id, expires_at);\n"
+    "CREATE TABLE login_failures (\n"
+    "  email_hash bytea NOT NULL,\n"
+    "  failed_at timestamptz NOT NULL\n"
+    ");\n"
+    "CREATE INDEX login_failures_email ON login_failures(email_hash, failed_at);\n"
+    "CREATE INDEX login_failures_time ON login_failures(failed_at);\n"
+    "CREATE TABLE user_tombstones (\n"
+    "  user_id uuid PRIMARY KEY,\n"
+    "  deleted_at timestamptz NOT NULL\n"
+    ");\n",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

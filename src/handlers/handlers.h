@@ -30,5 +30,14 @@ enum err handle_tutorials_list(struct request *req, struct response *res);
 enum err handle_media(struct request *req, struct response *res);
 enum err handle_media_pending(struct request *req, struct response *res);
 
+/* accounts.c */
+enum err handle_auth_register(struct request *req, struct response *res);
+enum err handle_auth_login(struct request *req, struct response *res);
+enum err handle_auth_refresh(struct request *req, struct response *res);
+enum err handle_auth_logout(struct request *req, struct response *res);
+enum err handle_auth_me(struct request *req, struct response *res);
+enum err handle_auth_password(struct request *req, struct response *res);
+enum err handle_auth_delete(struct request *req, struct response *res);
+
 /* health.c */
 enum err handle_health(struct request *req, struct response *res);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/utf8.h"
+
 /* Repeated names: the last one wins, as in Starlette's multi-dicts. */
 const char *request_query(const struct request *req, const char *key)
 {
@@ -53,60 +55,24 @@ enum err request_invalid(struct request *req, const char *where, const char *nam
                                       "msg", msg, "input"));
 }
 
-/* Code points in s if it is valid UTF-8 without NUL bytes, else -1. */
-static long long utf8_chars(const unsigned char *s, size_t n)
+
+/* The length rules of a text field at ["body", name] (too_large: more than max
+ * bytes arrived and were dropped); secret: the input is never echoed. */
+static enum err text_ok(struct request *req, const char *name, const unsigned char *data,
+                        size_t len, bool too_large, size_t min, size_t max, bool secret)
 {
-    long long count = 0;
-
-    for (size_t i = 0; i < n; count++) {
-        unsigned char c = s[i];
-        size_t len = c < 0x80           ? 1
-                     : (c >> 5) == 0x6  ? 2
-                     : (c >> 4) == 0xe  ? 3
-                     : (c >> 3) == 0x1e ? 4
-                                        : 0;
-        uint32_t cp;
-
-        if (len == 0 || i + len > n || c == 0)
-            return -1;
-        cp = len == 1 ? c : (uint32_t)(c & (0x7f >> len));
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return -1;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        /* overlong forms, surrogates and code points past U+10FFFF are not UTF-8 */
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-            return -1;
-        i += len;
-    }
-    return count;
-}
-
-enum err request_form_text(struct request *req, const char *name, bool required, size_t min,
-                           size_t max, const char **out)
-{
-    const struct form_field *f = request_field(req, name);
-    long long chars;
+    long long chars = too_large ? (long long)max + 1 : utf8_count(data, len);
     char msg[96];
 
-    *out = NULL;
-    if (!f || (!f->too_large && f->len == 0)) {
-        if (!required)
-            return ERR_OK;
-        return request_invalid(req, "body", name, "Field required", "missing");
-    }
-    chars = f->too_large ? (long long)max + 1 : utf8_chars(f->data, f->len);
     if (chars < 0)
         return request_invalid(req, "body", name, "Input should be a valid string", "string_type");
     if ((size_t)chars < min) {
         snprintf(msg, sizeof(msg), "String should have at least %zu character%s", min,
                  min == 1 ? "" : "s");
-        return add_invalid(req,
-                           json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
-                                     "string_too_short", "loc", "body", name, "msg", msg, "input",
-                                     (const char *)f->data, "ctx", "min_length", (json_int_t)min));
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s?, s:{s:I}}", "type",
+                                          "string_too_short", "loc", "body", name, "msg", msg,
+                                          "input", secret ? NULL : (const char *)data, "ctx",
+                                          "min_length", (json_int_t)min));
     }
     if ((size_t)chars > max) {
         /* the input is not echoed: it may be megabytes */
@@ -116,8 +82,49 @@ enum err request_form_text(struct request *req, const char *name, bool required,
                                           "loc", "body", name, "msg", msg, "ctx", "max_length",
                                           (json_int_t)max));
     }
-    *out = (const char *)f->data;
     return ERR_OK;
+}
+
+enum err request_form_text(struct request *req, const char *name, bool required, size_t min,
+                           size_t max, const char **out)
+{
+    const struct form_field *f = request_field(req, name);
+    enum err rc;
+
+    *out = NULL;
+    if (!f || (!f->too_large && f->len == 0)) {
+        if (!required)
+            return ERR_OK;
+        return request_invalid(req, "body", name, "Field required", "missing");
+    }
+    rc = text_ok(req, name, f->data, f->len, f->too_large, min, max, false);
+    if (rc == ERR_OK)
+        *out = (const char *)f->data;
+    return rc;
+}
+
+enum err request_json_text(struct request *req, json_t *doc, const char *name, bool required,
+                           size_t min, size_t max, bool secret, const char **out, size_t *len)
+{
+    json_t *v = json_object_get(doc, name);
+    enum err rc;
+
+    *out = NULL;
+    *len = 0;
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return ERR_OK;
+        return request_invalid(req, "body", name, "Field required", "missing");
+    }
+    if (!json_is_string(v))
+        return request_invalid(req, "body", name, "Input should be a valid string", "string_type");
+    rc = text_ok(req, name, (const unsigned char *)json_string_value(v), json_string_length(v),
+                 false, min, max, secret);
+    if (rc == ERR_OK) {
+        *out = json_string_value(v);
+        *len = json_string_length(v);
+    }
+    return rc;
 }
 
 /* The length of the UTF-8 sequence lead byte c starts, and the range of its second
@@ -163,7 +170,7 @@ static const char *input_utf8(struct request *req, const char *s)
     if (!s)
         return NULL;
     n = strlen(s);
-    if (utf8_chars((const unsigned char *)s, n) >= 0)
+    if (utf8_count((const unsigned char *)s, n) >= 0)
         return s;
     out = req->arena && n <= (SIZE_MAX - 1) / 3 ? arena_alloc(req->arena, 3 * n + 1) : NULL;
     if (!out)
@@ -325,6 +332,12 @@ static int status_of(enum err err, const char **detail)
     case ERR_CONFLICT:
         *detail = "Conflict";
         return 409;
+    case ERR_FORBIDDEN:
+        *detail = "Forbidden";
+        return 403;
+    case ERR_RATE_LIMITED:
+        *detail = "Too many requests";
+        return 429;
     case ERR_TOO_LARGE:
         *detail = "Request body too large";
         return 413;
@@ -436,7 +449,7 @@ enum err request_json_body(struct request *req, json_t **out)
                                           "input"));
     /* the whole body, NUL bytes included: a NUL inside is malformed, not an early end */
     doc = json_loadb((const char *)req->body, req->body_len,
-                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
     if (!doc)
         return add_invalid(req,
                            json_pack("{s:s, s:[s,I], s:s, s:{}, s:{s:s}}", "type", "json_invalid",
@@ -449,6 +462,89 @@ enum err request_json_body(struct request *req, json_t **out)
                                           "Input should be a valid dictionary or object to "
                                           "extract fields from",
                                           "input"));
+    }
+    *out = doc;
+    return ERR_OK;
+}
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (unsigned char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decodes one application/x-www-form-urlencoded name or value (n bytes at s) into out
+ * (room for n + 1); '+' is a space, a bad escape is kept as it is. Returns its length. */
+static size_t form_unescape(const unsigned char *s, size_t n, char *out)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '+') {
+            out[o++] = ' ';
+        } else if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
+                   (lo = hex_digit(s[i + 2])) >= 0) {
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[o++] = (char)s[i];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+enum err request_json_or_form_body(struct request *req, json_t **out)
+{
+    const char *ct = req->content_type;
+    size_t n = strcspn(ct ? ct : "", ";");
+    const unsigned char *p, *end;
+    json_t *doc;
+    char *buf;
+
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if (!ct || n != strlen("application/x-www-form-urlencoded") ||
+        strncasecmp(ct, "application/x-www-form-urlencoded", n) != 0)
+        return request_json_body(req, out);
+    *out = NULL;
+    doc = json_object();
+    buf = arena_alloc(req->arena, req->body_len + 2); /* a name, a value, two NULs */
+    if (!doc || !buf) {
+        json_decref(doc);
+        return ERR_NOMEM;
+    }
+    p = req->body ? req->body : (const unsigned char *)"";
+    end = p + req->body_len;
+    while (p < end) {
+        const unsigned char *amp = memchr(p, '&', (size_t)(end - p));
+        const unsigned char *pair_end = amp ? amp : end;
+        const unsigned char *eq = memchr(p, '=', (size_t)(pair_end - p));
+        size_t name_len, value_len;
+        char *name = buf, *value;
+
+        if (pair_end > p) {
+            name_len = form_unescape(p, (size_t)((eq ? eq : pair_end) - p), name);
+            value = name + name_len + 1;
+            value_len = eq ? form_unescape(eq + 1, (size_t)(pair_end - eq - 1), value) : 0;
+            if (!eq)
+                value[0] = '\0';
+            /* a name or value that is not UTF-8 (or holds NUL) is skipped or null: the
+             * field is then missing or not a string, as the JSON route would say */
+            if (strlen(name) == name_len && utf8_count((const unsigned char *)name, name_len) >= 0) {
+                json_t *v = utf8_count((const unsigned char *)value, value_len) >= 0
+                                ? json_stringn(value, value_len)
+                                : json_integer(0);
+                if (!v || json_object_set_new(doc, name, v) != 0) {
+                    json_decref(doc);
+                    return ERR_NOMEM;
+                }
+            }
+        }
+        p = pair_end + (amp ? 1 : 0);
     }
     *out = doc;
     return ERR_OK;

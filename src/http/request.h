@@ -140,6 +140,22 @@ enum err request_form_uuid(struct request *req, const char *name, char out[ID_UU
  */
 enum err request_json_body(struct request *req, json_t **out);
 
+/* request_json_body(), or, for an application/x-www-form-urlencoded body (OAuth2's
+ * password flow), its fields as an object of strings (a value that is not UTF-8
+ * becomes a non-string, so the field reads as string_type). */
+enum err request_json_or_form_body(struct request *req, json_t **out);
+
+/*
+ * A string member of a JSON body object, read as pydantic reads a str field at
+ * ["body", name]: absent or null is "Field required" (when required; else *out
+ * NULL), not a string (or holding NUL) is string_type, and fewer than min or more
+ * than max characters is string_too_short / string_too_long. secret: the value is
+ * never echoed in the 422 list (passwords). *out is borrowed from doc; *len is its
+ * length in bytes.
+ */
+enum err request_json_text(struct request *req, json_t *doc, const char *name, bool required,
+                           size_t min, size_t max, bool secret, const char **out, size_t *len);
+
 /* Parses raw as a UUID into out, or adds a 422 uuid_parsing entry at [where, name]. */
 enum err request_uuid(struct request *req, const char *where, const char *name, const char *raw,
                       char out[ID_UUID_LEN]);

@@ -329,6 +329,7 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     struct app *app = x->srv->app;
     char *token;
     size_t n;
+    int64_t iat = -1;
     enum err rc;
 
     while (h && (*h == ' ' || *h == '\t'))
@@ -347,9 +348,12 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     token = arena_strndup(x->req.arena, h, n);
     if (!token)
         return ERR_NOMEM;
-    if (auth_verify(app->auth, token, time_now_ms() / 1000, x->req.user_id) != ERR_OK)
+    if (auth_verify(app->auth, token, time_now_ms() / 1000, x->req.user_id, &iat) != ERR_OK)
         return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
-    rc = db_user_ensure(app->db, x->req.user_id);
+    /* a token of a deleted account is refused; a new user's row is made */
+    rc = db_user_admit(app->db, x->req.user_id, iat < 0 ? -1 : iat * 1000);
+    if (rc == ERR_UNAUTHORIZED)
+        return request_fail(&x->req, rc, "Could not validate credentials");
     if (rc != ERR_OK)
         return request_fail(&x->req, ERR_UNAVAILABLE, "Database unavailable");
     return ERR_OK;

@@ -32,6 +32,10 @@ const char *err_name(enum err e)
         return "unavailable";
     case ERR_CONFLICT:
         return "conflict";
+    case ERR_FORBIDDEN:
+        return "forbidden";
+    case ERR_RATE_LIMITED:
+        return "rate_limited";
     case ERR_NOMEM:
         return "nomem";
     case ERR_INTERNAL:

@@ -21,6 +21,8 @@ enum err {
     ERR_TIMEOUT,       /* a remote service timed out: 504 */
     ERR_UNAVAILABLE,   /* database or storage unavailable: 503 */
     ERR_CONFLICT,      /* already exists: 409 */
+    ERR_FORBIDDEN,     /* authenticated, but not allowed: 403 */
+    ERR_RATE_LIMITED,  /* too many attempts: 429 with Retry-After */
     ERR_NOMEM,         /* allocation failed: 500 */
     ERR_INTERNAL,      /* a bug or an unexpected library failure: 500 */
 };

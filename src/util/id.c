@@ -37,6 +37,41 @@ bool id_random_hex(char *out, size_t nbytes)
     return true;
 }
 
+bool id_random_token(char out[ID_TOKEN_LEN])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char raw[ID_TOKEN_BYTES + 1] = {0}; /* + 1: the last group reads one past */
+    size_t o = 0;
+
+    if (!id_random(raw, ID_TOKEN_BYTES))
+        return false;
+    /* base64url without padding: 6 bits a character, the last character's low bits 0 */
+    for (size_t bit = 0; bit < ID_TOKEN_BYTES * 8; bit += 6) {
+        size_t i = bit / 8, shift = bit % 8;
+        unsigned v = ((unsigned)raw[i] << 8 | raw[i + 1]) >> (10 - shift);
+        out[o++] = alphabet[v & 63];
+    }
+    out[o] = '\0';
+    explicit_bzero(raw, sizeof(raw));
+    return true;
+}
+
+bool id_token_is_wellformed(const char *s)
+{
+    size_t n = 0;
+
+    if (!s)
+        return false;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= ID_TOKEN_LEN - 1 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                       (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return n == ID_TOKEN_LEN - 1;
+}
+
 static void format_uuid(const unsigned char b[16], char out[ID_UUID_LEN])
 {
     char hex[33];

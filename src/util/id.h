@@ -29,5 +29,13 @@ bool id_uuid_parse(const char *s, size_t n, char out[ID_UUID_LEN]);
 /* True if s is exactly a canonical lowercase hyphenated UUID. */
 bool id_uuid_is_canonical(const char *s);
 
+/* An opaque secret token: ID_TOKEN_BYTES random bytes (256 bits) as unpadded
+ * base64url (43 characters) plus NUL. False if randomness failed. */
+#define ID_TOKEN_BYTES 32
+#define ID_TOKEN_LEN 44
+bool id_random_token(char out[ID_TOKEN_LEN]);
+/* True if s has the shape id_random_token() makes (43 base64url characters). */
+bool id_token_is_wellformed(const char *s);
+
 /* n random bytes as 2n lowercase hex characters plus NUL into out (size 2n+1). */
 bool id_random_hex(char *out, size_t nbytes);

@@ -136,15 +136,29 @@ static bool has(struct idset *uc, const unsigned char id[16])
     return found;
 }
 
+/* The caller holds the mutex. */
+static void empty(struct idset *uc)
+{
+    memset(uc->slots, 0, IDSET_SLOTS * sizeof(*uc->slots));
+    uc->used = 0;
+}
+
+void idset_clear(struct idset *uc)
+{
+    if (!uc)
+        return;
+    pthread_mutex_lock(&uc->mu);
+    empty(uc);
+    pthread_mutex_unlock(&uc->mu);
+}
+
 static void add(struct idset *uc, const unsigned char id[16])
 {
     size_t i = slot_of(uc, id);
 
     pthread_mutex_lock(&uc->mu);
-    if (uc->used >= IDSET_MAX) {
-        memset(uc->slots, 0, IDSET_SLOTS * sizeof(*uc->slots));
-        uc->used = 0;
-    }
+    if (uc->used >= IDSET_MAX)
+        empty(uc);
     /* never more than half full, so an empty slot is always reached */
     for (;;) {
         struct slot *s = &uc->slots[i];

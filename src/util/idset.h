@@ -22,3 +22,5 @@ void idset_free(struct idset *s);
 bool idset_has(struct idset *s, const char *id);
 /* Adds id (canonical UUID text; anything else is ignored). Accepts NULL s. */
 void idset_add(struct idset *s, const char *id);
+/* Empties the set. Accepts NULL s. */
+void idset_clear(struct idset *s);

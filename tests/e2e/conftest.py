@@ -358,6 +358,34 @@ class NovaServer:
             con.close()
         return "" if row is None else str(row[0])
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.env.get("DATABASE_URL", "").startswith(("postgresql://", "postgres://"))
+
+    def db_exec(self, sqlite_sql: str, pg_sql: str | None = None) -> None:
+        """Changes this server's database behind its back (a test's time travel):
+        sqlite_sql on SQLite (times are ms integers), pg_sql on PostgreSQL."""
+        url = self.env.get("DATABASE_URL", "")
+        if self.is_postgres:
+            r = subprocess.run([psql_bin(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url,
+                                "-c", pg_sql or sqlite_sql],
+                               capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            assert r.returncode == 0, f"psql failed: {r.stderr.strip()}"
+            return
+        import sqlite3
+        if url.startswith("sqlite:///"):
+            path = pathlib.Path(url[len("sqlite:///"):])
+            path = path if path.is_absolute() else self.cwd / path
+        else:
+            path = self.data_dir / "novadraw.db"
+        con = sqlite3.connect(str(path), timeout=10)
+        try:
+            con.execute(sqlite_sql)
+            con.commit()
+        finally:
+            con.close()
+
     # ------------------------------------------------------------------ storage
     def key_of(self, url: str) -> str:
         prefix = self.base + "/media/"

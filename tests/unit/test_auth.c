@@ -62,7 +62,7 @@ static char *make_token(const char *header, const char *payload, const EVP_MD *m
 static enum err verify(struct auth *a, const char *tok)
 {
     char out[ID_UUID_LEN];
-    return auth_verify(a, tok, NOW, out);
+    return auth_verify(a, tok, NOW, out, NULL);
 }
 
 static void expect(struct auth *a, const char *header, const char *payload, const EVP_MD *md,
@@ -94,10 +94,14 @@ int main(void)
 
     /* round trip */
     CHECK_EQ_INT(auth_mint(a, uid, NOW, 3600, &tok), ERR_OK);
-    CHECK_EQ_INT(auth_verify(a, tok, NOW, out), ERR_OK);
+    {
+        int64_t iat = 0;
+        CHECK_EQ_INT(auth_verify(a, tok, NOW, out, &iat), ERR_OK);
+        CHECK_EQ_INT(iat, NOW); /* account deletion compares it with the deletion time */
+    }
     CHECK_EQ_STR(out, uid);
-    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3599, out), ERR_OK);
-    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3600, out), ERR_UNAUTHORIZED); /* no leeway on exp */
+    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3599, out, NULL), ERR_OK);
+    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3600, out, NULL), ERR_UNAUTHORIZED); /* no leeway on exp */
     free(tok);
     CHECK_EQ_INT(auth_mint(a, "not-a-uuid", NOW, 3600, &tok), ERR_INVALID);
 
@@ -142,7 +146,7 @@ int main(void)
              NOW + 60);
     {
         char *t = make_token(HS256, payload, EVP_sha256(), secret);
-        CHECK_EQ_INT(auth_verify(a, t, NOW, out), ERR_OK);
+        CHECK_EQ_INT(auth_verify(a, t, NOW, out, NULL), ERR_OK);
         CHECK_EQ_STR(out, uid); /* canonical lowercase */
         /* tampering: a changed payload byte, a truncated or extended signature */
         t[strlen(t) - 1] = t[strlen(t) - 1] == 'A' ? 'B' : 'A';
@@ -159,7 +163,7 @@ int main(void)
     CHECK_EQ_INT(verify(a, "a.b.c.d"), ERR_UNAUTHORIZED);
     CHECK_EQ_INT(verify(a, "..."), ERR_UNAUTHORIZED);
     CHECK_EQ_INT(verify(a, "a b.c.d"), ERR_UNAUTHORIZED);
-    CHECK_EQ_INT(auth_verify(a, NULL, NOW, out), ERR_UNAUTHORIZED);
+    CHECK_EQ_INT(auth_verify(a, NULL, NOW, out, NULL), ERR_UNAUTHORIZED);
 
     auth_close(a);
     auth_close(NULL);

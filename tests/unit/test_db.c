@@ -828,6 +828,138 @@ static void test_jobs(struct db *db, struct db *db2, const char *user_a)
     arena_free(a);
 }
 
+/* Accounts, refresh-token families, the sign-in throttle and tombstones. */
+static void test_accounts(struct db *db, const char *user_a)
+{
+    struct arena *a = arena_new();
+    struct account acct = {.email = "ann@example.com", .password_hash = "$argon2id$stub",
+                           .created_at = BASE_MS};
+    struct account got;
+    struct refresh_grant g;
+    unsigned char h1[DB_HASH_LEN], h2[DB_HASH_LEN], h3[DB_HASH_LEN], other[DB_HASH_LEN],
+        eh[DB_HASH_LEN];
+    char family[ID_UUID_LEN], fam2[ID_UUID_LEN], taken[ID_UUID_LEN];
+    int64_t until = -1, n = -1, now = BASE_MS + 1000000;
+
+    if (!a)
+        return;
+    new_uuid(acct.id);
+    new_uuid(family);
+    new_uuid(fam2);
+    memset(h1, 1, sizeof(h1));
+    memset(h2, 2, sizeof(h2));
+    memset(h3, 3, sizeof(h3));
+    memset(other, 4, sizeof(other));
+    memset(eh, 5, sizeof(eh));
+
+    /* create, read by e-mail and id, the e-mail unique */
+    CHECK_OK(db_account_create(db, &acct));
+    CHECK_OK(db_account_by_email(db, "ann@example.com", a, &got));
+    CHECK_EQ_STR(got.id, acct.id);
+    CHECK_EQ_STR(got.password_hash, "$argon2id$stub");
+    CHECK_EQ_INT(got.created_at, BASE_MS);
+    CHECK_ERR(db_account_by_email(db, "nobody@example.com", a, &got), ERR_NOT_FOUND);
+    new_uuid(taken);
+    {
+        struct account dup = acct;
+        memcpy(dup.id, taken, ID_UUID_LEN);
+        CHECK_ERR(db_account_create(db, &dup), ERR_CONFLICT);
+    }
+    CHECK_OK(db_account_get(db, user_a, a, &got)); /* a user from outside tokens */
+    CHECK(got.email == NULL && got.password_hash == NULL);
+
+    /* refresh: rotate once; the spent one again revokes the family */
+    CHECK_OK(db_refresh_add(db, h1, family, acct.id, now, now + 60000));
+    CHECK_OK(db_refresh_add(db, other, fam2, acct.id, now, now + 60000));
+    CHECK_OK(db_refresh_rotate(db, h1, h2, now + 1, now + 60001, a, &g));
+    CHECK_EQ_STR(g.user_id, acct.id);
+    CHECK_EQ_STR(g.family, family);
+    CHECK_EQ_STR(g.email, "ann@example.com");
+    CHECK_ERR(db_refresh_rotate(db, h1, h3, now + 2, now + 60002, a, &g), ERR_CONFLICT);
+    CHECK_EQ_STR(g.user_id, acct.id);
+    CHECK_ERR(db_refresh_rotate(db, h2, h3, now + 3, now + 60003, a, &g), ERR_UNAUTHORIZED);
+    CHECK_ERR(db_refresh_rotate(db, h3, h1, now + 3, now + 60003, a, &g), ERR_UNAUTHORIZED);
+    /* expiry, and logout of the other family */
+    CHECK_ERR(db_refresh_rotate(db, other, h3, now + 60000, now + 120000, a, &g), ERR_UNAUTHORIZED);
+    CHECK_OK(db_refresh_revoke(db, other));
+    CHECK_ERR(db_refresh_revoke(db, other), ERR_NOT_FOUND);
+    CHECK_OK(db_refresh_add(db, h1, family, acct.id, now, now + 10));
+    CHECK_OK(db_refresh_prune(db, acct.id, now + 10));
+    CHECK_ERR(db_refresh_revoke(db, h1), ERR_NOT_FOUND);
+
+    /* a new password revokes every refresh token */
+    CHECK_OK(db_refresh_add(db, h1, family, acct.id, now, now + 60000));
+    CHECK_OK(db_account_set_password(db, acct.id, "$argon2id$new"));
+    CHECK_OK(db_account_get(db, acct.id, a, &got));
+    CHECK_EQ_STR(got.password_hash, "$argon2id$new");
+    CHECK_ERR(db_refresh_rotate(db, h1, h2, now, now + 60000, a, &g), ERR_UNAUTHORIZED);
+    CHECK_ERR(db_account_set_password(db, taken, "$x"), ERR_NOT_FOUND);
+
+    /* the throttle: locked once `limit` failures are in the window, until the oldest
+     * of them leaves it; a success forgets them */
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(db_login_locked_until(db, eh, now + i, 900000, 3, &until));
+        CHECK_EQ_INT(until, 0);
+        CHECK_OK(db_login_failed(db, eh, now + i, 900000));
+    }
+    CHECK_OK(db_login_locked_until(db, eh, now + 10, 900000, 3, &until));
+    CHECK_EQ_INT(until, now + 900000);
+    CHECK_OK(db_login_locked_until(db, eh, now + 900000, 900000, 3, &until));
+    CHECK_EQ_INT(until, 0);
+    CHECK_OK(db_login_locked_until(db, other, now + 10, 900000, 3, &until));
+    CHECK_EQ_INT(until, 0);
+    CHECK_OK(db_login_cleared(db, eh));
+    CHECK_OK(db_login_locked_until(db, eh, now + 10, 900000, 1, &until));
+    CHECK_EQ_INT(until, 0);
+
+    /* deletion: rows, tokens and the user go; a tombstone refuses older tokens */
+    {
+        struct drawing d = {.original_key = "users/x/original/a.png",
+                            .thumbnail_key = "users/x/thumbs/a.webp",
+                            .created_at = now, .updated_at = now};
+        struct edit e = {.image_key = "users/x/edited/a.png", .thumbnail_key = NULL,
+                         .prompt = "make it blue", .source = "text", .created_at = now};
+        new_uuid(d.id);
+        memcpy(d.user_id, acct.id, ID_UUID_LEN);
+        CHECK_OK(db_drawing_insert(db, &d, NULL, 0));
+        CHECK_OK(db_edit_append(db, acct.id, d.id, &e, NULL, 0));
+        CHECK_OK(db_refresh_add(db, h3, family, acct.id, now, now + 60000));
+        CHECK_OK(db_user_admit(db, acct.id, now));
+        CHECK_OK(db_account_delete(db, acct.id, now + 5000, &n));
+        CHECK_EQ_INT(n, 3); /* original, thumbnail, edit */
+        {
+            /* queued, in the same transaction: exactly those three keys */
+            int seen = 0;
+            struct db_job j;
+            while (db_job_claim(db, now + 6000, 60000, a, &j) == ERR_OK) {
+                CHECK(j.kind == JOB_DELETE);
+                if (strcmp(j.object_key, d.original_key) == 0)
+                    seen |= 1;
+                else if (strcmp(j.object_key, d.thumbnail_key) == 0)
+                    seen |= 2;
+                else if (strcmp(j.object_key, e.image_key) == 0)
+                    seen |= 4;
+                else
+                    seen |= 8;
+                CHECK_OK(db_job_done(db, j.id));
+            }
+            CHECK_EQ_INT(seen, 7);
+        }
+        CHECK_ERR(db_drawing_get(db, acct.id, d.id, a, &d), ERR_NOT_FOUND);
+        CHECK_ERR(db_account_get(db, acct.id, a, &got), ERR_NOT_FOUND);
+        CHECK_ERR(db_refresh_rotate(db, h3, h1, now, now + 60000, a, &g), ERR_UNAUTHORIZED);
+        CHECK_ERR(db_user_admit(db, acct.id, now + 4000), ERR_UNAUTHORIZED);
+        CHECK_ERR(db_user_admit(db, acct.id, now + 5000), ERR_UNAUTHORIZED);
+        CHECK_ERR(db_user_admit(db, acct.id, -1), ERR_UNAUTHORIZED);
+        CHECK_OK(db_user_admit(db, acct.id, now + 6000)); /* a token made after it */
+        CHECK_ERR(db_account_delete(db, taken, now, NULL), ERR_NOT_FOUND);
+        /* the e-mail is free again */
+        new_uuid(acct.id);
+        CHECK_OK(db_account_create(db, &acct));
+    }
+    arena_free(a);
+}
+
 static void contract(const struct config *cfg, const struct config *fresh)
 {
     struct db *db = NULL, *db2 = NULL;
@@ -858,6 +990,7 @@ static void contract(const struct config *cfg, const struct config *fresh)
     test_edit_append(db, user_a, user_b);
     check_stats(db, user_a);
     test_user_cache(db);
+    test_accounts(db, user_a);
     test_threads(db, t_new);
 
     /* a second handle on the same database (another process, say) agrees */

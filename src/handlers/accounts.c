@@ -1,0 +1,312 @@
+/*
+ * accounts.c - the account routes (SPEC §12): /api/auth/register, login, refresh,
+ * logout, password, me. Handlers only: they read and check the body on the HTTP
+ * thread; what hashes a password runs on the app's cpu pool (accounts.h), with the
+ * connection suspended meanwhile.
+ */
+#include "handlers/handlers.h"
+
+#include <string.h>
+
+#include "accounts.h"
+#include "app.h"
+#include "util/log.h"
+#include "util/pool.h"
+#include "util/timefmt.h"
+
+enum call_kind { CALL_REGISTER, CALL_LOGIN, CALL_PASSWORD, CALL_DELETE };
+
+/* A password operation handed to the cpu pool; lives in the request's arena. */
+struct call {
+    enum call_kind kind;
+    struct request *req;
+    struct response *res;
+    json_t *doc; /* the body; owned; the strings below are borrowed from it */
+    const char *email, *password, *new_password;
+    size_t password_len, new_password_len;
+};
+
+static enum err token_answer(struct response *res, int status, const struct token_answer *t)
+{
+    return response_json(res, status,
+                         json_pack("{s:s, s:s, s:I, s:s, s:s, s:s?}", "access_token",
+                                   t->access_token, "token_type", "bearer", "expires_in",
+                                   (json_int_t)t->expires_in, "refresh_token", t->refresh_token,
+                                   "user_id", t->user_id, "email", t->email));
+}
+
+static enum err success(struct response *res, const char *message)
+{
+    if (message)
+        return response_json(res, 200, json_pack("{s:b, s:s}", "success", 1, "message", message));
+    return response_json(res, 200, json_pack("{s:b}", "success", 1));
+}
+
+/* The cpu pool: the operation, its answer, and the connection resumed. */
+static void run_call(void *arg)
+{
+    struct call *c = arg;
+    struct request *req = c->req;
+    struct app *app = req->app;
+    struct token_answer t;
+    int64_t now = time_now_ms(), retry_after = 0;
+    enum err rc = ERR_INTERNAL;
+
+    switch (c->kind) {
+    case CALL_REGISTER:
+        rc = accounts_register(app, c->email, c->password, c->password_len, now, req->arena, &t);
+        if (rc == ERR_CONFLICT)
+            request_fail(req, rc, "Email already registered");
+        if (rc == ERR_OK)
+            rc = token_answer(c->res, 201, &t);
+        break;
+    case CALL_LOGIN:
+        rc = accounts_login(app, c->email, c->password, c->password_len, now, req->arena, &t,
+                            &retry_after);
+        if (rc == ERR_UNAUTHORIZED)
+            request_fail(req, rc, "Incorrect email or password");
+        else if (rc == ERR_RATE_LIMITED)
+            request_fail(req, rc, "Too many failed sign-ins for this email; try again later");
+        if (rc == ERR_OK)
+            rc = token_answer(c->res, 200, &t);
+        break;
+    case CALL_PASSWORD:
+        rc = accounts_change_password(app, req->user_id, c->password, c->password_len,
+                                      c->new_password, c->new_password_len);
+        if (rc == ERR_FORBIDDEN)
+            request_fail(req, rc, "Incorrect password");
+        if (rc == ERR_OK)
+            rc = success(c->res, NULL);
+        break;
+    case CALL_DELETE:
+        rc = accounts_delete(app, req->user_id, c->password, c->password_len, true, now, NULL);
+        if (rc == ERR_FORBIDDEN)
+            request_fail(req, rc, "Incorrect password");
+        else if (rc == ERR_VALIDATION)
+            request_invalid(req, "body", "password", "Field required", "missing");
+        if (rc == ERR_OK)
+            rc = success(c->res, "Account deleted");
+        break;
+    }
+    if (rc != ERR_OK) {
+        response_error(req, c->res, rc);
+        if (rc == ERR_RATE_LIMITED)
+            response_header(c->res, "Retry-After", arena_printf(req->arena, "%lld",
+                                                                (long long)retry_after));
+    }
+    json_decref(c->doc);
+    accounts_release(app->accounts);
+    request_resume(req); /* req and res are not ours after this */
+}
+
+/* Hands c to the cpu pool, within the bound on password operations. */
+static enum err start(struct call *c)
+{
+    struct request *req = c->req;
+    struct app *app = req->app;
+    enum err rc;
+
+    if (!app->cpu)
+        return ERR_UNAVAILABLE;
+    if (!accounts_admit(app->accounts))
+        return ERR_BUSY; /* 503 with Retry-After */
+    request_defer(req);
+    rc = pool_submit(app->cpu, run_call, c);
+    if (rc != ERR_OK) {
+        accounts_release(app->accounts);
+        return rc;
+    }
+    return ERR_OK;
+}
+
+static struct call *call_new(struct request *req, struct response *res, enum call_kind kind,
+                             json_t *doc)
+{
+    struct call *c = arena_alloc(req->arena, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof(*c));
+    c->kind = kind;
+    c->req = req;
+    c->res = res;
+    c->doc = doc;
+    return c;
+}
+
+/* Reads and normalises the e-mail member field; a 422 entry at ["body", field]. */
+static enum err read_email(struct request *req, json_t *doc, const char *field, const char **out)
+{
+    const char *raw, *why = NULL;
+    char *email;
+    size_t len;
+    enum err rc;
+
+    /* generous here (characters are counted by the normaliser): the limit is a 422 */
+    rc = request_json_text(req, doc, field, true, 1, 4 * ACCOUNTS_EMAIL_MAX, false, &raw, &len);
+    if (rc != ERR_OK)
+        return rc;
+    if (!accounts_email_normalise(raw, len, req->arena, &email, &why)) {
+        if (!why)
+            return ERR_NOMEM;
+        return request_invalid(req, "body", field, why, "value_error");
+    }
+    *out = email;
+    return ERR_OK;
+}
+
+/* Registration and sign-in: the e-mail and password of a JSON body (or, to sign in,
+ * OAuth2's form: username and password). */
+static enum err credentials(struct request *req, struct response *res, enum call_kind kind)
+{
+    bool form = false;
+    json_t *doc = NULL;
+    struct call *c;
+    enum err rc, rc_pw;
+
+    rc = kind == CALL_LOGIN ? request_json_or_form_body(req, &doc) : request_json_body(req, &doc);
+    if (rc != ERR_OK)
+        return rc;
+    c = call_new(req, res, kind, doc);
+    if (!c) {
+        json_decref(doc);
+        return ERR_NOMEM;
+    }
+    form = kind == CALL_LOGIN && !json_object_get(doc, "email") && json_object_get(doc, "username");
+    rc = read_email(req, doc, form ? "username" : "email", &c->email);
+    /* a new password has the §12 length; a sign-in only needs one that could be */
+    rc_pw = request_json_text(req, doc, "password", true,
+                              kind == CALL_REGISTER ? ACCOUNTS_PASSWORD_MIN : 1,
+                              ACCOUNTS_PASSWORD_MAX, true, &c->password, &c->password_len);
+    if (rc == ERR_OK)
+        rc = rc_pw;
+    if (rc == ERR_OK)
+        rc = start(c);
+    if (rc != ERR_OK)
+        json_decref(doc);
+    return rc;
+}
+
+enum err handle_auth_register(struct request *req, struct response *res)
+{
+    if (!req->app->cfg->registration_open)
+        return request_fail(req, ERR_FORBIDDEN, "Registration is closed");
+    return credentials(req, res, CALL_REGISTER);
+}
+
+enum err handle_auth_login(struct request *req, struct response *res)
+{
+    return credentials(req, res, CALL_LOGIN);
+}
+
+/* The refresh_token member of the body; a 422 entry if absent or not a string. */
+static enum err read_refresh_token(struct request *req, json_t **doc, const char **token)
+{
+    size_t len;
+    enum err rc = request_json_body(req, doc);
+
+    if (rc == ERR_OK)
+        rc = request_json_text(req, *doc, "refresh_token", true, 1, 1024, true, token, &len);
+    return rc;
+}
+
+enum err handle_auth_refresh(struct request *req, struct response *res)
+{
+    struct token_answer t;
+    const char *token = NULL;
+    json_t *doc = NULL;
+    enum err rc = read_refresh_token(req, &doc, &token);
+
+    if (rc == ERR_OK)
+        rc = accounts_refresh(req->app, token, time_now_ms(), req->arena, &t);
+    json_decref(doc);
+    if (rc == ERR_UNAUTHORIZED)
+        return request_fail(req, rc, "Invalid refresh token");
+    if (rc != ERR_OK)
+        return rc;
+    return token_answer(res, 200, &t);
+}
+
+enum err handle_auth_logout(struct request *req, struct response *res)
+{
+    const char *token = NULL;
+    json_t *doc = NULL;
+    enum err rc = read_refresh_token(req, &doc, &token);
+
+    if (rc == ERR_OK)
+        rc = accounts_logout(req->app, token);
+    json_decref(doc);
+    if (rc != ERR_OK)
+        return rc;
+    return success(res, NULL);
+}
+
+enum err handle_auth_me(struct request *req, struct response *res)
+{
+    struct account acct;
+    char created[TIMEFMT_ISO_LEN];
+    enum err rc = db_account_get(req->app->db, req->user_id, req->arena, &acct);
+
+    if (rc != ERR_OK)
+        return rc == ERR_NOT_FOUND ? request_fail(req, ERR_UNAUTHORIZED,
+                                                  "Could not validate credentials")
+                                   : rc;
+    timefmt_iso(acct.created_at, created);
+    return response_json(res, 200,
+                         json_pack("{s:s, s:s?, s:s}", "user_id", acct.id, "email", acct.email,
+                                   "created_at", created));
+}
+
+enum err handle_auth_password(struct request *req, struct response *res)
+{
+    json_t *doc = NULL;
+    struct call *c;
+    enum err rc, rc_new;
+
+    rc = request_json_body(req, &doc);
+    if (rc != ERR_OK)
+        return rc;
+    c = call_new(req, res, CALL_PASSWORD, doc);
+    if (!c) {
+        json_decref(doc);
+        return ERR_NOMEM;
+    }
+    rc = request_json_text(req, doc, "current_password", true, 1, ACCOUNTS_PASSWORD_MAX, true,
+                           &c->password, &c->password_len);
+    rc_new = request_json_text(req, doc, "new_password", true, ACCOUNTS_PASSWORD_MIN,
+                               ACCOUNTS_PASSWORD_MAX, true, &c->new_password,
+                               &c->new_password_len);
+    if (rc == ERR_OK)
+        rc = rc_new;
+    if (rc == ERR_OK)
+        rc = start(c);
+    if (rc != ERR_OK)
+        json_decref(doc);
+    return rc;
+}
+
+enum err handle_auth_delete(struct request *req, struct response *res)
+{
+    json_t *doc = NULL;
+    struct call *c;
+    enum err rc = ERR_OK;
+
+    /* an account without a password (known from outside tokens) sends no body */
+    if (req->body_len > 0)
+        rc = request_json_body(req, &doc);
+    if (rc != ERR_OK)
+        return rc;
+    c = call_new(req, res, CALL_DELETE, doc);
+    if (!c) {
+        json_decref(doc);
+        return ERR_NOMEM;
+    }
+    if (doc)
+        rc = request_json_text(req, doc, "password", false, 1, ACCOUNTS_PASSWORD_MAX, true,
+                               &c->password, &c->password_len);
+    if (rc == ERR_OK)
+        rc = start(c);
+    if (rc != ERR_OK)
+        json_decref(doc);
+    return rc;
+}
