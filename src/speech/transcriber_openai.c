@@ -125,8 +125,7 @@ static void process(void *arg)
         if (res->transport == ERR_OK)
             log_warn("openai: HTTP %ld (attempt %d)", res->status, res->attempts);
         else
-            log_warn("openai: no answer (%s, attempt %d)", err_name(res->transport),
-                     res->attempts);
+            log_warn("openai: no answer (%s, attempt %d)", err_name(res->transport), res->attempts);
         rc = httpc_failure(res, "The transcription service", NULL, why, sizeof(why));
         call_end(c, rc, NULL, why);
     }

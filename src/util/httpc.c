@@ -36,7 +36,7 @@ struct job {
     CURL *easy;
     struct curl_slist *headers;
     char *method, *url;
-    char *service; /* for retry logs */
+    char *service;    /* for retry logs */
     const void *body; /* borrowed */
     size_t body_len;
     long timeout_ms, connect_timeout_ms;

@@ -48,8 +48,8 @@ static void test_backoff(void)
     }
     CHECK_EQ_INT(httpc_backoff_ms(1, "3"), 3000);
     CHECK_EQ_INT(httpc_backoff_ms(1, "0"), 0);
-    CHECK(httpc_backoff_ms(1, "31") <= 500);    /* too long a wait: ours instead */
-    CHECK(httpc_backoff_ms(1, "soon") <= 500);  /* not a number of seconds */
+    CHECK(httpc_backoff_ms(1, "31") <= 500);   /* too long a wait: ours instead */
+    CHECK(httpc_backoff_ms(1, "soon") <= 500); /* not a number of seconds */
     CHECK(httpc_backoff_ms(1, "-1") <= 500);
 }
 
