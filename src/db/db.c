@@ -98,6 +98,30 @@ static enum err run(struct db *db, struct db_conn *c, enum sql_query q, const st
     return rc;
 }
 
+/* Runs a statement and steps to its first row, left open for reading (the caller
+ * finishes or releases c): ERR_NOT_FOUND when there is none. */
+static enum err first_row(struct db *db, struct db_conn *c, enum sql_query q,
+                          const struct db_arg *args, size_t n)
+{
+    enum err rc = db->drv->exec(c, q, args, n);
+
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    return rc;
+}
+
+/* first_row() on a connection of its own. *c gets the connection, or NULL when none
+ * could be had, whatever the result: the caller reads the row, then releases *c. */
+static enum err first_row_alone(struct db *db, enum sql_query q, const struct db_arg *args,
+                                size_t n, struct db_conn **c)
+{
+    enum err rc = db->drv->acquire(db, c);
+
+    if (rc == ERR_OK)
+        rc = first_row(db, *c, q, args, n);
+    return rc;
+}
+
 static enum err begin(struct db *db, struct db_conn *c, bool write)
 {
     return run(db, c, write ? Q_BEGIN_WRITE : Q_BEGIN, NULL, 0, NULL);
@@ -443,9 +467,7 @@ static enum err migrate_one(struct db *db, struct db_conn *c, int64_t version, c
     enum err rc = migration_lock(db, c);
 
     if (rc == ERR_OK)
-        rc = db->drv->exec(c, Q_MIGRATION_APPLIED, args, 1);
-    if (rc == ERR_OK)
-        rc = db->drv->step(c);
+        rc = first_row(db, c, Q_MIGRATION_APPLIED, args, 1);
     db->drv->finish(c);
     if (rc == ERR_NOT_FOUND) {
         rc = db->drv->script(c, sql);
@@ -570,11 +592,7 @@ enum err db_tutorial_exists(struct db *db, const char *id)
         return ERR_INVALID;
     if (!is_uuid(id))
         return ERR_NOT_FOUND;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = db->drv->exec(c, Q_TUTORIAL_EXISTS, args, NARGS(args));
-    if (rc == ERR_OK)
-        rc = db->drv->step(c); /* no row: ERR_NOT_FOUND */
+    rc = first_row_alone(db, Q_TUTORIAL_EXISTS, args, NARGS(args), &c); /* no row: NOT_FOUND */
     db->drv->release(db, c);
     return rc;
 }
@@ -753,11 +771,7 @@ enum err db_stats(struct db *db, const char *user_id, struct drawing_stats *out)
 
     if (!db || !out || !is_uuid(user_id))
         return ERR_INVALID;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = db->drv->exec(c, Q_USER_COUNTS, args, NARGS(args));
-    if (rc == ERR_OK)
-        rc = db->drv->step(c);
+    rc = first_row_alone(db, Q_USER_COUNTS, args, NARGS(args), &c);
     if (rc == ERR_OK)
         rc = db->drv->i64(c, 0, &s.total_drawings);
     if (rc == ERR_OK)
@@ -804,9 +818,7 @@ enum err db_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct ar
     if (rc == ERR_OK)
         rc = begin(db, c, true);
     if (rc == ERR_OK)
-        rc = db->drv->exec(c, Q_JOB_CLAIM, args, NARGS(args));
-    if (rc == ERR_OK)
-        rc = db->drv->step(c); /* none due: ERR_NOT_FOUND */
+        rc = first_row(db, c, Q_JOB_CLAIM, args, NARGS(args)); /* none due: ERR_NOT_FOUND */
     if (rc == ERR_OK)
         rc = db->drv->i64(c, 0, &j.id);
     if (rc == ERR_OK)
@@ -906,11 +918,7 @@ enum err db_pending_get(struct db *db, const char *key, struct arena *a, struct 
 
     if (!db || !key || !a || !out)
         return ERR_INVALID;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = db->drv->exec(c, Q_PENDING_GET, args, NARGS(args));
-    if (rc == ERR_OK)
-        rc = db->drv->step(c);
+    rc = first_row_alone(db, Q_PENDING_GET, args, NARGS(args), &c);
     if (rc == ERR_OK)
         rc = col_text(db, c, 0, a, &type);
     if (rc == ERR_OK) {

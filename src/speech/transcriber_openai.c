@@ -3,9 +3,10 @@
  * whisper.cpp's server, speaches): POST {TRANSCRIBE_URL}/v1/audio/transcriptions
  * as multipart/form-data with file (our WAV), model, language (the primary
  * subtag) and response_format=json; the answer is {"text": "…"}. The key, when
- * set, travels as a bearer token, never in a URL or a log. Retries and timeouts
- * follow util/httpc's policy (GEMINI_RETRIES and GEMINI_TIMEOUT are not reused:
- * the attempt count is fixed at 3 and the timeout at 60 s).
+ * set, travels as a bearer token, never in a URL or a log. The request is a
+ * retried call of util/httpc, whose policy decides what is retried and how long
+ * to wait (GEMINI_RETRIES and GEMINI_TIMEOUT are not reused: the attempt count
+ * is fixed at 3 and the timeout at 60 s per attempt).
  *
  * Ownership: the backend owns its URL and header; a call owns its request body
  * until done has run.
@@ -42,7 +43,6 @@ struct call {
     char *body;
     size_t body_len;
     char content_type[96];
-    int attempt;
     transcribe_done_fn done;
     void *arg;
     struct httpc_response *res;
@@ -98,28 +98,12 @@ static char *build_body(struct call *c, const char *model, const char *lang, con
     return body;
 }
 
-static void on_answer(void *arg, struct httpc_response *res);
-
-static enum err send_attempt(struct call *c, long delay_ms)
-{
-    struct httpc_request req = {
-        .method = "POST",
-        .url = c->o->url,
-        .headers = {c->content_type, c->o->auth_header, NULL},
-        .body = c->body,
-        .body_len = c->body_len,
-        .timeout_ms = TIMEOUT_MS,
-        .max_response = MAX_ANSWER,
-    };
-
-    return httpc_submit(c->o->http, &req, delay_ms, on_answer, c);
-}
-
 static void process(void *arg)
 {
     struct call *c = arg;
     struct httpc_response *res = c->res;
     char why[160];
+    enum err rc;
 
     c->res = NULL;
     if (res->transport == ERR_OK && res->status == 200) {
@@ -137,23 +121,13 @@ static void process(void *arg)
             call_end(c, ERR_OK, trimmed, NULL);
         free(trimmed);
         json_decref(root);
-    } else if (httpc_retryable(res) && c->attempt + 1 < ATTEMPTS) {
-        long delay = httpc_backoff_ms(++c->attempt, res->retry_after);
-        log_info("openai: attempt %d failed (%s %ld), retrying in %ld ms", c->attempt,
-                 err_name(res->transport), res->status, delay);
-        if (send_attempt(c, delay) != ERR_OK)
-            call_end(c, ERR_UNAVAILABLE, NULL, "The transcription service is not available");
-    } else if (res->transport == ERR_TIMEOUT) {
-        call_end(c, ERR_TIMEOUT, NULL, "The transcription service timed out");
-    } else if (res->transport != ERR_OK) {
-        call_end(c, res->transport == ERR_UNAVAILABLE ? ERR_UNAVAILABLE : ERR_UPSTREAM, NULL,
-                 "The transcription service did not answer");
     } else {
-        log_warn("openai: HTTP %ld", res->status);
-        snprintf(why, sizeof(why), "The transcription service %s (HTTP %ld)",
-                 res->status == 429 ? "is busy, try again shortly" : "failed", res->status);
-        call_end(c, res->status == 504 ? ERR_TIMEOUT : res->status == 429 ? ERR_BUSY : ERR_UPSTREAM,
-                 NULL, why);
+        if (res->transport == ERR_OK)
+            log_warn("openai: HTTP %ld (attempt %d)", res->status, res->attempts);
+        else
+            log_warn("openai: no answer (%s, attempt %d)", err_name(res->transport), res->attempts);
+        rc = httpc_failure(res, "The transcription service", NULL, why, sizeof(why));
+        call_end(c, rc, NULL, why);
     }
     httpc_response_free(res);
 }
@@ -172,6 +146,15 @@ static void openai_transcribe(struct transcriber *t, const int16_t *pcm, size_t 
     struct openai *o = (struct openai *)t;
     struct call *c = calloc(1, sizeof(*c));
     char lang[4] = "";
+    struct httpc_request req = {
+        .method = "POST",
+        .url = o->url,
+        .headers = {NULL, o->auth_header, NULL}, /* the content type once it is known */
+        .timeout_ms = TIMEOUT_MS,
+        .max_response = MAX_ANSWER,
+        .attempts = ATTEMPTS,
+        .service = "openai",
+    };
 
     if (!c) {
         done(arg, ERR_NOMEM, NULL, NULL);
@@ -187,7 +170,11 @@ static void openai_transcribe(struct transcriber *t, const int16_t *pcm, size_t 
         call_end(c, ERR_NOMEM, NULL, NULL);
         return;
     }
-    if (send_attempt(c, 0) != ERR_OK)
+    req.headers[0] = c->content_type;
+    req.body = c->body;
+    req.body_len = c->body_len;
+    /* after ERR_OK c is on_answer's: it may have run already */
+    if (httpc_submit(o->http, &req, 0, on_answer, c) != ERR_OK)
         call_end(c, ERR_UNAVAILABLE, NULL, "The transcription service is not available");
 }
 

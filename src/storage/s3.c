@@ -453,16 +453,26 @@ static enum err op_start(struct s3_op *op)
 
 /* ------------------------------------------------------------------ the operations */
 
-static void put_end(struct s3_op *op, enum err rc, struct httpc_response *res)
+/* Whether a PUT or DELETE got the answer it wanted: PUT 200; DELETE 204 or 200, or 404
+ * (deleting what is gone is fine). */
+static bool done_status_ok(const struct s3_op *op, long status)
+{
+    if (strcmp(op->method, "PUT") == 0)
+        return status == 200;
+    return status == 204 || status == 200 || status == 404;
+}
+
+/* The end of a PUT or DELETE: the caller's done gets ERR_OK, ERR_NOMEM or ERR_UNAVAILABLE. */
+static void done_end(struct s3_op *op, enum err rc, struct httpc_response *res)
 {
     storage_done_fn done = op->done;
     void *arg = op->arg;
 
-    if (rc == ERR_OK && res->status != 200) {
+    if (rc == ERR_OK && !done_status_ok(op, res->status)) {
         log_status(op, res);
         rc = ERR_UNAVAILABLE;
     } else if (rc != ERR_OK) {
-        log_error("storage: PUT %s failed (%s)", op->key, err_name(rc));
+        log_error("storage: %s %s failed (%s)", op->method, op_name(op), err_name(rc));
         rc = rc == ERR_NOMEM ? ERR_NOMEM : ERR_UNAVAILABLE;
     }
     httpc_response_free(res);
@@ -475,7 +485,7 @@ static enum err s3_put(struct storage *s, const char *key, const void *data, siz
 {
     struct storage_s3 *s3 = (struct storage_s3 *)s;
     struct s3_op *op =
-        op_new(s3, "PUT", key, NULL, 0, data, len, content_type, S3_MAX_ERROR_BODY, put_end);
+        op_new(s3, "PUT", key, NULL, 0, data, len, content_type, S3_MAX_ERROR_BODY, done_end);
 
     if (op) {
         op->done = done;
@@ -522,26 +532,10 @@ static enum err s3_get(struct storage *s, const char *key, storage_got_fn got, v
     return op_start(op);
 }
 
-static void del_end(struct s3_op *op, enum err rc, struct httpc_response *res)
-{
-    storage_done_fn done = op->done;
-    void *arg = op->arg;
-
-    if (rc == ERR_OK && res->status != 204 && res->status != 200 && res->status != 404) {
-        log_status(op, res);
-        rc = ERR_UNAVAILABLE;
-    } else if (rc != ERR_OK && rc != ERR_NOMEM) {
-        rc = ERR_UNAVAILABLE;
-    }
-    httpc_response_free(res);
-    op_free(op);
-    done(arg, rc);
-}
-
 static enum err s3_del(struct storage *s, const char *key, storage_done_fn done, void *arg)
 {
     struct storage_s3 *s3 = (struct storage_s3 *)s;
-    struct s3_op *op = op_new(s3, "DELETE", key, NULL, 0, NULL, 0, NULL, 0, del_end);
+    struct s3_op *op = op_new(s3, "DELETE", key, NULL, 0, NULL, 0, NULL, 0, done_end);
 
     if (op) {
         op->done = done;

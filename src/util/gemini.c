@@ -1,9 +1,11 @@
 /*
  * gemini.c - generateContent calls over util/httpc:
  *
- *   gemini_generate() (caller's thread)  build the JSON request, submit it
- *   on_answer()       (the httpc thread) hand the answer to the pool
- *   process()         (a pool thread)    parse; retry later, or call done
+ *   gemini_generate() (caller's thread)  build the JSON request, submit it as a
+ *                                        retried call (httpc resends it on 429,
+ *                                        500, 503, 504 or a lost connection)
+ *   on_answer()       (the httpc thread) hand the last answer to the pool
+ *   process()         (a pool thread)    parse, call done
  *
  * The request is written straight into one buffer with the data base64-encoded
  * in place, and kept for retries; the answer (up to 96 MiB) is parsed with
@@ -43,7 +45,6 @@ struct call {
     struct gemini *g;
     char *body; /* the request JSON, sent again on a retry */
     size_t body_len;
-    int attempt;
     gemini_done_fn done;
     void *arg;
     struct httpc_response *res;
@@ -95,26 +96,19 @@ out:
 
 static void on_answer(void *arg, struct httpc_response *res);
 
-static enum err send_attempt(struct call *c, long delay_ms)
-{
-    struct gemini *g = c->g;
-    struct httpc_request req = {
-        .method = "POST",
-        .url = g->url,
-        .headers = {"Content-Type: application/json", g->key_header, NULL},
-        .body = c->body,
-        .body_len = c->body_len,
-        .timeout_ms = g->timeout_ms,
-        .max_response = MAX_ANSWER_BYTES,
-    };
-
-    return httpc_submit(g->http, &req, delay_ms, on_answer, c);
-}
-
 void gemini_generate(struct gemini *g, const char *prompt, const char *mime, const void *data,
                      size_t len, bool image_out, gemini_done_fn done, void *arg)
 {
     struct call *c = calloc(1, sizeof(*c));
+    struct httpc_request req = {
+        .method = "POST",
+        .url = g->url,
+        .headers = {"Content-Type: application/json", g->key_header, NULL},
+        .timeout_ms = g->timeout_ms,
+        .max_response = MAX_ANSWER_BYTES,
+        .attempts = g->retries + 1,
+        .service = "gemini",
+    };
 
     if (!c) {
         done(arg, ERR_NOMEM, NULL, NULL);
@@ -128,7 +122,10 @@ void gemini_generate(struct gemini *g, const char *prompt, const char *mime, con
         call_end(c, ERR_NOMEM, NULL, NULL);
         return;
     }
-    if (send_attempt(c, 0) != ERR_OK)
+    req.body = c->body;
+    req.body_len = c->body_len;
+    /* after ERR_OK c is on_answer's: it may have run already */
+    if (httpc_submit(g->http, &req, 0, on_answer, c) != ERR_OK)
         call_end(c, ERR_UNAVAILABLE, NULL, "The AI service is not available");
 }
 
@@ -231,7 +228,8 @@ static void process(void *arg)
 {
     struct call *c = arg;
     struct httpc_response *res = c->res;
-    char status[48], why[WHY_MAX];
+    char status[48] = "", why[WHY_MAX];
+    enum err rc;
 
     c->res = NULL;
     if (res->transport == ERR_OK && res->status == 200) {
@@ -239,31 +237,16 @@ static void process(void *arg)
         httpc_response_free(res);
         return;
     }
-    if (httpc_retryable(res) && c->attempt < c->g->retries) {
-        long delay = httpc_backoff_ms(++c->attempt, res->retry_after);
-        log_info("gemini: attempt %d failed (%s %ld), retrying in %ld ms", c->attempt,
-                 err_name(res->transport), res->status, delay);
-        httpc_response_free(res);
-        if (send_attempt(c, delay) != ERR_OK)
-            call_end(c, ERR_UNAVAILABLE, NULL, "The AI service is not available");
-        return;
-    }
-    if (res->transport == ERR_TIMEOUT) {
-        log_warn("gemini: timed out after %.1f s", res->seconds);
-        call_end(c, ERR_TIMEOUT, NULL, "The AI service timed out");
-    } else if (res->transport != ERR_OK) {
-        log_warn("gemini: no answer (%s)", err_name(res->transport));
-        call_end(c, res->transport == ERR_UNAVAILABLE ? ERR_UNAVAILABLE : ERR_UPSTREAM, NULL,
-                 "The AI service did not answer");
-    } else {
+    if (res->transport == ERR_OK) {
         error_status(res->body, res->body_len, status, sizeof(status));
-        log_warn("gemini: HTTP %ld %s", res->status, status);
-        snprintf(why, sizeof(why), "The AI service %s (HTTP %ld%s%s)",
-                 res->status == 429 ? "is busy, try again shortly" : "failed", res->status,
-                 status[0] ? " " : "", status);
-        call_end(c, res->status == 504 ? ERR_TIMEOUT : res->status == 429 ? ERR_BUSY : ERR_UPSTREAM,
-                 NULL, why);
+        log_warn("gemini: HTTP %ld %s (attempt %d)", res->status, status, res->attempts);
+    } else if (res->transport == ERR_TIMEOUT) {
+        log_warn("gemini: timed out after %.1f s (attempt %d)", res->seconds, res->attempts);
+    } else {
+        log_warn("gemini: no answer (%s, attempt %d)", err_name(res->transport), res->attempts);
     }
+    rc = httpc_failure(res, "The AI service", status, why, sizeof(why));
+    call_end(c, rc, NULL, why);
     httpc_response_free(res);
 }
 

@@ -4,13 +4,15 @@
  * ones are easy handles in one multi handle, which keeps connections alive and
  * reuses them (and multiplexes over HTTP/2 where the server speaks it).
  * curl_multi_poll() sleeps until a socket is ready, the next delayed request is
- * due, or a submit wakes it.
+ * due, or a submit wakes it. A retried call's job goes back to the delayed list
+ * after a retryable answer, so its caller hears only the last one.
  */
 #include "util/httpc.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,11 +36,14 @@ struct job {
     CURL *easy;
     struct curl_slist *headers;
     char *method, *url;
+    char *service;    /* for retry logs */
     const void *body; /* borrowed */
     size_t body_len;
     long timeout_ms, connect_timeout_ms;
     int64_t start_at_ns;
     int64_t started_ns;
+    int attempts; /* at most, 1 or more */
+    int sent;     /* attempts started so far */
     httpc_done_fn done;
     void *arg;
     struct httpc_response *res; /* filled as the answer arrives */
@@ -67,6 +72,7 @@ static void job_free(struct job *j)
     curl_slist_free_all(j->headers);
     free(j->method);
     free(j->url);
+    free(j->service);
     buf_free(&j->answer);
     httpc_response_free(j->res);
     free(j);
@@ -86,6 +92,7 @@ static void job_finish(struct job *j, enum err transport)
     if (transport != ERR_OK)
         res->status = 0;
     res->seconds = (double)(time_mono_ns() - j->started_ns) / 1e9;
+    res->attempts = j->sent;
     j->done(j->arg, res);
     job_free(j);
 }
@@ -124,6 +131,7 @@ static enum err job_start(struct httpc *c, struct job *j)
     CURL *e = curl_easy_init();
     bool ok;
 
+    j->sent++; /* a start that fails counts: it ends as ERR_UPSTREAM, which is retried */
     if (!e)
         return ERR_NOMEM;
     j->easy = e;
@@ -185,6 +193,47 @@ static void delayed_insert(struct httpc *c, struct job *j)
     *p = j;
 }
 
+/* Ready for another attempt: no transfer, no answer yet. */
+static void job_reset(struct job *j)
+{
+    if (j->easy)
+        curl_easy_cleanup(j->easy);
+    j->easy = NULL;
+    buf_free(&j->answer); /* keeps max */
+    free(j->res->retry_after);
+    j->res->retry_after = NULL;
+    j->res->status = 0;
+}
+
+/*
+ * An attempt of j (no longer running) ended with transport: the job goes back to the
+ * delayed list for another attempt if the answer is retryable and it has attempts left,
+ * else the caller gets the answer and the job is freed.
+ */
+static void job_end(struct httpc *c, struct job *j, enum err transport)
+{
+    struct httpc_response *res = j->res;
+    long wait;
+
+    res->transport = transport;
+    if (transport != ERR_OK)
+        res->status = 0;
+    if (j->sent >= j->attempts || !httpc_retryable(res)) {
+        job_finish(j, transport);
+        return;
+    }
+    wait = httpc_backoff_ms(j->sent, res->retry_after);
+    if (transport == ERR_OK)
+        log_info("%s: attempt %d of %d failed (HTTP %ld), retrying in %ld ms", j->service,
+                 j->sent, j->attempts, res->status, wait);
+    else
+        log_info("%s: attempt %d of %d failed (%s), retrying in %ld ms", j->service, j->sent,
+                 j->attempts, err_name(transport), wait);
+    job_reset(j);
+    j->start_at_ns = time_mono_ns() + (int64_t)wait * 1000000;
+    delayed_insert(c, j);
+}
+
 static void fail_list(struct job *j, enum err why)
 {
     while (j) {
@@ -217,7 +266,7 @@ static void collect_done(struct httpc *c)
                       j->answer.too_big ? " (answer too large)" : "");
         }
         running_remove(c, j);
-        job_finish(j, transport);
+        job_end(c, j, transport);
     }
 }
 
@@ -248,8 +297,8 @@ static void *loop(void *arg)
             struct job *j = c->delayed;
             c->delayed = j->next;
             if (job_start(c, j) != ERR_OK) {
-                log_error("httpc: cannot start a %s transfer", j->method);
-                job_finish(j, ERR_UPSTREAM);
+                log_error("%s: cannot start a %s transfer", j->service, j->method);
+                job_end(c, j, ERR_UPSTREAM);
             }
         }
         curl_multi_perform(c->multi, &still);
@@ -287,6 +336,8 @@ enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
     j->body_len = req->body_len;
     j->method = strdup(req->method ? req->method : "GET");
     j->url = req->url ? strdup(req->url) : NULL;
+    j->service = strdup(req->service ? req->service : "httpc");
+    j->attempts = req->attempts > 1 ? req->attempts : 1;
     j->res = calloc(1, sizeof(*j->res));
     j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
     j->connect_timeout_ms =
@@ -294,7 +345,7 @@ enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
     j->answer.max = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE;
     j->done = done;
     j->arg = arg;
-    if (!j->method || !j->url || !j->res)
+    if (!j->method || !j->url || !j->service || !j->res)
         goto fail;
     for (size_t i = 0; i < HTTPC_MAX_HEADERS && req->headers[i]; i++) {
         struct curl_slist *h = curl_slist_append(j->headers, req->headers[i]);
@@ -353,6 +404,27 @@ long httpc_backoff_ms(int attempt, const char *retry_after)
     if (!id_random(&r, sizeof(r)))
         r = 0;
     return ms + (long)(r % (unsigned long)(ms + 1));
+}
+
+enum err httpc_failure(const struct httpc_response *res, const char *service, const char *code,
+                       char *why, size_t cap)
+{
+    bool has_code = code && code[0];
+
+    if (res->transport == ERR_TIMEOUT) {
+        snprintf(why, cap, "%s timed out", service);
+        return ERR_TIMEOUT;
+    }
+    if (res->transport != ERR_OK) {
+        snprintf(why, cap, "%s did not answer", service);
+        return res->transport == ERR_UNAVAILABLE ? ERR_UNAVAILABLE : ERR_UPSTREAM;
+    }
+    snprintf(why, cap, "%s %s (HTTP %ld%s%s)", service,
+             res->status == 429 ? "is busy, try again shortly" : "failed", res->status,
+             has_code ? " " : "", has_code ? code : "");
+    if (res->status == 504)
+        return ERR_TIMEOUT;
+    return res->status == 429 ? ERR_BUSY : ERR_UPSTREAM;
 }
 
 void httpc_response_free(struct httpc_response *res)

@@ -7,12 +7,14 @@
  * callback, later, on the client's thread. Callbacks must be quick (queue the
  * real work elsewhere, e.g. on a pool): every other transfer waits while one
  * runs. A request may be delayed (for retry back-off) without holding anything
- * but its queue node.
+ * but its queue node. A request with attempts > 1 is a retried call: on a
+ * retryable answer (httpc_retryable) the client itself sends it again after
+ * httpc_backoff_ms(), and the callback sees only the last answer.
  *
  * httpc.c is the only file that drives libcurl's multi interface; it owns the
- * easy handles. Ownership: httpc_submit() copies the method, URL and headers;
- * the body is borrowed and must stay valid until the callback runs (so a retry
- * sends the same bytes without a copy); the response handed to the callback is
+ * easy handles. Ownership: httpc_submit() copies the method, URL, headers and
+ * service name; the body is borrowed and must stay valid until the callback runs
+ * (so a retry sends the same bytes without a copy); the response handed to the callback is
  * the callback's to keep and free with httpc_response_free(). Thread-safe:
  * submit from any thread.
  */
@@ -40,6 +42,11 @@ struct httpc_request {
     long connect_timeout_ms; /* 0 = 10 s (never above timeout_ms) */
     size_t max_response;     /* bigger answers fail as ERR_UPSTREAM with
                               * too_big set; 0 = 64 MiB */
+    int attempts;            /* sends at most: after a retryable answer (httpc_retryable)
+                              * the client waits httpc_backoff_ms() (Retry-After honoured)
+                              * and sends the same request again; 0 or 1 = once. Every
+                              * attempt has its own timeout_ms */
+    const char *service;     /* names the call in retry logs ("gemini"); copied; NULL = "httpc" */
 };
 
 struct httpc_response {
@@ -50,7 +57,8 @@ struct httpc_response {
     size_t body_len;
     bool too_big;      /* transport ERR_UPSTREAM because the answer outgrew max_response */
     char *retry_after; /* the Retry-After header's value, or NULL */
-    double seconds;    /* time from start of transfer to completion */
+    double seconds;    /* time from start of the last attempt's transfer to completion */
+    int attempts;      /* attempts started, the last one included (0: none could start) */
 };
 
 typedef void (*httpc_done_fn)(void *arg, struct httpc_response *res);
@@ -59,10 +67,12 @@ typedef void (*httpc_done_fn)(void *arg, struct httpc_response *res);
 enum err httpc_open(long max_connections, struct httpc **out);
 
 /*
- * Queues req, to start after delay_ms (0: now). done(arg, res) is called exactly once,
- * on the client's thread, with a response the callback owns — also when the client
- * closes before the transfer ends (transport ERR_UNAVAILABLE). Returns ERR_NOMEM, or
- * ERR_UNAVAILABLE when the client is closing, without calling done.
+ * Queues req, to start after delay_ms (0: now), and to be sent again up to req->attempts
+ * in all. done(arg, res) is called exactly once, on the client's thread, with the last
+ * attempt's response, which the callback owns — also when the client closes before the
+ * transfer ends (transport ERR_UNAVAILABLE). Returns ERR_NOMEM, or ERR_UNAVAILABLE when
+ * the client is closing, without calling done. After ERR_OK, arg belongs to done: done
+ * may already have run (and freed it) before httpc_submit() returns.
  */
 enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms, httpc_done_fn done,
                       void *arg);
@@ -76,6 +86,18 @@ bool httpc_retryable(const struct httpc_response *res);
 /* The wait before retry number attempt (1-based): 250 ms doubling up to 8 s, plus full
  * jitter; or the server's Retry-After when it names a wait of at most 30 s. */
 long httpc_backoff_ms(int attempt, const char *retry_after);
+
+/*
+ * What a final answer that is not the success the caller wanted means, for a service
+ * the user knows by name (e.g. "The AI service"): returns ERR_TIMEOUT for a timeout or
+ * HTTP 504, ERR_BUSY for 429, ERR_UNAVAILABLE when the client closed, else ERR_UPSTREAM;
+ * and writes a client-safe sentence into why (cap bytes, truncated to fit, always
+ * NUL-terminated): "<service> timed out", "<service> did not answer", "<service> is
+ * busy, try again shortly (HTTP 429 <code>)" or "<service> failed (HTTP <status> <code>)".
+ * code (the service's own error word, may be NULL or "") is borrowed; cap > 0. Pure.
+ */
+enum err httpc_failure(const struct httpc_response *res, const char *service, const char *code,
+                       char *why, size_t cap);
 
 /* Fails every transfer still in flight or waiting (their callbacks run, with
  * ERR_UNAVAILABLE) and stops the thread; later submits get ERR_UNAVAILABLE. The
