@@ -42,6 +42,8 @@ enum sql_query {
     Q_PENDING_ADD,
     Q_PENDING_GET,
     Q_PENDING_DONE,
+    Q_DRAWINGS_LOCK_MANY,
+    Q_DRAWINGS_DELETE_MANY,
     SQL_COUNT
 };
 
