@@ -30,5 +30,9 @@ enum err handle_tutorials_list(struct request *req, struct response *res);
 enum err handle_media(struct request *req, struct response *res);
 enum err handle_media_pending(struct request *req, struct response *res);
 
+/* manage.c */
+enum err handle_drawing_download(struct request *req, struct response *res);
+enum err handle_drawings_bulk_delete(struct request *req, struct response *res);
+
 /* health.c */
 enum err handle_health(struct request *req, struct response *res);

@@ -53,6 +53,11 @@ enum err request_invalid(struct request *req, const char *where, const char *nam
                                       "msg", msg, "input"));
 }
 
+enum err request_invalid_entry(struct request *req, json_t *entry)
+{
+    return add_invalid(req, entry);
+}
+
 /* Code points in s if it is valid UTF-8 without NUL bytes, else -1. */
 static long long utf8_chars(const unsigned char *s, size_t n)
 {

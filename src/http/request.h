@@ -140,6 +140,11 @@ enum err request_form_uuid(struct request *req, const char *name, char out[ID_UU
  */
 enum err request_json_body(struct request *req, json_t **out);
 
+/* Adds a ready-made entry to FastAPI's validation list (steals it: a {"type", "loc",
+ * "msg", "input", ...} object, for a loc request_invalid cannot write, such as
+ * ["body", "ids", 3]); returns ERR_VALIDATION. */
+enum err request_invalid_entry(struct request *req, json_t *entry);
+
 /* Parses raw as a UUID into out, or adds a 422 uuid_parsing entry at [where, name]. */
 enum err request_uuid(struct request *req, const char *where, const char *name, const char *raw,
                       char out[ID_UUID_LEN]);
