@@ -12,6 +12,7 @@
  */
 #include "drawings.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,21 +196,21 @@ static enum err legacy_data_url(const char *url, void **png, size_t *len)
     return rc;
 }
 
-/* drawings_original's reading from storage: maps the outcome, then hands it on. */
-struct original_read {
+/* drawings_image_read's reading from storage: maps the outcome, then hands it on. */
+struct image_read {
     storage_got_fn got;
     void *arg;
     char key[STORAGE_KEY_MAX];
 };
 
-static void on_original(void *arg, enum err rc, void *png, size_t len)
+static void on_image(void *arg, enum err rc, void *png, size_t len)
 {
-    struct original_read *r = arg;
+    struct image_read *r = arg;
     storage_got_fn got = r->got;
     void *got_arg = r->arg;
 
     if (rc != ERR_OK && rc != ERR_NOMEM) {
-        log_warn("drawings: cannot read the original %s (%s)", r->key, err_name(rc));
+        log_warn("drawings: cannot read the image %s (%s)", r->key, err_name(rc));
         /* a row whose object is missing is our fault (500), not a reason to retry */
         if (rc != ERR_UNAVAILABLE)
             rc = ERR_INTERNAL;
@@ -228,28 +229,58 @@ static void give_copy(const void *bytes, size_t len, storage_got_fn got, void *a
     got(arg, copy ? ERR_OK : ERR_NOMEM, copy, copy ? len : 0);
 }
 
-enum err drawings_original(struct app *app, const char *user_id, const char *drawing_id,
-                           storage_got_fn got, void *arg, const char **why)
+enum err drawings_image_find(struct app *app, const char *user_id, const char *drawing_id,
+                             int64_t which, struct arena *a, struct drawing_image *out,
+                             const char **why)
 {
-    struct arena *a = arena_new();
-    struct original_read *r = NULL;
-    struct db_pending p;
     struct drawing d;
-    void *png = NULL;
-    size_t len = 0;
-    enum err rc = a ? db_drawing_get(app->db, user_id, drawing_id, a, &d) : ERR_NOMEM;
+    enum err rc = db_drawing_get(app->db, user_id, drawing_id, a, &d);
+    int64_t number;
 
     if (rc == ERR_NOT_FOUND)
         *why = "Drawing not found";
     if (rc != ERR_OK)
-        goto out;
-    if (strncmp(d.original_key, "data:", 5) == 0) {
-        rc = legacy_data_url(d.original_key, &png, &len);
+        return rc;
+    number = which == DRAWINGS_EDIT_LATEST ? (int64_t)d.n_edits : which;
+    if (number < 0 || (uint64_t)number > d.n_edits ||
+        (which == DRAWINGS_EDIT_LATEST && d.n_edits == 0)) {
+        *why = "Edit not found";
+        return ERR_NOT_FOUND;
+    }
+    out->number = number;
+    out->key = number == 0 ? d.original_key : d.edits[number - 1].image_key;
+    out->pending = number == 0 ? d.original_pending : d.edits[number - 1].image_pending;
+    return ERR_OK;
+}
+
+enum err drawings_image_file(struct app *app, const struct drawing_image *img,
+                             struct storage_file *out)
+{
+    if (img->pending || strncmp(img->key, "data:", 5) == 0)
+        return ERR_UNSUPPORTED;
+    return storage_open_file(app->storage, img->key, out);
+}
+
+enum err drawings_image_read(struct app *app, const struct drawing_image *img,
+                             storage_got_fn got, void *arg)
+{
+    struct arena *a = NULL;
+    struct image_read *r = NULL;
+    struct db_pending p;
+    void *png = NULL;
+    size_t len = 0;
+    enum err rc = ERR_NOT_FOUND;
+
+    if (strncmp(img->key, "data:", 5) == 0) {
+        rc = legacy_data_url(img->key, &png, &len);
         if (rc == ERR_OK)
             got(arg, ERR_OK, png, len);
-        goto out;
+        return rc;
     }
-    rc = d.original_pending ? db_pending_get(app->db, d.original_key, a, &p) : ERR_NOT_FOUND;
+    if (img->pending) {
+        a = arena_new();
+        rc = a ? db_pending_get(app->db, img->key, a, &p) : ERR_NOMEM;
+    }
     if (rc == ERR_OK) {
         give_copy(p.bytes, p.len, got, arg);
         goto out;
@@ -257,37 +288,149 @@ enum err drawings_original(struct app *app, const char *user_id, const char *dra
     if (rc != ERR_NOT_FOUND) /* not pending (any more): in storage */
         goto out;
     r = calloc(1, sizeof(*r));
-    rc = r && strlen(d.original_key) < sizeof(r->key) ? ERR_OK : ERR_NOMEM;
+    rc = r && strlen(img->key) < sizeof(r->key) ? ERR_OK : ERR_NOMEM;
     if (rc != ERR_OK)
         goto out;
     r->got = got;
     r->arg = arg;
-    strcpy(r->key, d.original_key);
-    rc = storage_get_async(app->storage, d.original_key, on_original, r);
+    strcpy(r->key, img->key);
+    rc = storage_get_async(app->storage, img->key, on_image, r);
     if (rc == ERR_OK)
-        r = NULL; /* on_original frees it */
+        r = NULL; /* on_image frees it */
+    if (rc == ERR_NOT_FOUND) {
+        log_warn("drawings: a row names %s, which is not a key", img->key);
+        rc = ERR_INTERNAL;
+    }
 out:
     free(r);
     arena_free(a);
     return rc;
 }
 
-/* Deletes a stored object, or queues its deletion. Pending and data: images were
- * never stored: their bytes went with the row. */
-static void delete_object(struct app *app, const char *key, bool pending)
+enum err drawings_original(struct app *app, const char *user_id, const char *drawing_id,
+                           storage_got_fn got, void *arg, const char **why)
 {
-    enum err rc;
+    struct arena *a = arena_new();
+    struct drawing_image img;
+    enum err rc = a ? drawings_image_find(app, user_id, drawing_id, 0, a, &img, why) : ERR_NOMEM;
 
-    if (!key || pending || strncmp(key, "data:", 5) == 0 ||
-        storage_del(app->storage, key) == ERR_OK)
-        return;
-    rc = db_job_add(app->db, JOB_DELETE, key);
+    if (rc == ERR_OK)
+        rc = drawings_image_read(app, &img, got, arg);
+    arena_free(a);
+    return rc;
+}
+
+/*
+ * Deleting the objects of deleted rows: every delete is started at once (with S3 they
+ * wait on the HTTP client's loop together, so n objects take one round trip, and one
+ * deadline when storage is down, not n), then this thread waits for them all; each
+ * one storage refused is queued as a delete job. The batch lives on the waiting
+ * thread's stack; a callback touches it only under mu, and last.
+ */
+struct object_del {
+    struct del_batch *batch;
+    const char *key; /* borrowed from the caller's records */
+    enum err rc;
+};
+
+struct del_batch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t left; /* under mu: deletes not ended, plus one while still starting them */
+};
+
+static void on_object_deleted(void *arg, enum err rc)
+{
+    struct object_del *o = arg;
+    struct del_batch *b = o->batch;
+
+    pthread_mutex_lock(&b->mu);
+    o->rc = rc;
+    if (--b->left == 0)
+        pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Pending and data: images were never stored: their bytes went with the row. */
+static bool is_stored(const char *key, bool pending)
+{
+    return key && !pending && strncmp(key, "data:", 5) != 0;
+}
+
+/* Adds d's stored objects to objs (room for 2 + 2 * n_edits more); returns how many. */
+static size_t stored_objects(const struct drawing *d, struct object_del *objs)
+{
+    size_t n = 0;
+
+    if (is_stored(d->original_key, d->original_pending))
+        objs[n++].key = d->original_key;
+    if (is_stored(d->thumbnail_key, d->thumbnail_pending))
+        objs[n++].key = d->thumbnail_key;
+    for (size_t i = 0; i < d->n_edits; i++) {
+        if (is_stored(d->edits[i].image_key, d->edits[i].image_pending))
+            objs[n++].key = d->edits[i].image_key;
+        if (is_stored(d->edits[i].thumbnail_key, d->edits[i].thumbnail_pending))
+            objs[n++].key = d->edits[i].thumbnail_key;
+    }
+    return n;
+}
+
+/* A delete that failed: queued for the jobs worker, or left to `novadraw gc`. */
+static void queue_delete(struct app *app, const char *key)
+{
+    enum err rc = db_job_add(app->db, JOB_DELETE, key);
+
     if (rc == ERR_OK)
         log_warn("drawings: could not delete object %s; queued for retry", key);
     else
         log_warn("drawings: could not delete object %s nor queue it (%s); `novadraw gc` will "
                  "find it",
                  key, err_name(rc));
+}
+
+/* Deletes the stored objects of the n deleted drawings ds, or queues their deletion. */
+static void delete_objects(struct app *app, const struct drawing *ds, size_t n)
+{
+    struct del_batch b = {.left = 1};
+    struct object_del *objs;
+    size_t cap = 0, n_objs = 0;
+
+    for (size_t i = 0; i < n; i++)
+        cap += 2 + 2 * ds[i].n_edits;
+    objs = calloc(cap ? cap : 1, sizeof(*objs));
+    if (!objs) {
+        log_error("drawings: out of memory deleting the objects of %zu drawings; `novadraw gc` "
+                  "will find them",
+                  n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        n_objs += stored_objects(&ds[i], objs + n_objs);
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    for (size_t i = 0; i < n_objs; i++) {
+        enum err rc;
+
+        objs[i].batch = &b;
+        pthread_mutex_lock(&b.mu);
+        b.left++;
+        pthread_mutex_unlock(&b.mu);
+        rc = storage_del_async(app->storage, objs[i].key, on_object_deleted, &objs[i]);
+        if (rc != ERR_OK) /* not started: ended at once, as refused */
+            on_object_deleted(&objs[i], rc);
+    }
+    pthread_mutex_lock(&b.mu);
+    b.left--; /* all started */
+    while (b.left > 0)
+        pthread_cond_wait(&b.cv, &b.mu);
+    pthread_mutex_unlock(&b.mu);
+    pthread_cond_destroy(&b.cv);
+    pthread_mutex_destroy(&b.mu);
+    for (size_t i = 0; i < n_objs; i++) {
+        if (objs[i].rc != ERR_OK)
+            queue_delete(app, objs[i].key);
+    }
+    free(objs);
 }
 
 enum err drawings_delete(struct app *app, const char *user_id, const char *id, struct arena *a)
@@ -297,12 +440,25 @@ enum err drawings_delete(struct app *app, const char *user_id, const char *id, s
 
     if (rc != ERR_OK)
         return rc;
-    delete_object(app, d.original_key, d.original_pending);
-    delete_object(app, d.thumbnail_key, d.thumbnail_pending);
-    for (size_t i = 0; i < d.n_edits; i++) {
-        delete_object(app, d.edits[i].image_key, d.edits[i].image_pending);
-        delete_object(app, d.edits[i].thumbnail_key, d.edits[i].thumbnail_pending);
+    delete_objects(app, &d, 1);
+    return ERR_OK;
+}
+
+enum err drawings_delete_many(struct app *app, const char *user_id, const char *const *ids,
+                              size_t n, struct arena *a, bool *deleted)
+{
+    struct drawing *ds = NULL;
+    size_t n_ds = 0;
+    enum err rc = db_drawings_delete_many(app->db, user_id, ids, n, a, &ds, &n_ds);
+
+    if (rc != ERR_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        deleted[i] = false;
+        for (size_t k = 0; k < n_ds && !deleted[i]; k++)
+            deleted[i] = strcmp(ids[i], ds[k].id) == 0;
     }
+    delete_objects(app, ds, n_ds);
     return ERR_OK;
 }
 

@@ -74,20 +74,63 @@ enum err drawings_record_new(struct app *app, struct drawing *d, struct stored_i
 enum err drawings_record_edit(struct app *app, const char *user_id, const char *drawing_id,
                               struct edit *e, struct stored_image *img, const char **why);
 
+/* Which image of a drawing drawings_image_find() locates: 0 its original, N >= 1 its
+ * Nth edit (edited_images_urls order), or this: its last edit. */
+#define DRAWINGS_EDIT_LATEST (-1)
+
+/* One image of a drawing, located for reading. */
+struct drawing_image {
+    const char *key; /* its storage key (or a legacy data: URL), in the finder's arena */
+    bool pending;    /* kept in the database until storage takes it */
+    int64_t number;  /* 0 the original, N the Nth edit (what "latest" resolved to) */
+};
+
 /*
- * Reads the PNG of user_id's drawing's original: from the database while it is
- * pending, else from storage without waiting. got(arg, rc, png, len) runs once (maybe
- * before this returns), png malloc'd and the callee's; rc ERR_UNAVAILABLE (storage),
- * or ERR_INTERNAL for a row whose object is missing. Returns an error (with a
- * client-safe *why when there is one), and got never runs, if the drawing is not
- * user_id's (ERR_NOT_FOUND) or the database fails.
+ * Locates image `which` of user_id's drawing (the ownership check is the query) into
+ * *out, strings in a. ERR_NOT_FOUND with *why = "Drawing not found" if the drawing is
+ * not user_id's, or "Edit not found" if it has no such edit; another error if the
+ * database fails.
  */
+enum err drawings_image_find(struct app *app, const char *user_id, const char *drawing_id,
+                             int64_t which, struct arena *a, struct drawing_image *out,
+                             const char **why);
+
+/* The image's stored object opened for zero-copy serving, when the backend serves files
+ * (local) and the image is stored; ERR_UNSUPPORTED while it is pending (or a legacy
+ * data: URL), ERR_NOT_FOUND when the backend has no files or the object is absent: read
+ * it with drawings_image_read() instead. out->fd is the caller's to close. */
+enum err drawings_image_file(struct app *app, const struct drawing_image *img,
+                             struct storage_file *out);
+
+/*
+ * Reads the image's PNG: from the database while it is pending, else from storage
+ * without waiting (S3: got runs on the HTTP client's thread). got(arg, rc, png, len)
+ * runs once (maybe before this returns), png malloc'd and the callee's; rc
+ * ERR_UNAVAILABLE (storage), or ERR_INTERNAL for a row whose object is missing.
+ * Returns an error, and got never runs, if the database fails or nothing could start.
+ * img is borrowed until this returns.
+ */
+enum err drawings_image_read(struct app *app, const struct drawing_image *img,
+                             storage_got_fn got, void *arg);
+
+/* drawings_image_find() of the original, then drawings_image_read(). */
 enum err drawings_original(struct app *app, const char *user_id, const char *drawing_id,
                            storage_got_fn got, void *arg, const char **why);
 
-/* Deletes user_id's drawing, then its stored objects (a failure queues a delete job).
- * ERR_NOT_FOUND if not theirs. */
+/* Deletes user_id's drawing, then its stored objects, all at once (a failure queues a
+ * delete job). ERR_NOT_FOUND if not theirs. */
 enum err drawings_delete(struct app *app, const char *user_id, const char *id, struct arena *a);
+
+/*
+ * Deletes those of user_id's drawings among ids[0..n) (canonical UUIDs, 1 <= n <=
+ * DB_DELETE_MANY_MAX) in one transaction, then their stored objects, as
+ * drawings_delete() does (every object at once; a failure queues a delete job).
+ * deleted[i] (n of them, the caller's) says whether ids[i] was deleted: false for an
+ * id that does not exist or is another user's. Blocks until the objects are deleted
+ * (at most one storage deadline).
+ */
+enum err drawings_delete_many(struct app *app, const char *user_id, const char *const *ids,
+                              size_t n, struct arena *a, bool *deleted);
 
 /*
  * The URL a client fetches an image from: the stored object's; while it is pending,

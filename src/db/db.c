@@ -730,6 +730,93 @@ enum err db_drawing_delete(struct db *db, const char *user_id, const char *id, s
     return rc;
 }
 
+/* A JSON array of the canonical UUIDs among ids (the others skipped) in the arena, for
+ * IDS_IN (queries.inc); *count gets how many it holds. No escaping: a UUID needs none. */
+static char *id_array(const char *const *ids, size_t n, struct arena *a, size_t *count)
+{
+    char *json = arena_alloc(a, 2 + n * (ID_UUID_LEN + 2) + 1), *p = json;
+
+    *count = 0;
+    if (!json)
+        return NULL;
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (!is_uuid(ids[i]))
+            continue;
+        if (*count > 0)
+            *p++ = ',';
+        *p++ = '"';
+        memcpy(p, ids[i], ID_UUID_LEN - 1);
+        p += ID_UUID_LEN - 1;
+        *p++ = '"';
+        (*count)++;
+    }
+    *p++ = ']';
+    *p = '\0';
+    return json;
+}
+
+enum err db_drawings_delete_many(struct db *db, const char *user_id, const char *const *ids,
+                                 size_t n, struct arena *a, struct drawing **out, size_t *n_out)
+{
+    struct db_conn *c = NULL;
+    struct drawing *ds = NULL;
+    const char **found = NULL;
+    size_t n_ds = 0, n_valid = 0, n_found = 0;
+    int64_t changed = 0;
+    char *json;
+    enum err rc;
+
+    if (!db || !a || !out || !n_out || !ids || n < 1 || n > DB_DELETE_MANY_MAX ||
+        !is_uuid(user_id))
+        return ERR_INVALID;
+    json = id_array(ids, n, a, &n_valid);
+    if (!json)
+        return ERR_NOMEM;
+    if (n_valid == 0) { /* nobody's drawings */
+        *out = NULL;
+        *n_out = 0;
+        return ERR_OK;
+    }
+    const struct db_arg args[] = {ARG_T(json), ARG_T(user_id)};
+
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_DRAWINGS_LOCK_MANY, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = read_drawings(db, c, 0, a, &ds, &n_ds, NULL); /* finishes the statement */
+    else
+        db->drv->finish(c);
+    if (rc == ERR_OK && n_ds > 0) {
+        /* exactly the rows read (and locked) go */
+        found = arena_alloc(a, n_ds * sizeof(*found));
+        rc = found ? ERR_OK : ERR_NOMEM;
+        for (size_t i = 0; i < n_ds && rc == ERR_OK; i++)
+            found[i] = ds[i].id;
+        json = rc == ERR_OK ? id_array(found, n_ds, a, &n_found) : NULL;
+        if (rc == ERR_OK && !json)
+            rc = ERR_NOMEM;
+        const struct db_arg del[] = {ARG_T(json), ARG_T(user_id)};
+        if (rc == ERR_OK)
+            rc = run(db, c, Q_DRAWINGS_DELETE_MANY, del, NARGS(del), &changed); /* edits cascade */
+        if (rc == ERR_OK && changed != (int64_t)n_ds) {
+            log_error("db: delete drawings: %lld rows read, %lld deleted", (long long)n_ds,
+                      (long long)changed);
+            rc = ERR_INTERNAL;
+        }
+    }
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    if (rc == ERR_OK) {
+        *out = ds;
+        *n_out = n_ds;
+    }
+    db->drv->release(db, c);
+    return rc;
+}
+
 /* updated_at becomes the edit's created_at. */
 enum err db_edit_append(struct db *db, const char *user_id, const char *drawing_id,
                         const struct edit *e, const struct db_pending *pending, size_t n_pending)

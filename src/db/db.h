@@ -133,6 +133,18 @@ enum err db_drawing_list(struct db *db, const char *user_id, int64_t offset, int
  * so the caller can delete the objects. ERR_NOT_FOUND if absent or not user_id's. */
 enum err db_drawing_delete(struct db *db, const char *user_id, const char *id, struct arena *a,
                            struct drawing *out);
+/*
+ * Deletes those of user_id's drawings whose ids are among ids[0..n) (1 <= n <=
+ * DB_DELETE_MANY_MAX), with their edits and pending objects, in one transaction of two
+ * statements (the rows read under lock, then deleted) whatever n is. An id that is
+ * absent, another user's, not a canonical UUID or repeated is skipped. *out receives the
+ * *n_out drawings deleted, in no particular order, with their storage keys (as
+ * db_drawing_delete gives them), so the caller can delete the objects and tell which
+ * ids were found.
+ */
+#define DB_DELETE_MANY_MAX 1000
+enum err db_drawings_delete_many(struct db *db, const char *user_id, const char *const *ids,
+                                 size_t n, struct arena *a, struct drawing **out, size_t *n_out);
 /* Appends an edit to user_id's drawing and bumps updated_at, keeping the pending
  * objects as db_drawing_insert does, in one transaction. ERR_NOT_FOUND if not theirs. */
 enum err db_edit_append(struct db *db, const char *user_id, const char *drawing_id,

@@ -38,14 +38,13 @@
 #define MAX_ARGS 8            /* parameters of the longest statement, with room */
 #define I64_LEN 24            /* "-9223372036854775808" and a NUL, with room */
 
-_Static_assert(SQL_COUNT <= 64, "struct db_conn keeps one bit per statement");
 
 struct db_pg;
 
 struct db_conn {
     struct db_pg *owner;
     PGconn *pg;
-    uint64_t prepared;    /* bit i: statement i is prepared on this connection */
+    bool prepared[SQL_COUNT]; /* statement i is prepared on this connection */
     bool fresh;           /* no statement has succeeded since it was borrowed */
     PGresult *res;        /* the statement being read, or NULL */
     int row;              /* its current row; -1 before the first step */
@@ -171,7 +170,7 @@ out:
 /* Reconnects a broken connection with the same parameters; its statements are gone. */
 static enum err conn_reset(const struct db_pg *p, struct db_conn *c)
 {
-    c->prepared = 0;
+    memset(c->prepared, 0, sizeof(c->prepared));
     PQreset(c->pg);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         const char *msg = PQerrorMessage(c->pg);
@@ -307,13 +306,13 @@ static bool exec_once(struct db_conn *c, enum sql_query q, const struct db_arg *
     ExecStatusType st;
 
     snprintf(name, sizeof(name), "nd%d", (int)q);
-    if (!(c->prepared & (UINT64_C(1) << q))) {
+    if (!c->prepared[q]) {
         c->res = PQprepare(c->pg, name, sql_text(DIALECT_POSTGRES, q), 0, NULL);
         if (!c->res || PQresultStatus(c->res) != PGRES_COMMAND_OK)
             return false;
         PQclear(c->res);
         c->res = NULL;
-        c->prepared |= UINT64_C(1) << q;
+        c->prepared[q] = true;
     }
     for (size_t i = 0; i < n; i++) {
         values[i] = args[i].type == ARG_NULL ? NULL : args[i].p;

@@ -38,6 +38,9 @@ enum err handle_auth_logout(struct request *req, struct response *res);
 enum err handle_auth_me(struct request *req, struct response *res);
 enum err handle_auth_password(struct request *req, struct response *res);
 enum err handle_auth_delete(struct request *req, struct response *res);
+/* manage.c */
+enum err handle_drawing_download(struct request *req, struct response *res);
+enum err handle_drawings_bulk_delete(struct request *req, struct response *res);
 
 /* health.c */
 enum err handle_health(struct request *req, struct response *res);

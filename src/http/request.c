@@ -55,6 +55,10 @@ enum err request_invalid(struct request *req, const char *where, const char *nam
                                       "msg", msg, "input"));
 }
 
+enum err request_invalid_entry(struct request *req, json_t *entry)
+{
+    return add_invalid(req, entry);
+}
 
 /* The length rules of a text field at ["body", name] (too_large: more than max
  * bytes arrived and were dropped); secret: the input is never echoed. */

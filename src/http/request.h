@@ -155,6 +155,10 @@ enum err request_json_or_form_body(struct request *req, json_t **out);
  */
 enum err request_json_text(struct request *req, json_t *doc, const char *name, bool required,
                            size_t min, size_t max, bool secret, const char **out, size_t *len);
+/* Adds a ready-made entry to FastAPI's validation list (steals it: a {"type", "loc",
+ * "msg", "input", ...} object, for a loc request_invalid cannot write, such as
+ * ["body", "ids", 3]); returns ERR_VALIDATION. */
+enum err request_invalid_entry(struct request *req, json_t *entry);
 
 /* Parses raw as a UUID into out, or adds a 422 uuid_parsing entry at [where, name]. */
 enum err request_uuid(struct request *req, const char *where, const char *name, const char *raw,

@@ -747,6 +747,120 @@ static void test_pending(struct db *db, const char *user_a, int64_t t)
     arena_free(a);
 }
 
+/* db_drawings_delete_many: one user's drawings among a list of ids, in one transaction;
+ * others' ids, unknown ones, malformed ones and repeats are skipped. */
+static const struct drawing *find_id(const struct drawing *ds, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ds[i].id, id) == 0)
+            return &ds[i];
+    }
+    return NULL;
+}
+
+static void test_delete_many(struct db *db)
+{
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G'};
+    struct arena *a = arena_new();
+    char user_c[ID_UUID_LEN], user_d[ID_UUID_LEN], c[4][ID_UUID_LEN], d0[ID_UUID_LEN];
+    char unknown[ID_UUID_LEN];
+    struct drawing d, *out = NULL;
+    struct drawing_stats st;
+    struct db_pending kept = {NULL, "image/png", png, sizeof(png)};
+    const struct drawing *got;
+    size_t n = 0;
+    const char *too_many[DB_DELETE_MANY_MAX + 1];
+
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    new_uuid(user_c);
+    new_uuid(user_d);
+    new_uuid(unknown);
+    new_uuid(d0);
+    for (int i = 0; i < 4; i++) {
+        new_uuid(c[i]);
+        make_drawing(a, user_c, c[i], 100 + i, NULL, BASE_MS + i, i == 0 ? 2 : i == 2 ? 1 : 0,
+                     &d);
+        kept.key = d.original_key;
+        CHECK_OK(db_drawing_insert(db, &d, &kept, i == 2 ? 1 : 0)); /* c[2]'s is pending */
+    }
+    make_drawing(a, user_d, d0, 200, NULL, BASE_MS, 1, &d);
+    CHECK_OK(db_drawing_insert(db, &d, NULL, 0));
+
+    /* arguments */
+    const char *one[] = {c[3]};
+    CHECK_ERR(db_drawings_delete_many(NULL, user_c, one, 1, a, &out, &n), ERR_INVALID);
+    CHECK_ERR(db_drawings_delete_many(db, user_c, one, 0, a, &out, &n), ERR_INVALID);
+    CHECK_ERR(db_drawings_delete_many(db, user_c, NULL, 1, a, &out, &n), ERR_INVALID);
+    CHECK_ERR(db_drawings_delete_many(db, "nobody", one, 1, a, &out, &n), ERR_INVALID);
+    CHECK_ERR(db_drawings_delete_many(db, user_c, one, 1, a, NULL, &n), ERR_INVALID);
+    for (size_t i = 0; i <= DB_DELETE_MANY_MAX; i++)
+        too_many[i] = c[3];
+    CHECK_ERR(db_drawings_delete_many(db, user_c, too_many, DB_DELETE_MANY_MAX + 1, a, &out, &n),
+              ERR_INVALID);
+    /* nothing of theirs: nothing deleted, and that is no error */
+    const char *none[] = {d0, unknown, "not-a-uuid", "C0FFEE00-0000-4000-8000-000000000000"};
+    n = 99;
+    CHECK_OK(db_drawings_delete_many(db, user_c, none, 4, a, &out, &n));
+    CHECK_EQ_INT(n, 0);
+    CHECK_OK(db_drawing_get(db, user_d, d0, a, &d));
+
+    /* a mix: two of theirs with edits, one pending, another user's, unknown, repeats */
+    const char *mix[] = {c[0], d0, unknown, "not-a-uuid", c[1], c[0], c[2]};
+    CHECK_OK(db_drawings_delete_many(db, user_c, mix, 7, a, &out, &n));
+    CHECK_EQ_INT(n, 3);
+    got = find_id(out, n, c[0]);
+    CHECK(got != NULL);
+    if (got) {
+        CHECK_EQ_STR(got->user_id, user_c);
+        CHECK(strstr(got->original_key, "/original/100.png") != NULL);
+        CHECK(strstr(got->thumbnail_key, "/thumb/100.webp") != NULL);
+        CHECK(!got->original_pending);
+        CHECK_EQ_INT(got->n_edits, 2);
+        if (got->n_edits == 2) { /* oldest first */
+            CHECK(strstr(got->edits[0].image_key, "/edit/100-0.png") != NULL);
+            CHECK(strstr(got->edits[0].thumbnail_key, "/edit/100-0.webp") != NULL);
+            CHECK(strstr(got->edits[1].image_key, "/edit/100-1.png") != NULL);
+            CHECK(got->edits[1].thumbnail_key == NULL);
+        }
+    }
+    got = find_id(out, n, c[1]);
+    CHECK(got != NULL && got->n_edits == 0 && got->edits == NULL);
+    got = find_id(out, n, c[2]);
+    CHECK(got != NULL && got->n_edits == 1 && got->original_pending);
+    CHECK(find_id(out, n, d0) == NULL && find_id(out, n, c[3]) == NULL);
+
+    for (int i = 0; i < 3; i++)
+        CHECK_ERR(db_drawing_get(db, user_c, c[i], a, &d), ERR_NOT_FOUND);
+    CHECK_OK(db_drawing_get(db, user_c, c[3], a, &d));
+    CHECK_OK(db_drawing_get(db, user_d, d0, a, &d));
+    CHECK_EQ_INT(d.n_edits, 1);
+    /* the pending bytes went with their drawing */
+    struct db_pending p;
+    if (find_id(out, n, c[2]))
+        CHECK_ERR(db_pending_get(db, find_id(out, n, c[2])->original_key, a, &p), ERR_NOT_FOUND);
+    /* the counters followed (the triggers ran for each row) */
+    CHECK_OK(db_stats(db, user_c, &st));
+    CHECK_EQ_INT(st.total_drawings, 1);
+    CHECK_EQ_INT(st.edited_drawings, 0);
+    CHECK_OK(db_stats(db, user_d, &st));
+    CHECK_EQ_INT(st.total_drawings, 1);
+    CHECK_EQ_INT(st.edited_drawings, 1);
+
+    /* again: all gone already */
+    CHECK_OK(db_drawings_delete_many(db, user_c, mix, 7, a, &out, &n));
+    CHECK_EQ_INT(n, 0);
+    /* the most ids at once */
+    for (size_t i = 0; i < DB_DELETE_MANY_MAX; i++)
+        too_many[i] = i == DB_DELETE_MANY_MAX - 1 ? c[3] : unknown;
+    CHECK_OK(db_drawings_delete_many(db, user_c, too_many, DB_DELETE_MANY_MAX, a, &out, &n));
+    CHECK(n == 1 && strcmp(out[0].id, c[3]) == 0);
+    CHECK_OK(db_stats(db, user_c, &st));
+    CHECK_EQ_INT(st.total_drawings, 0);
+    arena_free(a);
+}
+
 static void test_jobs(struct db *db, struct db *db2, const char *user_a)
 {
     struct arena *a = arena_new();
@@ -1000,6 +1114,7 @@ static void contract(const struct config *cfg, const struct config *fresh)
     CHECK_EQ_INT(st.total_drawings, N_DRAWINGS - 1);
     test_jobs(db, db2, user_a);
     db_close(db2);
+    test_delete_many(db);
 
     db_close(db);
     db_close(NULL);
