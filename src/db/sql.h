@@ -42,6 +42,10 @@ enum sql_query {
     Q_PENDING_ADD,
     Q_PENDING_GET,
     Q_PENDING_DONE,
+    Q_SHARE_ADD,
+    Q_SHARE_LIST,
+    Q_SHARE_REVOKE,
+    Q_SHARE_OPEN,
     SQL_COUNT
 };
 

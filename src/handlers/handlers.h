@@ -30,5 +30,12 @@ enum err handle_tutorials_list(struct request *req, struct response *res);
 enum err handle_media(struct request *req, struct response *res);
 enum err handle_media_pending(struct request *req, struct response *res);
 
+/* shares.c */
+enum err handle_share_create(struct request *req, struct response *res);
+enum err handle_share_list(struct request *req, struct response *res);
+enum err handle_share_revoke(struct request *req, struct response *res);
+enum err handle_shared_get(struct request *req, struct response *res);
+enum err handle_share_page(struct request *req, struct response *res);
+
 /* health.c */
 enum err handle_health(struct request *req, struct response *res);
