@@ -358,6 +358,25 @@ class NovaServer:
             con.close()
         return "" if row is None else str(row[0])
 
+    def db_exec(self, sql: str):
+        """Runs one writing statement on this server's database (psql, or SQLite
+        alongside the running server: WAL, a busy timeout)."""
+        url = self.env.get("DATABASE_URL", "")
+        if url.startswith(("postgresql://", "postgres://")):
+            psql(url, sql)
+            return
+        import sqlite3
+        path = self.data_dir / "novadraw.db"
+        if url.startswith("sqlite:///"):
+            path = pathlib.Path(url[len("sqlite:///"):])
+            path = path if path.is_absolute() else self.cwd / path
+        con = sqlite3.connect(str(path), timeout=10)
+        try:
+            con.execute(sql)
+            con.commit()
+        finally:
+            con.close()
+
     # ------------------------------------------------------------------ storage
     def key_of(self, url: str) -> str:
         prefix = self.base + "/media/"
