@@ -20,7 +20,7 @@
 #include "db/db.h"
 
 #define SHARES_TOKEN_BYTES 32
-#define SHARES_TOKEN_LEN 43 /* base64url of 32 bytes, unpadded */
+#define SHARES_TOKEN_LEN 43         /* base64url of 32 bytes, unpadded */
 #define SHARES_EXPIRES_MIN 60       /* seconds */
 #define SHARES_EXPIRES_MAX 31536000 /* seconds: 365 days */
 

@@ -925,16 +925,19 @@ enum err db_share_add(struct db *db, const char *user_id, const char *drawing_id
         return ERR_INVALID;
     if (!is_uuid(drawing_id))
         return ERR_NOT_FOUND;
-    const struct db_arg args[] = {
-        ARG_B(hash, DB_SHARE_HASH_LEN), ARG_T(s->token), ARG_T(drawing_id), ARG_T(user_id),
-        ARG_I(s->created_at), s->expires ? ARG_I(s->expires_at) : ARG_T(NULL)};
+    const struct db_arg args[] = {ARG_B(hash, DB_SHARE_HASH_LEN),
+                                  ARG_T(s->token),
+                                  ARG_T(drawing_id),
+                                  ARG_T(user_id),
+                                  ARG_I(s->created_at),
+                                  s->expires ? ARG_I(s->expires_at) : ARG_T(NULL)};
 
     rc = run_alone(db, Q_SHARE_ADD, args, NARGS(args), &changed);
     return rc == ERR_OK && changed != 1 ? ERR_NOT_FOUND : rc;
 }
 
-enum err db_share_list(struct db *db, const char *user_id, const char *drawing_id,
-                       struct arena *a, struct share **out, size_t *n)
+enum err db_share_list(struct db *db, const char *user_id, const char *drawing_id, struct arena *a,
+                       struct share **out, size_t *n)
 {
     const struct db_arg args[] = {ARG_T(drawing_id), ARG_T(user_id)};
     struct vec v = {.size = sizeof(struct share)};

@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from helpers import TIME_RE, assert_recent, new_user, parse_time, png_bytes, validation_entries
+from helpers import (TIME_RE, assert_recent, new_user, parse_time, png_bytes, validation_entries,
+                     wait_for_log)
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 PUBLIC_KEYS = {"id", "tutorial_id", "uploaded_image_url", "edited_images_urls", "thumbnail_url",
@@ -446,3 +447,19 @@ def test_private_storage_presigned_urls(s3, server_factory):
         r = requests.get(url, timeout=10)
         assert r.status_code == 200 and r.content == s3.get(s3.key_of(url))
     assert page.meta["og:image"].split("?")[0] == pub["uploaded_image_url"].split("?")[0]
+
+
+def test_tokens_stay_out_of_the_log(server):
+    u = new_user()
+    d = drawing(server, u)
+    tok = share(server, u, d)["token"]
+    gone = share(server, u, d)["token"]
+    server.get(f"/api/shared/{tok}")
+    server.get(f"/s/{tok}")
+    server.delete(f"/api/shares/{gone}", u)
+    server.get(f"/s/{gone}")
+    wait_for_log(server, r"GET /s/\{token\} 404")
+    log = server.log_text()
+    assert tok not in log and gone not in log
+    assert re.search(r"GET /api/shared/\{token\} 200", log)
+    assert re.search(r"DELETE /api/shares/\{token\} 200", log)

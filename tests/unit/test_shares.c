@@ -55,8 +55,9 @@ static void test_tokens(void)
     unsigned char h1[DB_SHARE_HASH_LEN], h2[DB_SHARE_HASH_LEN];
     /* SHA-256("abc") */
     static const unsigned char abc[DB_SHARE_HASH_LEN] = {
-        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
-        0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+        0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+        0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
     char long_token[200];
 
     CHECK(shares_token_new(a));
@@ -117,9 +118,11 @@ static void test_page(struct app *app, struct arena *a)
     const char *uid = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
     struct edit e[2] = {
         {.image_key = "users/6f9619ff-8b86-d011-b42d-00c04fc964ff/edited/1.png",
-         .prompt = "first", .source = "text"},
+         .prompt = "first",
+         .source = "text"},
         {.image_key = "users/6f9619ff-8b86-d011-b42d-00c04fc964ff/edited/2.png",
-         .prompt = "make it \"<b>bold</b>\" & 'loud'", .source = "text"},
+         .prompt = "make it \"<b>bold</b>\" & 'loud'",
+         .source = "text"},
     };
     struct drawing d = {
         .id = "11111111-2222-4333-8444-555555555555",
