@@ -5,6 +5,7 @@
 #include "api_json.h"
 
 #include "drawings.h"
+#include "shares.h"
 #include "util/timefmt.h"
 
 void api_json_time(struct jsonw *w, int64_t ms)
@@ -21,12 +22,15 @@ static void url(struct jsonw *w, const struct app *app, const char *key, bool pe
     jsonw_str(w, drawings_url(app, key, pending, NULL, a));
 }
 
-void api_json_drawing(struct jsonw *w, const struct drawing *d, const struct app *s,
-                      struct arena *a)
+/* A drawing; owner: with user_id and updated_at (DrawingResponse), else only the
+ * fields a share link shows (SPEC §11), nothing about who owns it. */
+static void drawing(struct jsonw *w, const struct drawing *d, bool owner, const struct app *s,
+                    struct arena *a)
 {
     jsonw_obj_begin(w);
     jsonw_kv_str(w, "id", d->id);
-    jsonw_kv_str(w, "user_id", d->user_id);
+    if (owner)
+        jsonw_kv_str(w, "user_id", d->user_id);
     jsonw_kv_str(w, "tutorial_id", d->tutorial_id);
     jsonw_key(w, "uploaded_image_url");
     url(w, s, d->original_key, d->original_pending, a);
@@ -37,8 +41,10 @@ void api_json_drawing(struct jsonw *w, const struct drawing *d, const struct app
     jsonw_arr_end(w);
     jsonw_key(w, "created_at");
     api_json_time(w, d->created_at);
-    jsonw_key(w, "updated_at");
-    api_json_time(w, d->updated_at);
+    if (owner) {
+        jsonw_key(w, "updated_at");
+        api_json_time(w, d->updated_at);
+    }
     jsonw_key(w, "thumbnail_url");
     url(w, s, d->thumbnail_key, d->thumbnail_pending, a);
     jsonw_key(w, "edits");
@@ -58,6 +64,18 @@ void api_json_drawing(struct jsonw *w, const struct drawing *d, const struct app
     }
     jsonw_arr_end(w);
     jsonw_obj_end(w);
+}
+
+void api_json_drawing(struct jsonw *w, const struct drawing *d, const struct app *s,
+                      struct arena *a)
+{
+    drawing(w, d, true, s, a);
+}
+
+void api_json_drawing_public(struct jsonw *w, const struct drawing *d, const struct app *s,
+                             struct arena *a)
+{
+    drawing(w, d, false, s, a);
 }
 
 void api_json_gallery(struct jsonw *w, const struct drawing *ds, size_t n, int64_t total,
@@ -111,4 +129,45 @@ int64_t api_page_offset(int64_t page, int64_t limit)
     if (page - 1 > (INT64_MAX / limit))
         return -1;
     return (page - 1) * limit;
+}
+
+/* "token", "url", "created_at", "expires_at" of a link, inside its object. */
+static void share_fields(struct jsonw *w, const struct share *sh, const struct app *s,
+                         struct arena *a)
+{
+    jsonw_kv_str(w, "token", sh->token);
+    jsonw_kv_str(w, "url", shares_url(s, sh->token, a));
+    jsonw_key(w, "created_at");
+    api_json_time(w, sh->created_at);
+    jsonw_key(w, "expires_at");
+    if (sh->expires)
+        api_json_time(w, sh->expires_at);
+    else
+        jsonw_null(w);
+}
+
+void api_json_share_created(struct jsonw *w, const struct share *sh, const struct app *s,
+                            struct arena *a)
+{
+    jsonw_obj_begin(w);
+    jsonw_kv_bool(w, "success", true);
+    share_fields(w, sh, s, a);
+    jsonw_obj_end(w);
+}
+
+void api_json_shares(struct jsonw *w, const struct share *shs, size_t n, const struct app *s,
+                     struct arena *a)
+{
+    jsonw_obj_begin(w);
+    jsonw_kv_bool(w, "success", true);
+    jsonw_key(w, "data");
+    jsonw_arr_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        jsonw_obj_begin(w);
+        share_fields(w, &shs[i], s, a);
+        jsonw_kv_int(w, "views", shs[i].views);
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
+    jsonw_obj_end(w);
 }

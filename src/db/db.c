@@ -1324,3 +1324,121 @@ enum err db_pending_done(struct db *db, const char *key)
     rc = run_alone(db, Q_PENDING_DONE, args, NARGS(args), &changed);
     return rc == ERR_OK && changed == 0 ? ERR_NOT_FOUND : rc;
 }
+
+/* ---- share links ------------------------------------------------------- */
+
+enum err db_share_add(struct db *db, const char *user_id, const char *drawing_id,
+                      const unsigned char hash[DB_SHARE_HASH_LEN], const struct share *s)
+{
+    int64_t changed = 0;
+    enum err rc;
+
+    if (!db || !hash || !s || !s->token || !*s->token || !is_uuid(user_id))
+        return ERR_INVALID;
+    if (s->expires && s->expires_at <= s->created_at)
+        return ERR_INVALID;
+    if (!is_uuid(drawing_id))
+        return ERR_NOT_FOUND;
+    const struct db_arg args[] = {ARG_B(hash, DB_SHARE_HASH_LEN),
+                                  ARG_T(s->token),
+                                  ARG_T(drawing_id),
+                                  ARG_T(user_id),
+                                  ARG_I(s->created_at),
+                                  s->expires ? ARG_I(s->expires_at) : ARG_T(NULL)};
+
+    rc = run_alone(db, Q_SHARE_ADD, args, NARGS(args), &changed);
+    return rc == ERR_OK && changed != 1 ? ERR_NOT_FOUND : rc;
+}
+
+enum err db_share_list(struct db *db, const char *user_id, const char *drawing_id, struct arena *a,
+                       struct share **out, size_t *n)
+{
+    const struct db_arg args[] = {ARG_T(drawing_id), ARG_T(user_id)};
+    struct vec v = {.size = sizeof(struct share)};
+    struct db_conn *c = NULL;
+    bool found = false;
+    void *list = NULL;
+    enum err rc;
+
+    if (!db || !a || !out || !n || !is_uuid(user_id))
+        return ERR_INVALID;
+    if (!is_uuid(drawing_id))
+        return ERR_NOT_FOUND;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_SHARE_LIST, args, NARGS(args));
+    while (rc == ERR_OK && (rc = db->drv->step(c)) == ERR_OK) {
+        struct share *s;
+
+        found = true; /* the drawing's row: theirs */
+        if (is_null(db, c, 1))
+            continue; /* no links */
+        s = vec_push(&v);
+        rc = s ? col_text(db, c, 1, a, &s->token) : ERR_NOMEM;
+        if (rc == ERR_OK)
+            rc = db->drv->i64(c, 2, &s->created_at);
+        if (rc == ERR_OK && !is_null(db, c, 3)) {
+            s->expires = true;
+            rc = db->drv->i64(c, 3, &s->expires_at);
+        }
+        if (rc == ERR_OK)
+            rc = db->drv->i64(c, 4, &s->views);
+    }
+    if (rc == ERR_NOT_FOUND && found)
+        rc = vec_to_arena(&v, a, &list);
+    if (rc == ERR_OK) {
+        *out = list;
+        *n = v.n;
+    }
+    db->drv->release(db, c);
+    vec_free(&v);
+    return rc;
+}
+
+enum err db_share_revoke(struct db *db, const char *user_id,
+                         const unsigned char hash[DB_SHARE_HASH_LEN])
+{
+    int64_t changed = 0;
+    enum err rc;
+
+    if (!db || !hash || !is_uuid(user_id))
+        return ERR_INVALID;
+    const struct db_arg args[] = {ARG_B(hash, DB_SHARE_HASH_LEN), ARG_T(user_id)};
+
+    rc = run_alone(db, Q_SHARE_REVOKE, args, NARGS(args), &changed);
+    return rc == ERR_OK && changed == 0 ? ERR_NOT_FOUND : rc;
+}
+
+enum err db_share_open(struct db *db, const unsigned char hash[DB_SHARE_HASH_LEN], int64_t now_ms,
+                       struct arena *a, struct drawing *out)
+{
+    const struct db_arg args[] = {ARG_B(hash, DB_SHARE_HASH_LEN), ARG_I(now_ms)};
+    char drawing_id[ID_UUID_LEN], user_id[ID_UUID_LEN];
+    struct db_conn *c = NULL;
+    struct drawing d;
+    enum err rc;
+
+    if (!db || !hash || !a || !out)
+        return ERR_INVALID;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = begin(db, c, true);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_SHARE_OPEN, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = db->drv->step(c); /* no link, or expired: ERR_NOT_FOUND */
+    if (rc == ERR_OK)
+        rc = col_uuid(db, c, 0, drawing_id);
+    if (rc == ERR_OK)
+        rc = col_uuid(db, c, 1, user_id);
+    db->drv->finish(c);
+    /* the same transaction: a view is counted only with the drawing read */
+    if (rc == ERR_OK)
+        rc = load_drawing(db, c, user_id, drawing_id, false, a, &d);
+    if (rc == ERR_OK)
+        rc = commit(db, c);
+    if (rc == ERR_OK)
+        *out = d;
+    db->drv->release(db, c);
+    return rc;
+}

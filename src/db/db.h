@@ -241,3 +241,35 @@ enum err db_login_cleared(struct db *db, const unsigned char email_hash[DB_HASH_
 /* The object is stored: forget its bytes. ERR_NOT_FOUND if they were already gone
  * (its drawing was deleted meanwhile: the caller deletes the object it stored). */
 enum err db_pending_done(struct db *db, const char *key);
+
+/*
+ * Share links (SPEC §11). A link is found by the SHA-256 of its token (shares.h
+ * makes both), never by the token itself; it belongs to its drawing's owner and
+ * goes with the drawing (ON DELETE CASCADE). A revoked link is deleted.
+ */
+#define DB_SHARE_HASH_LEN 32
+
+struct share {
+    char *token;        /* as its owner was given it */
+    int64_t created_at; /* ms since the epoch */
+    int64_t expires_at; /* ms since the epoch; only when expires */
+    bool expires;       /* false: never */
+    int64_t views;      /* read only: public views so far */
+};
+
+/* Records link s (token, times) to user_id's drawing with its token's hash.
+ * ERR_NOT_FOUND if the drawing is not theirs; ERR_CONFLICT if the hash exists. */
+enum err db_share_add(struct db *db, const char *user_id, const char *drawing_id,
+                      const unsigned char hash[DB_SHARE_HASH_LEN], const struct share *s);
+/* The links of user_id's drawing, newest first (created_at, then creation order),
+ * expired ones included; ERR_NOT_FOUND if the drawing is not theirs. */
+enum err db_share_list(struct db *db, const char *user_id, const char *drawing_id,
+                       struct arena *a, struct share **out, size_t *n);
+/* Deletes the link of this hash if its drawing is user_id's; else ERR_NOT_FOUND. */
+enum err db_share_revoke(struct db *db, const char *user_id,
+                         const unsigned char hash[DB_SHARE_HASH_LEN]);
+/* The drawing (edits included) the link of this hash shows, counting one view in the
+ * same transaction; ERR_NOT_FOUND if there is no such link or it expired at or
+ * before now_ms. */
+enum err db_share_open(struct db *db, const unsigned char hash[DB_SHARE_HASH_LEN], int64_t now_ms,
+                       struct arena *a, struct drawing *out);

@@ -64,6 +64,7 @@ bool sql_retry_safe(enum sql_query q)
     case Q_ACCOUNT_GET:
     case Q_TOMBSTONE_GET:
     case Q_LOGIN_LOCKED_UNTIL:
+    case Q_SHARE_LIST:
         return true;
     default:
         return false;
@@ -185,6 +186,20 @@ static const char *const sqlite_migrations[] = {
     "  user_id TEXT PRIMARY KEY NOT NULL,\n"
     "  deleted_at INTEGER NOT NULL\n"
     ");\n",
+    /* 5: share links (db_share_*). The token is kept so its owner can list it again
+     * (it is a capability to view one drawing, shown to its owner, not a password);
+     * it is looked up by its SHA-256 alone, so lookup time says nothing about how
+     * much of a guessed token matched. A revoked link is deleted. */
+    "CREATE TABLE shares (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),\n"
+    "  token TEXT NOT NULL,\n"
+    "  drawing_id TEXT NOT NULL REFERENCES drawings(id) ON DELETE CASCADE,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  expires_at INTEGER,\n"
+    "  views INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE INDEX shares_drawing ON shares(drawing_id, created_at DESC, id DESC);\n",
 };
 
 static const char *const postgres_migrations[] = {
@@ -304,6 +319,17 @@ static const char *const postgres_migrations[] = {
     "  user_id uuid PRIMARY KEY,\n"
     "  deleted_at timestamptz NOT NULL\n"
     ");\n",
+    /* 5: as SQLite's */
+    "CREATE TABLE shares (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  token_hash bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),\n"
+    "  token text NOT NULL,\n"
+    "  drawing_id uuid NOT NULL REFERENCES drawings(id) ON DELETE CASCADE,\n"
+    "  created_at timestamptz NOT NULL,\n"
+    "  expires_at timestamptz,\n"
+    "  views bigint NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE INDEX shares_drawing ON shares(drawing_id, created_at DESC, id DESC);\n",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -41,6 +41,12 @@ enum err handle_auth_delete(struct request *req, struct response *res);
 /* manage.c */
 enum err handle_drawing_download(struct request *req, struct response *res);
 enum err handle_drawings_bulk_delete(struct request *req, struct response *res);
+/* shares.c */
+enum err handle_share_create(struct request *req, struct response *res);
+enum err handle_share_list(struct request *req, struct response *res);
+enum err handle_share_revoke(struct request *req, struct response *res);
+enum err handle_shared_get(struct request *req, struct response *res);
+enum err handle_share_page(struct request *req, struct response *res);
 
 /* health.c */
 enum err handle_health(struct request *req, struct response *res);

@@ -27,6 +27,13 @@ const struct route routes[] = {
     {HTTP_POST, "/api/drawings/{drawing_id}/edits", handle_drawing_edit, true, BODY_AUDIO},
     {HTTP_GET, "/api/drawings/{drawing_id}", handle_drawing_get, true, BODY_NONE},
     {HTTP_DELETE, "/api/drawings/{drawing_id}", handle_drawing_delete, true, BODY_NONE},
+    /* share links (SPEC §11): the two public views need no token; a token's path is
+     * logged as its pattern, never with the token */
+    {HTTP_POST, "/api/drawings/{drawing_id}/share", handle_share_create, true, BODY_JSON},
+    {HTTP_GET, "/api/drawings/{drawing_id}/shares", handle_share_list, true, BODY_NONE},
+    {HTTP_DELETE, "/api/shares/{token}", handle_share_revoke, true, BODY_NONE, true},
+    {HTTP_GET, "/api/shared/{token}", handle_shared_get, false, BODY_NONE, true},
+    {HTTP_GET, "/s/{token}", handle_share_page, false, BODY_NONE, true},
 };
 
 const size_t n_routes = sizeof(routes) / sizeof(routes[0]);

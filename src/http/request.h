@@ -179,3 +179,14 @@ void response_header(struct response *res, const char *name, const char *value);
 /* Fills res with the error body for err (status, {"detail": …} or the 422 list).
  * The one place an error becomes HTTP. */
 void response_error(struct request *req, struct response *res, enum err err);
+
+/*
+ * Reads the optional integer member name of a JSON body object as pydantic's lax int
+ * does: absent or null leaves *present false; an integer, a float without a fractional
+ * part, a bool or a string of decimal digits is accepted; anything else is int_type,
+ * int_from_float or int_parsing, and a value below min or above max is
+ * greater_than_equal / less_than_equal, each a 422 entry at ["body", name] with the
+ * input echoed. Returns ERR_VALIDATION then.
+ */
+enum err request_body_int(struct request *req, const json_t *obj, const char *name, int64_t min,
+                          int64_t max, int64_t *out, bool *present);

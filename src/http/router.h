@@ -29,6 +29,7 @@ struct route {
     route_handler handler;
     bool auth;             /* needs a bearer token */
     enum route_body body;
+    bool secret_path;      /* its path holds a capability (a share token): logged as its pattern */
 };
 
 struct route_match {

@@ -495,6 +495,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct exchange *x = *con_cls;
+    const char *path;
     double ms;
 
     (void)cls;
@@ -502,13 +503,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!x)
         return;
     ms = (double)(time_mono_ns() - x->req.start_ns) / 1e6;
+    path = x->req.path ? x->req.path : "-";
+    if (x->route && x->route->secret_path)
+        path = x->route->pattern; /* the capability in the path stays out of the log */
     if (x->res.status)
-        log_info("req=%s %s %s %d %.2fms%s", x->req.id, http_method_name(x->req.method),
-                 x->req.path ? x->req.path : "-", x->res.status, ms,
+        log_info("req=%s %s %s %d %.2fms%s", x->req.id, http_method_name(x->req.method), path,
+                 x->res.status, ms,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection lost)");
     else
         log_info("req=%s %s %s - %.2fms (client went away)", x->req.id,
-                 http_method_name(x->req.method), x->req.path ? x->req.path : "-", ms);
+                 http_method_name(x->req.method), path, ms);
     exchange_free(x);
     *con_cls = NULL;
 }

@@ -411,6 +411,114 @@ static void test_edit_append(struct db *db, const char *user_a, const char *user
     arena_free(a);
 }
 
+/* Share links: created only on the owner's drawing, listed newest first with their
+ * views, opened by hash (a view each, none once expired), revoked by the owner only,
+ * gone with their drawing. */
+static void test_shares(struct db *db, const char *user_b)
+{
+    struct arena *a = arena_new();
+    unsigned char h[4][DB_SHARE_HASH_LEN];
+    struct share s = {.token = "tok-0", .created_at = BASE_MS + 1000};
+    struct share *list = NULL;
+    struct drawing d, got;
+    size_t n = 99;
+    char owner[ID_UUID_LEN], id[ID_UUID_LEN], other[ID_UUID_LEN];
+
+    new_uuid(owner);
+    new_uuid(id);
+    new_uuid(other);
+    for (int i = 0; i < 4; i++)
+        memset(h[i], 0xa0 + i, DB_SHARE_HASH_LEN);
+    make_drawing(a, owner, id, 100, NULL, BASE_MS, 1, &d);
+    CHECK_OK(db_drawing_insert(db, &d, NULL, 0));
+
+    /* arguments */
+    CHECK_ERR(db_share_add(NULL, owner, id, h[0], &s), ERR_INVALID);
+    CHECK_ERR(db_share_add(db, owner, id, NULL, &s), ERR_INVALID);
+    CHECK_ERR(db_share_add(db, owner, id, h[0], NULL), ERR_INVALID);
+    CHECK_ERR(db_share_add(db, "x", id, h[0], &s), ERR_INVALID);
+    s.expires = true;
+    s.expires_at = s.created_at; /* expiring as it is made */
+    CHECK_ERR(db_share_add(db, owner, id, h[0], &s), ERR_INVALID);
+    s.expires = false;
+    CHECK_ERR(db_share_list(db, owner, id, NULL, &list, &n), ERR_INVALID);
+    CHECK_ERR(db_share_revoke(db, "x", h[0]), ERR_INVALID);
+    CHECK_ERR(db_share_open(db, NULL, BASE_MS, a, &got), ERR_INVALID);
+
+    /* only on the owner's drawing */
+    CHECK_ERR(db_share_add(db, user_b, id, h[0], &s), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_add(db, owner, other, h[0], &s), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_add(db, owner, "not-a-uuid", h[0], &s), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_list(db, user_b, id, a, &list, &n), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_list(db, owner, other, a, &list, &n), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_list(db, owner, "x", a, &list, &n), ERR_NOT_FOUND);
+    CHECK_OK(db_share_list(db, owner, id, a, &list, &n));
+    CHECK_EQ_INT(n, 0);
+    CHECK_ERR(db_share_open(db, h[0], BASE_MS, a, &got), ERR_NOT_FOUND);
+
+    /* three links: the last two made in the same millisecond; one expires */
+    CHECK_OK(db_share_add(db, owner, id, h[0], &s));
+    CHECK_ERR(db_share_add(db, owner, id, h[0], &s), ERR_CONFLICT); /* one link per hash */
+    s = (struct share){.token = "tok-1", .created_at = BASE_MS + 2000, .expires = true,
+                       .expires_at = BASE_MS + 62000};
+    CHECK_OK(db_share_add(db, owner, id, h[1], &s));
+    s = (struct share){.token = "tok-2", .created_at = BASE_MS + 2000};
+    CHECK_OK(db_share_add(db, owner, id, h[2], &s));
+    CHECK_OK(db_share_list(db, owner, id, a, &list, &n));
+    CHECK_EQ_INT(n, 3);
+    if (n == 3) {
+        CHECK_EQ_STR(list[0].token, "tok-2");
+        CHECK_EQ_STR(list[1].token, "tok-1");
+        CHECK_EQ_STR(list[2].token, "tok-0");
+        CHECK_EQ_INT(list[0].created_at, BASE_MS + 2000);
+        CHECK(!list[0].expires && !list[2].expires);
+        CHECK(list[1].expires);
+        CHECK_EQ_INT(list[1].expires_at, BASE_MS + 62000);
+        CHECK_EQ_INT(list[0].views + list[1].views + list[2].views, 0);
+    }
+
+    /* opening counts a view and gives the drawing, edits included */
+    memset(&got, 0, sizeof(got));
+    CHECK_OK(db_share_open(db, h[2], BASE_MS + 3000, a, &got));
+    CHECK_EQ_STR(got.id, id);
+    CHECK_EQ_STR(got.user_id, owner);
+    CHECK_EQ_INT(got.n_edits, 1);
+    CHECK_EQ_STR(got.original_key, d.original_key);
+    CHECK_OK(db_share_open(db, h[2], BASE_MS + 3000, a, &got));
+    CHECK_OK(db_share_open(db, h[1], BASE_MS + 61999, a, &got)); /* a millisecond left */
+    CHECK_ERR(db_share_open(db, h[1], BASE_MS + 62000, a, &got), ERR_NOT_FOUND); /* expired */
+    CHECK_ERR(db_share_open(db, h[1], BASE_MS + 99000, a, &got), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_open(db, h[3], BASE_MS, a, &got), ERR_NOT_FOUND); /* no such link */
+    CHECK_OK(db_share_list(db, owner, id, a, &list, &n));
+    CHECK_EQ_INT(n, 3);
+    if (n == 3) {
+        CHECK_EQ_INT(list[0].views, 2);
+        CHECK_EQ_INT(list[1].views, 1); /* the expired opens counted nothing */
+        CHECK_EQ_INT(list[2].views, 0);
+    }
+
+    /* revoking: the owner's only, once */
+    CHECK_ERR(db_share_revoke(db, user_b, h[2]), ERR_NOT_FOUND);
+    CHECK_OK(db_share_open(db, h[2], BASE_MS + 3000, a, &got));
+    CHECK_OK(db_share_revoke(db, owner, h[2]));
+    CHECK_ERR(db_share_revoke(db, owner, h[2]), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_revoke(db, owner, h[3]), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_open(db, h[2], BASE_MS + 3000, a, &got), ERR_NOT_FOUND);
+    CHECK_OK(db_share_revoke(db, owner, h[1])); /* an expired link can be revoked */
+    CHECK_OK(db_share_list(db, owner, id, a, &list, &n));
+    CHECK_EQ_INT(n, 1);
+    if (n == 1)
+        CHECK_EQ_STR(list[0].token, "tok-0");
+
+    /* the links go with their drawing */
+    CHECK_OK(db_share_open(db, h[0], BASE_MS + 3000, a, &got));
+    CHECK_OK(db_drawing_delete(db, owner, id, a, &got));
+    CHECK_ERR(db_share_open(db, h[0], BASE_MS + 3000, a, &got), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_revoke(db, owner, h[0]), ERR_NOT_FOUND);
+    CHECK_ERR(db_share_list(db, owner, id, a, &list, &n), ERR_NOT_FOUND);
+    arena_free(a);
+}
+
 /* More distinct users than the cache holds, so it clears and refills. */
 static void test_user_cache(struct db *db)
 {
@@ -1103,6 +1211,7 @@ static void contract(const struct config *cfg, const struct config *fresh)
     test_get_delete(db, user_a, user_b);
     test_edit_append(db, user_a, user_b);
     check_stats(db, user_a);
+    test_shares(db, user_b);
     test_user_cache(db);
     test_accounts(db, user_a);
     test_threads(db, t_new);
