@@ -87,11 +87,12 @@ run() {
 
 g="$base/api/drawings/gallery"
 run "GET /health" "$base/health"
+run "GET stats (auth + 1 query)" "$base/api/drawings/stats/summary" -s bench/auth.lua
 run "gallery (plain)" "$g?page=1&limit=20" -s bench/auth.lua
 run "gallery tutorial_id" "$g?tutorial_id=$TUT" -s bench/auth.lua
 run "gallery edited=true" "$g?edited=true" -s bench/auth.lua
 run "gallery edited=false" "$g?edited=false" -s bench/auth.lua
-run "gallery from/to (a day)" "$g?from=2020-01-01&to=2100-01-01T00:00:00Z" -s bench/auth.lua
+run "gallery from/to (all in range)" "$g?from=2020-01-01&to=2100-01-01T00:00:00Z" -s bench/auth.lua
 run "gallery sort=oldest" "$g?sort=oldest" -s bench/auth.lua
 run "gallery q=sepia" "$g?q=sepia" -s bench/auth.lua
 run "gallery q=colo (prefix)" "$g?q=colo" -s bench/auth.lua
