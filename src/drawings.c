@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/base64.h"
 #include "util/log.h"
@@ -479,4 +480,61 @@ char *drawings_url(const struct app *app, const char *key, bool pending,
         base64_encode_into(inline_png->png, inline_png->png_len, url + sizeof(PNG_DATA_URL) - 1);
     }
     return url;
+}
+
+/* ---- entity tags ------------------------------------------------------- */
+
+/* Bumped whenever the API's JSON for a drawing changes shape: old tags then lapse. */
+#define ETAG_FORMAT "gallery-1"
+
+/* FNV-1a over s and its NUL (fields stay apart), h the running hash. */
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+
+    do {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    } while (*p++);
+    return h;
+}
+
+/* splitmix64's finaliser: every input bit reaches every output bit. */
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+}
+
+char *drawings_etag(const struct app *app, const char *user_id, int64_t version, const char *what,
+                    struct arena *a)
+{
+    const struct config *cfg = app->cfg;
+    bool presigned = cfg->storage_kind == STORAGE_S3 && cfg->storage_acl &&
+                     strcmp(cfg->storage_acl, "private") == 0;
+    long window = 0;
+    char num[64];
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    if (presigned) {
+        long ttl = cfg->signed_url_ttl > 0 ? cfg->signed_url_ttl : 3600; /* as s3.c signs */
+        long half = ttl / 2 > 0 ? ttl / 2 : 1;
+        window = (long)(time(NULL) / half);
+    }
+    snprintf(num, sizeof(num), "%lld/%ld", (long long)version, window);
+    h = fnv(h, ETAG_FORMAT);
+    h = fnv(h, user_id);
+    h = fnv(h, num);
+    h = fnv(h, what);
+    h = fnv(h, cfg->public_base_url);
+    h = fnv(h, cfg->storage_kind == STORAGE_S3 ? "s3" : "local");
+    h = fnv(h, cfg->storage_acl);
+    h = fnv(h, cfg->spaces_public_url);
+    h = fnv(h, cfg->storage_endpoint_url);
+    h = fnv(h, cfg->spaces_bucket);
+    /* 64 bits: two states of one user's query colliding is a 2^-64 chance */
+    return arena_printf(a, "%s\"%016llx\"", presigned ? "W/" : "", (unsigned long long)mix(h));
 }

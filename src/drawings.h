@@ -140,3 +140,16 @@ enum err drawings_delete_many(struct app *app, const char *user_id, const char *
  */
 char *drawings_url(const struct app *app, const char *key, bool pending,
                    const struct ingest_result *inline_png, struct arena *a);
+
+/*
+ * The entity tag of what user_id sees of `what` (a gallery query, normalised, or a
+ * drawing: the caller names it; arena text) while their gallery is at `version`
+ * (db_user_version): a hash of those, of the configuration image URLs depend on
+ * (PUBLIC_BASE_URL, the storage's), and, when image URLs are presigned
+ * (STORAGE_ACL=private), of the half-TTL window the clock is in — a revalidated page's
+ * URLs then still have at least half their lifetime; such a tag is weak (W/), its
+ * bodies differ in their signatures. Built without reading a drawing. Quoted, in a;
+ * NULL when out of memory.
+ */
+char *drawings_etag(const struct app *app, const char *user_id, int64_t version, const char *what,
+                    struct arena *a);

@@ -20,6 +20,7 @@
 #include "util/idset.h"
 #include "util/log.h"
 #include "util/timefmt.h"
+#include "util/words.h"
 
 #define DB_LIST_MAX 1000
 #define JOB_ERROR_MAX 1000
@@ -332,10 +333,14 @@ static enum err user_upsert(struct db *db, struct db_conn *c, const char *user_i
 static enum err insert_edit(struct db *db, struct db_conn *c, const char *drawing_id,
                             const struct edit *e)
 {
+    char *words = words_normalize(e->prompt, strlen(e->prompt)); /* what search indexes */
     const struct db_arg args[] = {ARG_T(drawing_id), ARG_T(e->image_key), ARG_T(e->thumbnail_key),
-                                  ARG_T(e->prompt),  ARG_T(e->source),    ARG_I(e->created_at)};
+                                  ARG_T(e->prompt),  ARG_T(e->source),    ARG_I(e->created_at),
+                                  ARG_T(words)};
+    enum err rc = words ? run(db, c, Q_EDIT_INSERT, args, NARGS(args), NULL) : ERR_NOMEM;
 
-    return run(db, c, Q_EDIT_INSERT, args, NARGS(args), NULL);
+    free(words);
+    return rc;
 }
 
 static enum err add_job(struct db *db, struct db_conn *c, enum job_kind kind, const char *key)
@@ -481,6 +486,60 @@ static enum err migrate_one(struct db *db, struct db_conn *c, int64_t version, c
     return rc;
 }
 
+/* Fills edits.words for edits made before it was kept, WORDS_BATCH at a time, each
+ * batch one transaction; the triggers index them. A no-op (one indexed probe) once
+ * done. Safe with several servers doing it at once: each writes the same words. */
+#define WORDS_BATCH 256
+static enum err fill_words(struct db *db, struct db_conn *c)
+{
+    const struct db_arg limit[] = {ARG_I(WORDS_BATCH)};
+    struct vec todo = {.size = sizeof(int64_t)};
+    struct vec texts = {.size = sizeof(char *)};
+    enum err rc;
+
+    do {
+        rc = begin(db, c, true);
+        if (rc == ERR_OK)
+            rc = db->drv->exec(c, Q_EDIT_WORDS_TODO, limit, NARGS(limit));
+        while (rc == ERR_OK && (rc = db->drv->step(c)) == ERR_OK) {
+            int64_t *id = vec_push(&todo);
+            char **w = vec_push(&texts);
+            size_t len = 0;
+            const char *prompt = db->drv->bytes(c, 1, &len);
+
+            if (!id || !w) {
+                rc = ERR_NOMEM;
+                break;
+            }
+            rc = db->drv->i64(c, 0, id);
+            if (rc == ERR_OK)
+                *w = words_normalize(prompt ? prompt : "", prompt ? len : 0);
+            if (rc == ERR_OK && !*w)
+                rc = ERR_NOMEM;
+        }
+        db->drv->finish(c);
+        if (rc == ERR_NOT_FOUND)
+            rc = ERR_OK;
+        for (size_t i = 0; i < todo.n && rc == ERR_OK; i++) {
+            const struct db_arg args[] = {ARG_T(((char **)texts.items)[i]),
+                                          ARG_I(((int64_t *)todo.items)[i])};
+            rc = run(db, c, Q_EDIT_WORDS_SET, args, NARGS(args), NULL);
+        }
+        if (rc == ERR_OK)
+            rc = commit(db, c);
+        if (rc == ERR_OK && todo.n > 0)
+            log_info("db: indexed the words of %zu edits for search", todo.n);
+        for (size_t i = 0; i < texts.n; i++)
+            free(((char **)texts.items)[i]);
+        bool more = todo.n == WORDS_BATCH;
+        vec_free(&todo);
+        vec_free(&texts);
+        if (!more)
+            break;
+    } while (rc == ERR_OK);
+    return rc;
+}
+
 enum err db_migrate(struct db *db)
 {
     const char *const *sql;
@@ -501,6 +560,8 @@ enum err db_migrate(struct db *db)
         rc = commit(db, c);
     for (size_t i = 0; i < n && rc == ERR_OK; i++)
         rc = migrate_one(db, c, (int64_t)i + 1, sql[i]);
+    if (rc == ERR_OK)
+        rc = fill_words(db, c);
     db->drv->release(db, c);
     return rc;
 }
@@ -697,6 +758,98 @@ enum err db_drawing_list(struct db *db, const char *user_id, int64_t offset, int
         rc = db->drv->exec(c, Q_GALLERY_PAGE, args, NARGS(args));
     if (rc == ERR_OK)
         rc = read_drawings(db, c, 1, a, out, n, total); /* column 0: the total */
+    db->drv->release(db, c);
+    return rc;
+}
+
+/* The statement that answers f, and how many of the parameters it takes. */
+static enum sql_query gallery_query(const struct gallery_filter *f, size_t *nargs)
+{
+    bool old = f->oldest_first;
+
+    if (f->words) {
+        *nargs = 8;
+        return old ? Q_GALLERY_SEARCH_OLD : Q_GALLERY_SEARCH_NEW;
+    }
+    if (f->tutorial_id) {
+        *nargs = 7;
+        return old ? Q_GALLERY_TUTORIAL_OLD : Q_GALLERY_TUTORIAL_NEW;
+    }
+    if (f->edited >= 0) {
+        *nargs = 6;
+        return old ? Q_GALLERY_EDITED_OLD : Q_GALLERY_EDITED_NEW;
+    }
+    *nargs = 5;
+    return old ? Q_GALLERY_DATES_OLD : Q_GALLERY_DATES_NEW;
+}
+
+static bool filter_is_none(const struct gallery_filter *f)
+{
+    return !f->tutorial_id && !f->words && f->edited < 0 && !f->oldest_first &&
+           f->from_ms <= GALLERY_TIME_MIN && f->to_ms >= GALLERY_TIME_MAX;
+}
+
+enum err db_gallery_list(struct db *db, const char *user_id, const struct gallery_filter *f,
+                         int64_t offset, int64_t limit, struct arena *a, struct drawing **out,
+                         size_t *n, int64_t *total)
+{
+    struct db_conn *c = NULL;
+    char *search = NULL;
+    size_t nargs = 0;
+    enum sql_query q;
+    enum err rc;
+
+    if (!f || f->edited < -1 || f->edited > 1 || (f->tutorial_id && !is_uuid(f->tutorial_id)))
+        return ERR_INVALID;
+    if (filter_is_none(f)) /* the plain gallery: its count is the user's counter */
+        return db_drawing_list(db, user_id, offset, limit, a, out, n, total);
+    if (!db || !a || !out || !n || !total || !is_uuid(user_id))
+        return ERR_INVALID;
+    if (offset < 0 || limit < 1 || limit > DB_LIST_MAX)
+        return ERR_INVALID;
+    if (f->words) {
+        search = sql_search_text(db->drv->dialect, f->words);
+        if (!search)
+            return *f->words ? ERR_NOMEM : ERR_INVALID; /* no word: nothing to search */
+    }
+    const struct db_arg args[] = {
+        ARG_T(user_id),        ARG_I(limit), ARG_I(offset),
+        ARG_I(f->from_ms < GALLERY_TIME_MIN ? GALLERY_TIME_MIN : f->from_ms),
+        ARG_I(f->to_ms > GALLERY_TIME_MAX ? GALLERY_TIME_MAX : f->to_ms),
+        f->edited < 0 ? ARG_T(NULL) : ARG_I(f->edited),
+        ARG_T(f->tutorial_id), ARG_T(search)};
+
+    q = gallery_query(f, &nargs);
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, q, args, nargs);
+    if (rc == ERR_OK)
+        rc = read_drawings(db, c, 1, a, out, n, total); /* column 0: the count */
+    db->drv->release(db, c);
+    free(search);
+    return rc;
+}
+
+enum err db_user_version(struct db *db, const char *user_id, int64_t *out)
+{
+    const struct db_arg args[] = {ARG_T(user_id)};
+    struct db_conn *c = NULL;
+    int64_t v = 0;
+    enum err rc;
+
+    if (!db || !out || !is_uuid(user_id))
+        return ERR_INVALID;
+    rc = db->drv->acquire(db, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->exec(c, Q_USER_VERSION, args, NARGS(args));
+    if (rc == ERR_OK)
+        rc = db->drv->step(c);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 0, &v);
+    if (rc == ERR_NOT_FOUND) /* no row yet */
+        rc = ERR_OK;
+    if (rc == ERR_OK)
+        *out = v;
     db->drv->release(db, c);
     return rc;
 }

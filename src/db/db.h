@@ -129,6 +129,36 @@ enum err db_drawing_get(struct db *db, const char *user_id, const char *id, stru
  * is the user's number of drawings. */
 enum err db_drawing_list(struct db *db, const char *user_id, int64_t offset, int64_t limit,
                          struct arena *a, struct drawing **out, size_t *n, int64_t *total);
+/*
+ * The gallery's filters (SPEC §11). from_ms <= created_at < to_ms: GALLERY_TIME_MIN
+ * and GALLERY_TIME_MAX (years 1 and 10000) when unbounded. words: words_normalize()
+ * of q (util/words.h), every word of it a prefix of a word of the drawing's edit
+ * prompts; NULL for no search. Borrowed.
+ */
+#define GALLERY_TIME_MIN (-62135596800000LL) /* 0001-01-01T00:00:00Z */
+#define GALLERY_TIME_MAX 253402300800000LL   /* 10000-01-01T00:00:00Z */
+struct gallery_filter {
+    const char *tutorial_id; /* canonical UUID, or NULL */
+    int64_t from_ms, to_ms;
+    int edited;        /* -1: any; 0: without edits; 1: with */
+    const char *words; /* or NULL */
+    bool oldest_first; /* sort=oldest: created_at, then id, ascending */
+};
+/* No filter: every drawing, newest first. */
+#define GALLERY_FILTER_NONE                                                                        \
+    ((struct gallery_filter){.from_ms = GALLERY_TIME_MIN, .to_ms = GALLERY_TIME_MAX, .edited = -1})
+
+/* As db_drawing_list, of the drawings f lets through, in its order; *total is how many
+ * it lets through. Every filter is answered from an index (queries.inc). */
+enum err db_gallery_list(struct db *db, const char *user_id, const struct gallery_filter *f,
+                         int64_t offset, int64_t limit, struct arena *a, struct drawing **out,
+                         size_t *n, int64_t *total);
+
+/* The user's gallery version: it grows with every change of what their gallery or one
+ * of their drawings shows (a drawing or edit added or deleted, a pending object
+ * stored); kept by triggers. 0 for a user without a row. */
+enum err db_user_version(struct db *db, const char *user_id, int64_t *out);
+
 /* Deletes the row and its edits; *out receives what was deleted (its storage keys),
  * so the caller can delete the objects. ERR_NOT_FOUND if absent or not user_id's. */
 enum err db_drawing_delete(struct db *db, const char *user_id, const char *id, struct arena *a,

@@ -19,6 +19,10 @@
  */
 #include "db/sql.h"
 
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 /* ---- queries ----------------------------------------------------------- */
 
 #define T(p) p
@@ -65,6 +69,17 @@ bool sql_retry_safe(enum sql_query q)
     case Q_TOMBSTONE_GET:
     case Q_LOGIN_LOCKED_UNTIL:
     case Q_SHARE_LIST:
+    case Q_USER_VERSION:
+    case Q_GALLERY_DATES_NEW:
+    case Q_GALLERY_DATES_OLD:
+    case Q_GALLERY_EDITED_NEW:
+    case Q_GALLERY_EDITED_OLD:
+    case Q_GALLERY_TUTORIAL_NEW:
+    case Q_GALLERY_TUTORIAL_OLD:
+    case Q_GALLERY_SEARCH_NEW:
+    case Q_GALLERY_SEARCH_OLD:
+    case Q_EDIT_WORDS_TODO:
+    case Q_EDIT_WORDS_SET:
         return true;
     default:
         return false;
@@ -74,6 +89,50 @@ bool sql_retry_safe(enum sql_query q)
 bool sql_binary_rows(enum sql_query q)
 {
     return q == Q_PENDING_GET;
+}
+
+char *sql_search_text(enum db_dialect d, const char *words)
+{
+    /* FTS5: "w1"* "w2"* (implicit AND); tsquery: 'w1':* & 'w2':* */
+    const char *open = d == DIALECT_POSTGRES ? "'" : "\"";
+    const char *close = d == DIALECT_POSTGRES ? "':*" : "\"*";
+    const char *sep = d == DIALECT_POSTGRES ? " & " : " ";
+    size_t n = words ? strlen(words) : 0, k = 0;
+    char *out;
+
+    if (n == 0 || strpbrk(words, "\"'\\*:&|!()<>") != NULL)
+        return NULL; /* not words.h's words: never syntax */
+    /* each word grows by at most 3 + 3 bytes of quotes and separator; a word >= 1 byte */
+    if (n > (SIZE_MAX - 1) / 8)
+        return NULL;
+    out = malloc(8 * n + 8);
+    if (!out)
+        return NULL;
+    for (const char *w = words; *w;) {
+        size_t len = strcspn(w, " ");
+
+        if (len > 0) {
+            if (k > 0) {
+                memcpy(out + k, sep, strlen(sep));
+                k += strlen(sep);
+            }
+            memcpy(out + k, open, strlen(open));
+            k += strlen(open);
+            memcpy(out + k, w, len);
+            k += len;
+            memcpy(out + k, close, strlen(close));
+            k += strlen(close);
+        }
+        w += len;
+        while (*w == ' ')
+            w++;
+    }
+    out[k] = '\0';
+    if (k == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* ---- migrations -------------------------------------------------------- */
@@ -200,6 +259,93 @@ static const char *const sqlite_migrations[] = {
     "  views INTEGER NOT NULL DEFAULT 0\n"
     ");\n"
     "CREATE INDEX shares_drawing ON shares(drawing_id, created_at DESC, id DESC);\n",
+    /* 6: gallery filters, search and conditional GET (SPEC §11).
+     * users.version counts every change of a
+     * user's gallery (a drawing or edit added, changed or deleted, a pending object
+     * stored); drawings.edited is 1 once a drawing has an edit; edits.words is the
+     * prompt's words (util/words.h: computed by the server, NULL until db_migrate
+     * fills it for edits made before this version); drawing_search is the FTS5
+     * index of a drawing's words, one document per drawing with edits, its rowid
+     * the drawing's first edit's id (a drawing's own rowid may change on VACUUM).
+     * The ascii tokenizer only splits at the spaces between words (they hold no
+     * other ASCII punctuation) and keeps every other character: the server's words
+     * are the tokens. */
+    "ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE drawings ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE edits ADD COLUMN words TEXT;\n"
+    "UPDATE drawings SET edited = 1\n"
+    " WHERE EXISTS (SELECT 1 FROM edits WHERE drawing_id = drawings.id);\n"
+    "CREATE INDEX drawings_tutorial\n"
+    "  ON drawings(user_id, tutorial_id, created_at DESC, id DESC, edited);\n"
+    "CREATE INDEX drawings_edited ON drawings(user_id, edited, created_at DESC, id DESC);\n"
+    "CREATE INDEX edits_words_todo ON edits(id) WHERE words IS NULL;\n"
+    "CREATE VIRTUAL TABLE drawing_search USING fts5(words, tokenize = 'ascii', detail = 'none');\n"
+    "DROP TRIGGER drawings_count_insert;\n"
+    "CREATE TRIGGER drawings_count_insert AFTER INSERT ON drawings\n"
+    "BEGIN\n"
+    "  UPDATE users\n"
+    "     SET drawing_count = drawing_count + 1,\n"
+    "         tutorial_count = tutorial_count + (NEW.tutorial_id IS NOT NULL),\n"
+    "         version = version + 1\n"
+    "   WHERE id = NEW.user_id;\n"
+    "END;\n"
+    "DROP TRIGGER drawings_count_delete;\n"
+    "CREATE TRIGGER drawings_count_delete BEFORE DELETE ON drawings\n"
+    "BEGIN\n"
+    "  UPDATE users\n"
+    "     SET drawing_count = drawing_count - 1,\n"
+    "         tutorial_count = tutorial_count - (OLD.tutorial_id IS NOT NULL),\n"
+    "         edited_count = edited_count -\n"
+    "             EXISTS (SELECT 1 FROM edits WHERE drawing_id = OLD.id),\n"
+    "         version = version + 1\n"
+    "   WHERE id = OLD.user_id;\n"
+    "  DELETE FROM drawing_search\n"
+    "   WHERE rowid = (SELECT min(id) FROM edits WHERE drawing_id = OLD.id);\n"
+    "END;\n"
+    "CREATE TRIGGER drawings_version AFTER UPDATE OF tutorial_id, original_key, thumbnail_key,\n"
+    "  created_at, updated_at ON drawings\n"
+    "BEGIN\n"
+    "  UPDATE users SET version = version + 1 WHERE id = NEW.user_id;\n"
+    "END;\n"
+    "CREATE TRIGGER edits_search_insert AFTER INSERT ON edits\n"
+    "BEGIN\n"
+    "  UPDATE drawings SET edited = 1 WHERE id = NEW.drawing_id AND edited = 0;\n"
+    "  UPDATE users SET version = version + 1\n"
+    "   WHERE id = (SELECT user_id FROM drawings WHERE id = NEW.drawing_id);\n"
+    "  DELETE FROM drawing_search\n"
+    "   WHERE rowid = (SELECT min(id) FROM edits WHERE drawing_id = NEW.drawing_id);\n"
+    "  INSERT INTO drawing_search(rowid, words)\n"
+    "    SELECT min(id), group_concat(words, ' ') FROM edits WHERE drawing_id = NEW.drawing_id;\n"
+    "END;\n"
+    "CREATE TRIGGER edits_search_update AFTER UPDATE OF words ON edits\n"
+    "BEGIN\n"
+    "  UPDATE users SET version = version + 1\n"
+    "   WHERE id = (SELECT user_id FROM drawings WHERE id = NEW.drawing_id);\n"
+    "  DELETE FROM drawing_search\n"
+    "   WHERE rowid = (SELECT min(id) FROM edits WHERE drawing_id = NEW.drawing_id);\n"
+    "  INSERT INTO drawing_search(rowid, words)\n"
+    "    SELECT min(id), group_concat(words, ' ') FROM edits WHERE drawing_id = NEW.drawing_id;\n"
+    "END;\n"
+    /* edits go with their drawing (whose delete trigger dropped the document); one
+     * deleted alone would leave the rest re-indexed */
+    "CREATE TRIGGER edits_search_delete AFTER DELETE ON edits\n"
+    "BEGIN\n"
+    "  UPDATE drawings SET edited = EXISTS (SELECT 1 FROM edits WHERE drawing_id = OLD.drawing_id)\n"
+    "   WHERE id = OLD.drawing_id;\n"
+    "  UPDATE users SET version = version + 1\n"
+    "   WHERE id = (SELECT user_id FROM drawings WHERE id = OLD.drawing_id);\n"
+    "  DELETE FROM drawing_search WHERE rowid = OLD.id;\n"
+    "  DELETE FROM drawing_search\n"
+    "   WHERE rowid = (SELECT min(id) FROM edits WHERE drawing_id = OLD.drawing_id);\n"
+    "  INSERT INTO drawing_search(rowid, words)\n"
+    "    SELECT min(id), group_concat(words, ' ') FROM edits WHERE drawing_id = OLD.drawing_id\n"
+    "    HAVING count(*) > 0;\n"
+    "END;\n"
+    "CREATE TRIGGER pending_version AFTER DELETE ON pending\n"
+    "BEGIN\n"
+    "  UPDATE users SET version = version + 1\n"
+    "   WHERE id = (SELECT user_id FROM drawings WHERE id = OLD.drawing_id);\n"
+    "END;\n",
 };
 
 static const char *const postgres_migrations[] = {
@@ -330,6 +476,82 @@ static const char *const postgres_migrations[] = {
     "  views bigint NOT NULL DEFAULT 0\n"
     ");\n"
     "CREATE INDEX shares_drawing ON shares(drawing_id, created_at DESC, id DESC);\n",
+    /* 6: as SQLite's; drawings.search is the tsvector of the drawing's words, built
+     * with array_to_tsvector (the server's words are the lexemes: no parser, no
+     * dictionary), NULL while it has no edit, under a GIN index. A tsvector holds
+     * under 1 MB of distinct words: thousands of edits of one drawing. */
+    "ALTER TABLE users ADD COLUMN version bigint NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE drawings ADD COLUMN edited integer NOT NULL DEFAULT 0,\n"
+    "  ADD COLUMN search tsvector;\n"
+    "ALTER TABLE edits ADD COLUMN words text;\n"
+    "UPDATE drawings AS d SET edited = 1\n"
+    " WHERE EXISTS (SELECT 1 FROM edits WHERE drawing_id = d.id);\n"
+    "CREATE INDEX drawings_tutorial\n"
+    "  ON drawings(user_id, tutorial_id, created_at DESC, id DESC) INCLUDE (edited);\n"
+    "CREATE INDEX drawings_edited ON drawings(user_id, edited, created_at DESC, id DESC);\n"
+    "CREATE INDEX drawings_search ON drawings USING gin (search);\n"
+    "CREATE INDEX edits_words_todo ON edits(id) WHERE words IS NULL;\n"
+    "CREATE OR REPLACE FUNCTION drawings_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  UPDATE users\n"
+    "     SET drawing_count = drawing_count + 1,\n"
+    "         tutorial_count = tutorial_count + (NEW.tutorial_id IS NOT NULL)::int,\n"
+    "         version = version + 1\n"
+    "   WHERE id = NEW.user_id;\n"
+    "  RETURN NULL;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE OR REPLACE FUNCTION drawings_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  UPDATE users\n"
+    "     SET drawing_count = drawing_count - 1,\n"
+    "         tutorial_count = tutorial_count - (OLD.tutorial_id IS NOT NULL)::int,\n"
+    "         edited_count = edited_count -\n"
+    "             (EXISTS (SELECT 1 FROM edits WHERE drawing_id = OLD.id))::int,\n"
+    "         version = version + 1\n"
+    "   WHERE id = OLD.user_id;\n"
+    "  RETURN OLD;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION drawings_version() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  UPDATE users SET version = version + 1 WHERE id = NEW.user_id;\n"
+    "  RETURN NULL;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE TRIGGER drawings_version AFTER UPDATE OF tutorial_id, original_key, thumbnail_key,\n"
+    "  created_at, updated_at ON drawings FOR EACH ROW EXECUTE FUNCTION drawings_version();\n"
+    "CREATE FUNCTION edits_search() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  d uuid;\n"
+    "BEGIN\n"
+    "  IF TG_OP = 'DELETE' THEN\n"
+    "    d := OLD.drawing_id;\n"
+    "  ELSE\n"
+    "    d := NEW.drawing_id;\n"
+    "  END IF;\n"
+    "  UPDATE drawings\n"
+    "     SET edited = (EXISTS (SELECT 1 FROM edits WHERE drawing_id = d))::int,\n"
+    "         search = (SELECT array_to_tsvector(array_remove(\n"
+    "                     string_to_array(string_agg(words, ' '), ' '), ''))\n"
+    "                     FROM edits WHERE drawing_id = d)\n"
+    "   WHERE id = d;\n"
+    "  UPDATE users SET version = version + 1\n"
+    "   WHERE id = (SELECT user_id FROM drawings WHERE id = d);\n"
+    "  RETURN NULL;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE TRIGGER edits_search AFTER INSERT OR DELETE OR UPDATE OF words ON edits\n"
+    "  FOR EACH ROW EXECUTE FUNCTION edits_search();\n"
+    "CREATE FUNCTION pending_version() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  UPDATE users SET version = version + 1\n"
+    "   WHERE id = (SELECT user_id FROM drawings WHERE id = OLD.drawing_id);\n"
+    "  RETURN NULL;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE TRIGGER pending_version AFTER DELETE ON pending\n"
+    "  FOR EACH ROW EXECUTE FUNCTION pending_version();\n",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

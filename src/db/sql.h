@@ -67,6 +67,18 @@ enum sql_query {
     Q_SHARE_LIST,
     Q_SHARE_REVOKE,
     Q_SHARE_OPEN,
+    /* gallery filters and search (queries.inc) */
+    Q_USER_VERSION,
+    Q_GALLERY_DATES_NEW,
+    Q_GALLERY_DATES_OLD,
+    Q_GALLERY_EDITED_NEW,
+    Q_GALLERY_EDITED_OLD,
+    Q_GALLERY_TUTORIAL_NEW,
+    Q_GALLERY_TUTORIAL_OLD,
+    Q_GALLERY_SEARCH_NEW,
+    Q_GALLERY_SEARCH_OLD,
+    Q_EDIT_WORDS_TODO,
+    Q_EDIT_WORDS_SET,
     SQL_COUNT
 };
 
@@ -85,3 +97,12 @@ bool sql_binary_rows(enum sql_query q);
  * The first creates schema_migrations if needed and runs before any version check. */
 const char *const *sql_migrations(enum db_dialect d, size_t *n);
 const char *sql_migrations_table(enum db_dialect d);
+
+/*
+ * The search of the gallery's q in dialect d's syntax, from words (words.h: words
+ * joined by single spaces, at least one; each only letters, digits and marks, so no
+ * syntax can come from them): every word a prefix of a token, quoted ("w"* for FTS5,
+ * 'w':* joined by & for a tsquery). Passed as a parameter. malloc'd; NULL when out of
+ * memory or words is empty.
+ */
+char *sql_search_text(enum db_dialect d, const char *words);

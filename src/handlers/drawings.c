@@ -5,14 +5,18 @@
  */
 #include "handlers/handlers.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_json.h"
 #include "app.h"
 #include "drawings.h"
+#include "util/words.h"
 
 #define GALLERY_MAX_LIMIT 100
 #define GALLERY_DEFAULT_LIMIT 20
+#define GALLERY_Q_MIN 1
+#define GALLERY_Q_MAX 200
 
 static enum err respond_drawing(struct request *req, struct response *res, int status,
                                 const struct drawing *d)
@@ -29,19 +33,67 @@ static enum err drawing_id_param(struct request *req, char out[ID_UUID_LEN])
     return request_uuid(req, "path", "drawing_id", req->params[0], out);
 }
 
+/*
+ * Conditional GET (SPEC §11): the tag of what the user sees of `what` now, in *etag and
+ * set on res with Cache-Control. The version is read before the body: a change in
+ * between gives the new body the old tag, which only makes the next request fetch it
+ * again, never the reverse.
+ */
+static enum err conditional(struct request *req, struct response *res, const char *what,
+                            const char **etag)
+{
+    int64_t version = 0;
+    enum err rc = db_user_version(req->app->db, req->user_id, &version);
+
+    if (rc != ERR_OK)
+        return rc;
+    *etag = what ? drawings_etag(req->app, req->user_id, version, what, req->arena) : NULL;
+    if (!*etag)
+        return ERR_NOMEM;
+    response_header(res, "ETag", *etag);
+    response_header(res, "Cache-Control", "private, no-cache");
+    return ERR_OK;
+}
+
+/* 304: no body; the validators are set. */
+static enum err not_modified(struct response *res)
+{
+    res->status = 304;
+    res->body = NULL;
+    res->body_len = 0;
+    res->content_type = NULL;
+    return ERR_OK;
+}
+
+/* An error after conditional(): no validators on it. */
+static enum err failed(struct response *res, enum err rc)
+{
+    res->n_headers = 0;
+    return rc;
+}
+
 enum err handle_drawing_get(struct request *req, struct response *res)
 {
     char id[ID_UUID_LEN];
+    const char *etag = NULL;
     struct drawing d;
     enum err rc = drawing_id_param(req, id);
 
     if (rc != ERR_OK)
         return rc;
+    rc = conditional(req, res, arena_printf(req->arena, "drawing %s", id), &etag);
+    if (rc != ERR_OK)
+        return failed(res, rc);
+    /* a tag matches only if this user saw this drawing at this version: it exists */
+    if (request_etag_matches(req, etag, false))
+        return not_modified(res);
     rc = db_drawing_get(req->app->db, req->user_id, id, req->arena, &d);
     if (rc == ERR_NOT_FOUND)
-        return request_fail(req, rc, "Drawing not found");
+        return failed(res, request_fail(req, rc, "Drawing not found"));
     if (rc != ERR_OK)
-        return rc;
+        return failed(res, rc);
+    if (request_etag_matches(req, etag, true)) /* If-None-Match: *, and it exists */
+        return not_modified(res);
     return respond_drawing(req, res, 200, &d);
 }
 
@@ -61,32 +113,76 @@ enum err handle_drawing_delete(struct request *req, struct response *res)
                          json_pack("{s:b, s:s}", "success", 1, "message", "Drawing deleted"));
 }
 
+static const char *const sorts[] = {"newest", "oldest"};
+
+/* The gallery's query arguments (SPEC §5, §11), every bad one reported at once. */
+static enum err gallery_args(struct request *req, int64_t *page, int64_t *limit,
+                             struct gallery_filter *f, char tutorial[ID_UUID_LEN])
+{
+    const char *raw_tutorial = request_query(req, "tutorial_id"), *q = NULL;
+    size_t sort = 0;
+    bool bad = false;
+
+    *f = GALLERY_FILTER_NONE;
+    bad |= request_query_int(req, "page", 1, 1, INT64_MAX, page) != ERR_OK;
+    bad |= request_query_int(req, "limit", GALLERY_DEFAULT_LIMIT, 1, GALLERY_MAX_LIMIT, limit) !=
+           ERR_OK;
+    if (raw_tutorial) {
+        bad |= request_uuid(req, "query", "tutorial_id", raw_tutorial, tutorial) != ERR_OK;
+        f->tutorial_id = tutorial;
+    }
+    bad |= request_query_datetime(req, "from", GALLERY_TIME_MIN, &f->from_ms) != ERR_OK;
+    bad |= request_query_datetime(req, "to", GALLERY_TIME_MAX, &f->to_ms) != ERR_OK;
+    if (request_query_text(req, "q", GALLERY_Q_MIN, GALLERY_Q_MAX, &q) != ERR_OK) {
+        bad = true;
+    } else if (q) {
+        char *w = words_normalize(q, strlen(q));
+        f->words = w ? arena_strdup(req->arena, w) : NULL;
+        free(w);
+        if (!f->words)
+            return ERR_NOMEM;
+        if (!*f->words) /* "!!!": nothing to search for */
+            bad |= request_invalid(req, "query", "q",
+                                   "Value error, q must hold a letter or a digit",
+                                   "value_error") != ERR_OK;
+    }
+    bad |= request_query_bool(req, "edited", &f->edited) != ERR_OK;
+    bad |= request_query_choice(req, "sort", sorts, 2, 0, &sort) != ERR_OK;
+    f->oldest_first = sort == 1;
+    return bad ? ERR_VALIDATION : ERR_OK;
+}
+
 enum err handle_gallery(struct request *req, struct response *res)
 {
-    int64_t page, limit, offset, total = 0;
+    int64_t page = 1, limit = GALLERY_DEFAULT_LIMIT, offset, total = 0;
+    char tutorial[ID_UUID_LEN];
+    struct gallery_filter f;
     struct jsonw w;
     struct drawing *ds = NULL;
     size_t n = 0;
-    enum err rc_page, rc_limit, rc;
+    const char *etag = NULL;
+    enum err rc = gallery_args(req, &page, &limit, &f, tutorial);
 
-    /* both are checked, so a client hears about every bad parameter at once */
-    rc_page = request_query_int(req, "page", 1, 1, INT64_MAX, &page);
-    rc_limit = request_query_int(req, "limit", GALLERY_DEFAULT_LIMIT, 1, GALLERY_MAX_LIMIT, &limit);
-    if (rc_page != ERR_OK || rc_limit != ERR_OK)
-        return ERR_VALIDATION;
-    offset = api_page_offset(page, limit);
-    if (offset >= 0) {
-        rc =
-            db_drawing_list(req->app->db, req->user_id, offset, limit, req->arena, &ds, &n, &total);
-    } else {
-        /* a page past any possible row: no rows, but the count is still true */
-        struct drawing_stats st;
-        rc = db_stats(req->app->db, req->user_id, &st);
-        if (rc == ERR_OK)
-            total = st.total_drawings;
-    }
     if (rc != ERR_OK)
         return rc;
+    /* the normalised query: equal bodies, equal tags */
+    rc = conditional(req, res,
+                     arena_printf(req->arena, "gallery %lld %lld %s %lld %lld %d %d %s",
+                                  (long long)page, (long long)limit,
+                                  f.tutorial_id ? f.tutorial_id : "-", (long long)f.from_ms,
+                                  (long long)f.to_ms, f.edited, (int)f.oldest_first,
+                                  f.words ? f.words : ""),
+                     &etag);
+    if (rc != ERR_OK)
+        return failed(res, rc);
+    if (request_etag_matches(req, etag, true))
+        return not_modified(res);
+    offset = api_page_offset(page, limit);
+    if (offset < 0) /* a page past any possible row: no rows, but the count is still true */
+        offset = INT64_MAX;
+    rc = db_gallery_list(req->app->db, req->user_id, &f, offset, limit, req->arena, &ds, &n, &total);
+    if (rc != ERR_OK)
+        return failed(res, rc);
     jsonw_init(&w, 1024 + n * 1024);
     api_json_gallery(&w, ds, n, total, page, limit, req->app, req->arena);
     return response_jsonw(res, 200, &w);

@@ -261,6 +261,304 @@ enum err request_query_int(struct request *req, const char *name, int64_t def, i
     return ERR_OK;
 }
 
+/* ---- more query readers ----------------------------------------------- */
+
+enum err request_query_bool(struct request *req, const char *name, int *out)
+{
+    static const char *const yes[] = {"1", "on", "t", "true", "y", "yes"};
+    static const char *const no[] = {"0", "off", "f", "false", "n", "no"};
+    const char *raw = request_query(req, name);
+
+    *out = -1;
+    if (!raw)
+        return ERR_OK;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(raw, yes[i]) == 0) {
+            *out = 1;
+            return ERR_OK;
+        }
+        if (strcasecmp(raw, no[i]) == 0) {
+            *out = 0;
+            return ERR_OK;
+        }
+    }
+    return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s}", "type", "bool_parsing", "loc",
+                                      "query", name, "msg",
+                                      "Input should be a valid boolean, unable to interpret input",
+                                      "input", input_utf8(req, raw)));
+}
+
+enum err request_query_choice(struct request *req, const char *name, const char *const *choices,
+                              size_t n, size_t def, size_t *out)
+{
+    const char *raw = request_query(req, name);
+    char *expected = "", *msg;
+
+    if (!raw) {
+        *out = def;
+        return ERR_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(raw, choices[i]) == 0) {
+            *out = i;
+            return ERR_OK;
+        }
+    }
+    /* pydantic: 'a', 'b' or 'c' */
+    for (size_t i = 0; i < n && expected; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        expected = arena_printf(req->arena, "%s%s'%s'", expected, sep, choices[i]);
+    }
+    msg = expected ? arena_printf(req->arena, "Input should be %s", expected) : NULL;
+    if (!msg)
+        return ERR_NOMEM;
+    return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:s}}", "type", "literal_error",
+                                      "loc", "query", name, "msg", msg, "input",
+                                      input_utf8(req, raw), "ctx", "expected", expected));
+}
+
+/* Reads exactly n decimal digits at *p. */
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return false;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/*
+ * The moment s names, in ms (rounded up), or the reason it names none, in
+ * speedate's words (pydantic's datetime parser); *naive: a date-time without offset.
+ */
+static const char *parse_datetime(const char *s, int64_t *out, bool *naive)
+{
+    const char *p = s;
+    int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+    int64_t ms, frac_ms = 0;
+    bool round_up = false;
+
+    *naive = false;
+    if (strlen(s) < 10)
+        return "input is too short";
+    if (!digits(&p, 4, &y))
+        return "invalid character in year";
+    if (*p++ != '-')
+        return "invalid date separator, expected `-`";
+    if (!digits(&p, 2, &mo))
+        return "invalid character in month";
+    if (*p++ != '-')
+        return "invalid date separator, expected `-`";
+    if (!digits(&p, 2, &d))
+        return "invalid character in day";
+    if (mo < 1 || mo > 12)
+        return "month value is outside expected range of 1-12";
+    if (y < 1)
+        return "year value is outside expected range"; /* year 0 */
+    if (d < 1 || d > days_in_month(y, mo))
+        return "day value is outside expected range";
+    if (*p) {
+        if (*p != 'T' && *p != 't' && *p != ' ' && *p != '_')
+            return "invalid datetime separator, expected `T`, `t`, `_` or space";
+        p++;
+        if (!digits(&p, 2, &h))
+            return "invalid character in hour";
+        if (*p++ != ':')
+            return "invalid time separator, expected `:`";
+        if (!digits(&p, 2, &mi))
+            return "invalid character in minute";
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &sec))
+                return "invalid character in second";
+            if (*p == '.' || *p == ',') {
+                int n = 0;
+                p++;
+                if (!isdigit((unsigned char)*p))
+                    return "invalid character in second fraction";
+                for (; isdigit((unsigned char)*p); p++, n++) {
+                    if (n < 3)
+                        frac_ms = frac_ms * 10 + (*p - '0');
+                    else if (*p != '0')
+                        round_up = true;
+                }
+                if (n > 9)
+                    return "second fraction value is more than 9 digits long";
+                for (; n < 3; n++)
+                    frac_ms *= 10;
+            }
+        }
+        if (h > 23)
+            return "hour value is outside expected range of 0-23";
+        if (mi > 59)
+            return "minute value is outside expected range of 0-59";
+        if (sec > 59)
+            return "second value is outside expected range of 0-59";
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            sign = *p++ == '-' ? -1 : 1;
+            if (!digits(&p, 2, &oh))
+                return "invalid timezone hour";
+            if (*p == ':')
+                p++;
+            if (!digits(&p, 2, &om))
+                return "invalid timezone minute";
+            if (oh > 23 || om > 59)
+                return "timezone offset must be less than 24 hours";
+        } else if (*p == '\0') {
+            *naive = true;
+        } else {
+            return "invalid timezone sign";
+        }
+        if (*p)
+            return "unexpected extra characters at the end of the input";
+    }
+    ms = days_from_civil(y, mo, d) * 86400000LL +
+         ((int64_t)h * 3600 + (int64_t)mi * 60 + sec) * 1000 + frac_ms;
+    ms -= (int64_t)sign * ((int64_t)oh * 3600 + (int64_t)om * 60) * 1000;
+    *out = ms + (round_up ? 1 : 0);
+    return NULL;
+}
+
+enum err request_query_datetime(struct request *req, const char *name, int64_t def, int64_t *out)
+{
+    const char *raw = request_query(req, name), *why;
+    int64_t v = 0;
+    bool naive = false;
+    char *msg;
+
+    if (!raw) {
+        *out = def;
+        return ERR_OK;
+    }
+    why = parse_datetime(raw, &v, &naive);
+    if (why) {
+        msg = arena_printf(req->arena, "Input should be a valid datetime or date, %s", why);
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:s}}", "type",
+                                          "datetime_from_date_parsing", "loc", "query", name, "msg",
+                                          msg ? msg : "Input should be a valid datetime or date",
+                                          "input", input_utf8(req, raw), "ctx", "error", why));
+    }
+    if (naive)
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s}", "type", "timezone_aware",
+                                          "loc", "query", name, "msg",
+                                          "Input should have timezone info", "input",
+                                          input_utf8(req, raw)));
+    *out = v;
+    return ERR_OK;
+}
+
+enum err request_query_text(struct request *req, const char *name, size_t min, size_t max,
+                            const char **out)
+{
+    const char *raw = request_query(req, name), *text;
+    long long chars;
+    char msg[96];
+
+    *out = NULL;
+    if (!raw)
+        return ERR_OK;
+    text = input_utf8(req, raw);
+    chars = utf8_count((const unsigned char *)text, strlen(text));
+    if (chars >= 0 && (size_t)chars < min) {
+        snprintf(msg, sizeof(msg), "String should have at least %zu character%s", min,
+                 min == 1 ? "" : "s");
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:s, s:{s:I}}", "type",
+                                          "string_too_short", "loc", "query", name, "msg", msg,
+                                          "input", text, "ctx", "min_length", (json_int_t)min));
+    }
+    if (chars < 0 || (size_t)chars > max) {
+        /* the input is not echoed: it may be long */
+        snprintf(msg, sizeof(msg), "String should have at most %zu character%s", max,
+                 max == 1 ? "" : "s");
+        return add_invalid(req, json_pack("{s:s, s:[s,s], s:s, s:{s:I}}", "type", "string_too_long",
+                                          "loc", "query", name, "msg", msg, "ctx", "max_length",
+                                          (json_int_t)max));
+    }
+    *out = text;
+    return ERR_OK;
+}
+
+/* The opaque tag of an entity tag (its quoted part), W/ dropped; len 0 if malformed. */
+static const char *opaque_tag(const char *t, size_t n, size_t *len)
+{
+    *len = 0;
+    if (n >= 2 && t[0] == 'W' && t[1] == '/') {
+        t += 2;
+        n -= 2;
+    }
+    if (n < 2 || t[0] != '"' || t[n - 1] != '"')
+        return t;
+    *len = n;
+    return t;
+}
+
+bool request_etag_matches(const struct request *req, const char *etag, bool star)
+{
+    const char *h = req->if_none_match, *want;
+    size_t want_len;
+
+    if (!h || !etag)
+        return false;
+    want = opaque_tag(etag, strlen(etag), &want_len);
+    if (want_len == 0)
+        return false;
+    while (*h) {
+        const char *start, *end;
+        size_t len;
+
+        while (*h == ' ' || *h == '\t' || *h == ',')
+            h++;
+        start = h;
+        /* a tag runs to the comma after its closing quote (commas may sit inside) */
+        if (h[0] == 'W' && h[1] == '/')
+            h += 2;
+        if (*h == '"') {
+            const char *close = strchr(h + 1, '"');
+            h = close ? close + 1 : h + strlen(h);
+        }
+        while (*h && *h != ',')
+            h++;
+        end = h;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if (end - start == 1 && *start == '*') {
+            if (star)
+                return true;
+            continue;
+        }
+        const char *tag = opaque_tag(start, (size_t)(end - start), &len);
+        if (len > 0 && len == want_len && memcmp(tag, want, len) == 0)
+            return true;
+    }
+    return false;
+}
+
 enum err request_uuid(struct request *req, const char *where, const char *name, const char *raw,
                       char out[ID_UUID_LEN])
 {

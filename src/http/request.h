@@ -159,6 +159,37 @@ enum err request_json_text(struct request *req, json_t *doc, const char *name, b
  * "msg", "input", ...} object, for a loc request_invalid cannot write, such as
  * ["body", "ids", 3]); returns ERR_VALIDATION. */
 enum err request_invalid_entry(struct request *req, json_t *entry);
+/*
+ * Optional query arguments read as pydantic reads them; absent leaves the default.
+ * Each bad value adds a 422 entry at ["query", name] and returns ERR_VALIDATION.
+ *
+ * bool: true/false, 1/0, yes/no, on/off, t/f, y/n in any case (bool_parsing); *out
+ * is -1 when absent, else 0 or 1.
+ */
+enum err request_query_bool(struct request *req, const char *name, int *out);
+/* One of n choices, exactly (Literal[...]: literal_error); *out = its index, def
+ * when absent. */
+enum err request_query_choice(struct request *req, const char *name, const char *const *choices,
+                              size_t n, size_t def, size_t *out);
+/*
+ * A moment: YYYY-MM-DD (UTC midnight) or an ISO 8601 date-time YYYY-MM-DD[T ]HH:MM[:SS[.f]]
+ * with Z or an offset (±HH:MM, ±HHMM) (datetime_from_date_parsing; a date-time without
+ * an offset is timezone_aware). Years 0001-9999. *out is in ms since the epoch, a
+ * fraction rounded UP to the next millisecond (so from <= t and t < to keep their
+ * meaning at ms precision); def when absent.
+ */
+enum err request_query_datetime(struct request *req, const char *name, int64_t def, int64_t *out);
+/* Text of min..max characters (string_too_short / string_too_long); *out is NULL when
+ * absent. Ill-formed UTF-8 is read as Starlette decodes it (U+FFFD for each bad part). */
+enum err request_query_text(struct request *req, const char *name, size_t min, size_t max,
+                            const char **out);
+
+/*
+ * If-None-Match against etag (a quoted entity tag, W/ or not): true if the header
+ * lists it, compared weakly (RFC 9110 §13.1.2: W/ ignored on both sides), or is "*"
+ * and star counts (the resource exists). False without the header.
+ */
+bool request_etag_matches(const struct request *req, const char *etag, bool star);
 
 /* Parses raw as a UUID into out, or adds a 422 uuid_parsing entry at [where, name]. */
 enum err request_uuid(struct request *req, const char *where, const char *name, const char *raw,

@@ -22,6 +22,7 @@
 #include "check.h"
 #include "util/log.h"
 #include "util/timefmt.h"
+#include "util/words.h"
 
 #define CHECK_OK(expr) CHECK_EQ_INT((expr), ERR_OK)
 #define CHECK_ERR(expr, e) CHECK_EQ_INT((expr), (e))
@@ -1182,6 +1183,270 @@ static void test_accounts(struct db *db, const char *user_a)
     arena_free(a);
 }
 
+/* ---- gallery filters, search, version (SPEC §11) ------------------------ */
+
+#define GF_N 8
+#define GF_BASE (BASE_MS + 10000000)
+
+struct gf {
+    struct db *db;
+    const char *user;
+    char ids[GF_N][ID_UUID_LEN];
+    size_t appended[GF_N]; /* edits added after the fixture */
+};
+
+/* Drawing i of the search fixture: its prompts, "|"-separated ("" for none). */
+static const char *const gf_prompts[GF_N] = {
+    "make it colorful",
+    "add a sepia tone",
+    "",
+    "Cafe\xcc\x81 au lait|Stra\xc3\x9f" "e at night", /* café with a combining accent */
+    "sepia|tone it down 42x",
+    "don't_stop: foo-bar example.com 3.14",
+    "\xc3\x89" "COLE na\xc3\xafve \xef\xac\x81sh", /* ÉCOLE naïve ﬁsh */
+    "NEAR OR AND \"quoted\" (paren) *star* a:b & !c",
+};
+
+/* The ids f lets through, as a string of fixture indexes in page order ("431"). */
+static void gf_expect(struct gf *g, const struct gallery_filter *f, int64_t offset, int64_t limit,
+                      const char *want, int64_t want_total, int line)
+{
+    struct arena *a = arena_new();
+    struct drawing *list = NULL;
+    size_t n = 0;
+    int64_t total = -1;
+    char got[GF_N + 1] = "";
+    enum err rc = db_gallery_list(g->db, g->user, f, offset, limit, a, &list, &n, &total);
+
+    CHECK_OK(rc);
+    for (size_t i = 0; rc == ERR_OK && i < n && i < GF_N; i++) {
+        int k = -1;
+        for (int j = 0; j < GF_N; j++)
+            if (strcmp(list[i].id, g->ids[j]) == 0)
+                k = j;
+        got[i] = k < 0 ? '?' : (char)('0' + k);
+        /* the edits come along, oldest first */
+        size_t want_edits = k >= 0 ? g->appended[k] : 0;
+        if (k >= 0 && gf_prompts[k][0])
+            for (const char *p = gf_prompts[k]; p; p = strchr(p + 1, '|'))
+                want_edits++;
+        CHECK_EQ_INT(list[i].n_edits, want_edits);
+    }
+    if (strcmp(got, want) != 0 || total != want_total)
+        fprintf(stderr, "test_db.c:%d: got \"%s\" (count %lld), want \"%s\" (count %lld)\n",
+                line, got, (long long)total, want, (long long)want_total);
+    CHECK_EQ_STR(got, want);
+    CHECK_EQ_INT(total, want_total);
+    arena_free(a);
+}
+
+/* The drawings whose prompts every word of q prefixes. */
+static void gf_search(struct gf *g, const char *q, const char *want, int line)
+{
+    char *words = words_normalize(q, strlen(q));
+    struct gallery_filter f = GALLERY_FILTER_NONE;
+
+    CHECK(words != NULL);
+    f.words = words;
+    gf_expect(g, &f, 0, 100, want, (int64_t)strlen(want), line);
+    free(words);
+}
+
+static void test_gallery_filters(struct db *db, const char *t_old, const char *t_new)
+{
+    struct arena *a = arena_new();
+    char user[ID_UUID_LEN], other[ID_UUID_LEN], buf[1200];
+    struct gf g = {.db = db, .user = user};
+    struct gallery_filter f = GALLERY_FILTER_NONE;
+    const char *tut[GF_N] = {t_old, NULL, t_new, NULL, t_old, NULL, NULL, NULL};
+    struct drawing d;
+    int64_t v0 = -1, v1 = -1, v2 = -1, v3 = -1;
+
+    new_uuid(user);
+    new_uuid(other);
+    CHECK_OK(db_user_version(db, user, &v0));
+    CHECK_EQ_INT(v0, 0); /* no row yet */
+    for (int i = 0; i < GF_N; i++) {
+        struct edit edits[2];
+        size_t n = 0;
+
+        new_uuid(g.ids[i]);
+        make_drawing(a, user, g.ids[i], 100 + i, tut[i], GF_BASE + i * 1000, 0, &d);
+        snprintf(buf, sizeof(buf), "%s", gf_prompts[i]);
+        for (char *p = buf, *bar; *p && n < 2; p = bar ? bar + 1 : p + strlen(p)) {
+            bar = strchr(p, '|');
+            if (bar)
+                *bar = '\0';
+            edits[n] = (struct edit){.image_key = arena_printf(a, "users/%s/e/%d-%zu.png", user, i, n),
+                                     .prompt = arena_strdup(a, p),
+                                     .source = "text",
+                                     .created_at = GF_BASE + i * 1000 + (int64_t)n};
+            n++;
+        }
+        /* the first edit with the drawing, the second appended */
+        d.n_edits = n > 0 ? 1 : 0;
+        d.edits = n > 0 ? edits : NULL;
+        CHECK_OK(db_drawing_insert(db, &d, NULL, 0));
+        if (n > 1)
+            CHECK_OK(db_edit_append(db, user, g.ids[i], &edits[1], NULL, 0));
+    }
+    /* another user's drawing matches the same words: never shown */
+    new_uuid(buf);
+    make_drawing(a, other, buf, 200, t_old, GF_BASE + 500, 1, &d);
+    d.edits[0].prompt = "colorful sepia tone caf";
+    CHECK_OK(db_drawing_insert(db, &d, NULL, 0));
+
+    /* no filter; sort; dates (from <= created_at < to) */
+    gf_expect(&g, &f, 0, 100, "76543210", 8, __LINE__);
+    f.oldest_first = true;
+    gf_expect(&g, &f, 0, 100, "01234567", 8, __LINE__);
+    gf_expect(&g, &f, 2, 3, "234", 8, __LINE__);
+    f = GALLERY_FILTER_NONE;
+    f.from_ms = GF_BASE + 1000;
+    f.to_ms = GF_BASE + 4000;
+    gf_expect(&g, &f, 0, 100, "321", 3, __LINE__);
+    f.from_ms = GF_BASE + 4000;
+    f.to_ms = GF_BASE + 1000; /* from after to: nothing */
+    gf_expect(&g, &f, 0, 100, "", 0, __LINE__);
+    f.from_ms = GF_BASE + 7001;
+    f.to_ms = GALLERY_TIME_MAX;
+    gf_expect(&g, &f, 0, 100, "", 0, __LINE__);
+
+    /* tutorial; edited; both; with paging and the count of all that match */
+    f = GALLERY_FILTER_NONE;
+    f.tutorial_id = t_old;
+    gf_expect(&g, &f, 0, 100, "40", 2, __LINE__);
+    f.tutorial_id = t_new;
+    gf_expect(&g, &f, 0, 100, "2", 1, __LINE__);
+    f.edited = 1;
+    gf_expect(&g, &f, 0, 100, "", 0, __LINE__);
+    f.tutorial_id = t_old;
+    f.oldest_first = true;
+    gf_expect(&g, &f, 0, 100, "04", 2, __LINE__);
+    f = GALLERY_FILTER_NONE;
+    f.edited = 0;
+    gf_expect(&g, &f, 0, 100, "2", 1, __LINE__);
+    f.edited = 1;
+    gf_expect(&g, &f, 0, 100, "7654310", 7, __LINE__);
+    gf_expect(&g, &f, 2, 2, "54", 7, __LINE__);
+    f.from_ms = GF_BASE + 3000;
+    f.oldest_first = true;
+    gf_expect(&g, &f, 0, 100, "34567", 5, __LINE__);
+
+    /* search: every word a prefix of a word of the drawing's prompts, any edit */
+    gf_search(&g, "colo", "0", __LINE__);
+    gf_search(&g, "sepia tone", "41", __LINE__);
+    gf_search(&g, "TONE sePIA", "41", __LINE__);
+    gf_search(&g, "sepia down", "4", __LINE__); /* words of two different edits */
+    gf_search(&g, "sepia zzz", "", __LINE__);
+    gf_search(&g, "caf", "3", __LINE__);
+    gf_search(&g, "caf\xc3\xa9", "3", __LINE__);     /* café, composed: NFKC */
+    gf_search(&g, "CAF\xc3\x89", "3", __LINE__);     /* CAFÉ */
+    gf_search(&g, "cafe", "", __LINE__);              /* accents are kept */
+    gf_search(&g, "strasse", "3", __LINE__);          /* ß folds to ss */
+    gf_search(&g, "STRA\xc3\x9f" "E", "3", __LINE__); /* STRAßE */
+    gf_search(&g, "\xc3\xa9" "cole", "6", __LINE__);
+    gf_search(&g, "ecole", "", __LINE__);
+    gf_search(&g, "fish", "6", __LINE__); /* the ﬁ ligature is f, i */
+    gf_search(&g, "na\xc3\xaf", "6", __LINE__);
+    gf_search(&g, "42", "4", __LINE__);
+    gf_search(&g, "42x", "4", __LINE__);
+    gf_search(&g, "3 14", "5", __LINE__); /* 3.14: two words */
+    gf_search(&g, "don t stop", "5", __LINE__);
+    gf_search(&g, "t", "541", __LINE__); /* don't: don, t */
+    gf_search(&g, "stop", "5", __LINE__);  /* _ separates */
+    gf_search(&g, "bar foo", "5", __LINE__);
+    gf_search(&g, "example com", "5", __LINE__);
+    gf_search(&g, "com", "5", __LINE__);
+    /* query syntax of either engine is only words */
+    gf_search(&g, "NEAR OR AND", "7", __LINE__);
+    gf_search(&g, "\"quoted\" (paren) *star*", "7", __LINE__);
+    gf_search(&g, "a:b & !c", "7", __LINE__);
+    gf_search(&g, "sepia OR colorful", "", __LINE__);
+    gf_search(&g, "NEAR(sepia tone)", "", __LINE__);
+    gf_search(&g, "sepia*", "41", __LINE__);
+    gf_search(&g, "'sepia':* | colo:*", "", __LINE__);
+    gf_search(&g, "zzz", "", __LINE__);
+
+    /* search with the other filters, both orders */
+    f = GALLERY_FILTER_NONE;
+    f.words = "sepia";
+    f.tutorial_id = t_old;
+    gf_expect(&g, &f, 0, 100, "4", 1, __LINE__);
+    f.tutorial_id = NULL;
+    f.to_ms = GF_BASE + 2000;
+    gf_expect(&g, &f, 0, 100, "1", 1, __LINE__);
+    f.to_ms = GALLERY_TIME_MAX;
+    f.oldest_first = true;
+    gf_expect(&g, &f, 0, 100, "14", 2, __LINE__);
+    gf_expect(&g, &f, 1, 1, "4", 2, __LINE__);
+    f.edited = 0;
+    gf_expect(&g, &f, 0, 100, "", 0, __LINE__);
+    f.words = ""; /* no word: refused */
+    {
+        struct drawing *list = NULL;
+        size_t n = 0;
+        int64_t total = 0;
+        CHECK_ERR(db_gallery_list(db, user, &f, 0, 10, a, &list, &n, &total), ERR_INVALID);
+        f.words = NULL;
+        f.edited = 2;
+        CHECK_ERR(db_gallery_list(db, user, &f, 0, 10, a, &list, &n, &total), ERR_INVALID);
+    }
+
+    /* the version: every change of what the gallery shows moves it, reads do not */
+    CHECK_OK(db_user_version(db, user, &v1));
+    CHECK(v1 > 0);
+    gf_search(&g, "colo", "0", __LINE__);
+    CHECK_OK(db_drawing_get(db, user, g.ids[0], a, &d));
+    CHECK_OK(db_user_version(db, user, &v2));
+    CHECK_EQ_INT(v2, v1);
+    {
+        struct edit e = {.image_key = "users/x/e/new.png",
+                         .prompt = "Zebra stripes",
+                         .source = "text",
+                         .created_at = GF_BASE + 99};
+        CHECK_OK(db_edit_append(db, user, g.ids[2], &e, NULL, 0));
+        g.appended[2] = 1;
+    }
+    CHECK_OK(db_user_version(db, user, &v2));
+    CHECK(v2 > v1);
+    gf_search(&g, "zeb str", "2", __LINE__); /* indexed as it is appended */
+    f = GALLERY_FILTER_NONE;
+    f.edited = 0;
+    gf_expect(&g, &f, 0, 100, "", 0, __LINE__);
+    CHECK_OK(db_drawing_delete(db, user, g.ids[4], a, &d));
+    CHECK_OK(db_user_version(db, user, &v3));
+    CHECK(v3 > v2);
+    gf_search(&g, "sepia", "1", __LINE__); /* deleted: out of the index */
+    gf_search(&g, "down", "", __LINE__);
+    /* another user's changes leave this user's version alone */
+    CHECK_OK(db_drawing_delete(db, other, buf, a, &d));
+    CHECK_OK(db_user_version(db, user, &v1));
+    CHECK_EQ_INT(v1, v3);
+    /* a pending object stored changes its URL: the version moves */
+    {
+        static const unsigned char png[] = {0x89, 'P', 'N', 'G'};
+        struct db_pending kept = {"users/x/original/gf-pend.png", "image/png", png, sizeof(png)};
+        struct db_job j;
+        char pid[ID_UUID_LEN];
+
+        new_uuid(pid);
+        make_drawing(a, user, pid, 300, NULL, GF_BASE - 5000, 0, &d);
+        d.original_key = (char *)kept.key;
+        CHECK_OK(db_drawing_insert(db, &d, &kept, 1));
+        while (db_job_claim(db, time_now_ms() + 100000000, 60000, a, &j) == ERR_OK)
+            CHECK_OK(db_job_done(db, j.id)); /* leave no job for test_jobs */
+        CHECK_OK(db_user_version(db, user, &v1));
+        CHECK(v1 > v3);
+        CHECK_OK(db_pending_done(db, kept.key));
+        CHECK_OK(db_user_version(db, user, &v2));
+        CHECK(v2 > v1);
+        CHECK_OK(db_drawing_delete(db, user, pid, a, &d));
+    }
+    CHECK_ERR(db_user_version(db, "not-a-uuid", &v1), ERR_INVALID);
+    arena_free(a);
+}
+
 static void contract(const struct config *cfg, const struct config *fresh)
 {
     struct db *db = NULL, *db2 = NULL;
@@ -1215,6 +1480,7 @@ static void contract(const struct config *cfg, const struct config *fresh)
     test_user_cache(db);
     test_accounts(db, user_a);
     test_threads(db, t_new);
+    test_gallery_filters(db, t_old, t_new);
 
     /* a second handle on the same database (another process, say) agrees */
     CHECK_OK(db_open(cfg, &db2));

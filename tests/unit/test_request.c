@@ -3,7 +3,9 @@
  * messages, hostile values (signs, whitespace, overflow, leading zeros, invalid
  * UTF-8, NULs, huge inputs), the 422 list, and the error renderer.
  */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -551,6 +553,228 @@ static void test_json_body(void)
     free(out);
 }
 
+/* ---- gallery query readers (SPEC §11) ---------------------------------- */
+
+/* The rendered 422 body after reading query name=raw with fn, or NULL if accepted. */
+#define READ_BAD(name, raw, call, want)                                                            \
+    do {                                                                                           \
+        struct kv q_[] = {{name, raw}};                                                            \
+        struct request r = new_req(q_, 1);                                                         \
+        int st_ = 0;                                                                               \
+        CHECK_EQ_INT((call), ERR_VALIDATION);                                                      \
+        char *b_ = render(&r, ERR_VALIDATION, &st_);                                               \
+        CHECK_EQ_INT(st_, 422);                                                                    \
+        CHECK_EQ_STR(b_, want);                                                                    \
+        free(b_);                                                                                  \
+    } while (0)
+
+static void test_query_bool(void)
+{
+    static const char *const yes[] = {"true", "TRUE", "True", "1", "yes", "YeS", "on", "t", "y"};
+    static const char *const no[] = {"false", "FALSE", "0", "no", "off", "OFF", "f", "n"};
+    int v = 5;
+
+    {
+        struct request r = new_req(NULL, 0);
+        CHECK_EQ_INT(request_query_bool(&r, "edited", &v), ERR_OK);
+        CHECK_EQ_INT(v, -1);
+    }
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        struct kv q[] = {{"edited", yes[i]}};
+        struct request r = new_req(q, 1);
+        CHECK_EQ_INT(request_query_bool(&r, "edited", &v), ERR_OK);
+        CHECK_EQ_INT(v, 1);
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        struct kv q[] = {{"edited", no[i]}};
+        struct request r = new_req(q, 1);
+        CHECK_EQ_INT(request_query_bool(&r, "edited", &v), ERR_OK);
+        CHECK_EQ_INT(v, 0);
+    }
+#define BOOL_BAD(raw, shown)                                                                       \
+    READ_BAD("edited", raw, request_query_bool(&r, "edited", &v),                                  \
+             "{\"detail\":[{\"type\":\"bool_parsing\",\"loc\":[\"query\",\"edited\"],"             \
+             "\"msg\":\"Input should be a valid boolean, unable to interpret input\","             \
+             "\"input\":\"" shown "\"}]}")
+    BOOL_BAD("", "");
+    BOOL_BAD("2", "2");
+    BOOL_BAD("truee", "truee");
+    BOOL_BAD(" true", " true");
+    BOOL_BAD("\xff", "\xef\xbf\xbd");
+#undef BOOL_BAD
+}
+
+static void test_query_choice(void)
+{
+    static const char *const sorts[] = {"newest", "oldest"};
+    static const char *const three[] = {"a", "b", "c"};
+    size_t v = 9;
+
+    {
+        struct request r = new_req(NULL, 0);
+        CHECK_EQ_INT(request_query_choice(&r, "sort", sorts, 2, 0, &v), ERR_OK);
+        CHECK_EQ_INT(v, 0);
+    }
+    {
+        struct kv q[] = {{"sort", "oldest"}};
+        struct request r = new_req(q, 1);
+        CHECK_EQ_INT(request_query_choice(&r, "sort", sorts, 2, 0, &v), ERR_OK);
+        CHECK_EQ_INT(v, 1);
+    }
+    READ_BAD("sort", "OLDEST", request_query_choice(&r, "sort", sorts, 2, 0, &v),
+             "{\"detail\":[{\"type\":\"literal_error\",\"loc\":[\"query\",\"sort\"],"
+             "\"msg\":\"Input should be 'newest' or 'oldest'\",\"input\":\"OLDEST\","
+             "\"ctx\":{\"expected\":\"'newest' or 'oldest'\"}}]}");
+    READ_BAD("sort", "", request_query_choice(&r, "sort", three, 3, 0, &v),
+             "{\"detail\":[{\"type\":\"literal_error\",\"loc\":[\"query\",\"sort\"],"
+             "\"msg\":\"Input should be 'a', 'b' or 'c'\",\"input\":\"\","
+             "\"ctx\":{\"expected\":\"'a', 'b' or 'c'\"}}]}");
+}
+
+static int64_t dt_ok(const char *raw)
+{
+    struct kv q[] = {{"from", raw}};
+    struct request r = new_req(q, 1);
+    int64_t v = -42;
+
+    CHECK_EQ_INT(request_query_datetime(&r, "from", 7, &v), ERR_OK);
+    if (r.error_list) {
+        json_decref(r.error_list);
+        fprintf(stderr, "datetime %s refused\n", raw);
+    }
+    return v;
+}
+
+static void test_query_datetime(void)
+{
+    int64_t v = 0;
+
+    {
+        struct request r = new_req(NULL, 0);
+        CHECK_EQ_INT(request_query_datetime(&r, "from", 7, &v), ERR_OK);
+        CHECK_EQ_INT(v, 7);
+    }
+    CHECK_EQ_INT(dt_ok("1970-01-01"), 0);
+    CHECK_EQ_INT(dt_ok("2025-01-25"), 1737763200000LL);
+    CHECK_EQ_INT(dt_ok("2025-01-25T14:30:22.123Z"), 1737815422123LL);
+    CHECK_EQ_INT(dt_ok("2025-01-25t14:30:22.123z"), 1737815422123LL);
+    CHECK_EQ_INT(dt_ok("2025-01-25 14:30:22Z"), 1737815422000LL);
+    CHECK_EQ_INT(dt_ok("2025-01-25T14:30Z"), 1737815400000LL);
+    CHECK_EQ_INT(dt_ok("2025-01-25T16:30:22.123+02:00"), 1737815422123LL);
+    CHECK_EQ_INT(dt_ok("2025-01-25T09:00:22.123-0530"), 1737815422123LL);
+    CHECK_EQ_INT(dt_ok("2025-01-25T14:30:22.1Z"), 1737815422100LL);
+    /* a fraction finer than a millisecond rounds up: from <= t and t < to stay exact */
+    CHECK_EQ_INT(dt_ok("2025-01-25T14:30:22.1230001Z"), 1737815422124LL);
+    CHECK_EQ_INT(dt_ok("2025-01-25T14:30:22.123000000Z"), 1737815422123LL);
+    CHECK_EQ_INT(dt_ok("2024-02-29"), 1709164800000LL);
+    CHECK_EQ_INT(dt_ok("0001-01-01"), -62135596800000LL);
+    CHECK_EQ_INT(dt_ok("9999-12-31T23:59:59.999Z"), 253402300799999LL);
+    CHECK_EQ_INT(dt_ok("1969-12-31T23:59:59Z"), -1000);
+
+#define DT_BAD(raw, why)                                                                           \
+    READ_BAD("from", raw, request_query_datetime(&r, "from", 7, &v),                               \
+             "{\"detail\":[{\"type\":\"datetime_from_date_parsing\",\"loc\":[\"query\",\"from\"]," \
+             "\"msg\":\"Input should be a valid datetime or date, " why "\",\"input\":\"" raw      \
+             "\",\"ctx\":{\"error\":\"" why "\"}}]}")
+    DT_BAD("", "input is too short");
+    DT_BAD("2025-1-5", "input is too short");
+    DT_BAD("yesterday!", "invalid character in year");
+    DT_BAD("2025/01/25", "invalid date separator, expected `-`");
+    DT_BAD("2025-13-01", "month value is outside expected range of 1-12");
+    DT_BAD("2025-02-29", "day value is outside expected range");
+    DT_BAD("2025-04-31", "day value is outside expected range");
+    DT_BAD("0000-01-01", "year value is outside expected range");
+    DT_BAD("2025-01-25X10:00Z", "invalid datetime separator, expected `T`, `t`, `_` or space");
+    DT_BAD("2025-01-25T24:00Z", "hour value is outside expected range of 0-23");
+    DT_BAD("2025-01-25T10:60Z", "minute value is outside expected range of 0-59");
+    DT_BAD("2025-01-25T10:00:60Z", "second value is outside expected range of 0-59");
+    DT_BAD("2025-01-25T10:00:00ZZ", "unexpected extra characters at the end of the input");
+    DT_BAD("2025-01-25T10:00:00+2", "invalid timezone hour");
+    DT_BAD("2025-01-25T10:00:00+25:00", "timezone offset must be less than 24 hours");
+    DT_BAD("2025-01-25T10:00:00 UTC", "invalid timezone sign");
+    DT_BAD("2025-01-25T10:00:00.Z", "invalid character in second fraction");
+    DT_BAD("2025-01-25T10:00:00.1234567890Z", "second fraction value is more than 9 digits long");
+    DT_BAD("2025-01-25T1", "invalid character in hour");
+    DT_BAD("2025-01-25junk", "invalid datetime separator, expected `T`, `t`, `_` or space");
+#undef DT_BAD
+    /* a date-time must say its offset; a date alone is UTC midnight */
+    READ_BAD("from", "2025-01-25T10:00:00", request_query_datetime(&r, "from", 7, &v),
+             "{\"detail\":[{\"type\":\"timezone_aware\",\"loc\":[\"query\",\"from\"],"
+             "\"msg\":\"Input should have timezone info\",\"input\":\"2025-01-25T10:00:00\"}]}");
+}
+
+static void test_query_text(void)
+{
+    const char *v = "x";
+    char *big = malloc(10001);
+
+    {
+        struct request r = new_req(NULL, 0);
+        CHECK_EQ_INT(request_query_text(&r, "q", 1, 200, &v), ERR_OK);
+        CHECK(v == NULL);
+    }
+    {
+        struct kv q[] = {{"q", "Stra\xc3\x9f" "e"}};
+        struct request r = new_req(q, 1);
+        CHECK_EQ_INT(request_query_text(&r, "q", 1, 6, &v), ERR_OK); /* 6 characters, 7 bytes */
+        CHECK_EQ_STR(v, "Stra\xc3\x9f" "e");
+    }
+    READ_BAD("q", "", request_query_text(&r, "q", 1, 200, &v),
+             "{\"detail\":[{\"type\":\"string_too_short\",\"loc\":[\"query\",\"q\"],"
+             "\"msg\":\"String should have at least 1 character\",\"input\":\"\","
+             "\"ctx\":{\"min_length\":1}}]}");
+    READ_BAD("q", "abcdef", request_query_text(&r, "q", 1, 5, &v),
+             "{\"detail\":[{\"type\":\"string_too_long\",\"loc\":[\"query\",\"q\"],"
+             "\"msg\":\"String should have at most 5 characters\",\"ctx\":{\"max_length\":5}}]}");
+    CHECK(big != NULL);
+    if (big) {
+        memset(big, 'a', 10000);
+        big[10000] = '\0';
+        READ_BAD("q", big, request_query_text(&r, "q", 1, 200, &v),
+                 "{\"detail\":[{\"type\":\"string_too_long\",\"loc\":[\"query\",\"q\"],"
+                 "\"msg\":\"String should have at most 200 characters\","
+                 "\"ctx\":{\"max_length\":200}}]}");
+        big[200] = '\0';
+        struct kv q[] = {{"q", big}};
+        struct request r = new_req(q, 1);
+        CHECK_EQ_INT(request_query_text(&r, "q", 1, 200, &v), ERR_OK);
+        free(big);
+    }
+}
+
+static bool inm(const char *header, const char *etag, bool star)
+{
+    struct request r = new_req(NULL, 0);
+
+    r.if_none_match = header;
+    return request_etag_matches(&r, etag, star);
+}
+
+static void test_etag_matches(void)
+{
+    CHECK(!inm(NULL, "\"abc\"", true));
+    CHECK(inm("\"abc\"", "\"abc\"", false));
+    CHECK(!inm("\"abd\"", "\"abc\"", false));
+    CHECK(!inm("abc", "\"abc\"", false)); /* unquoted: not a tag */
+    CHECK(!inm("\"abc", "\"abc\"", false));
+    CHECK(inm("W/\"abc\"", "\"abc\"", false)); /* weak comparison */
+    CHECK(inm("\"abc\"", "W/\"abc\"", false));
+    CHECK(inm("W/\"abc\"", "W/\"abc\"", false));
+    CHECK(inm("\"x\", \"abc\"", "\"abc\"", false));
+    CHECK(inm("\"x\",W/\"abc\" , \"y\"", "\"abc\"", false));
+    CHECK(inm("  \"abc\"  ", "\"abc\"", false));
+    CHECK(!inm("\"ab,c\"", "\"abc\"", false));
+    CHECK(inm("\"ab,c\", \"abc\"", "\"abc\"", false)); /* a comma inside a tag */
+    CHECK(!inm("\"abcd\"", "\"abc\"", false));
+    CHECK(!inm("\"ab\"", "\"abc\"", false));
+    CHECK(inm("*", "\"abc\"", true));
+    CHECK(!inm("*", "\"abc\"", false));
+    CHECK(!inm("", "\"abc\"", true));
+    CHECK(!inm(",,,", "\"abc\"", true));
+    CHECK(!inm("W/", "\"abc\"", true));
+    CHECK(!inm("\"abc\"", "abc", true)); /* our own tag malformed: never a match */
+}
+
 int main(void)
 {
     arena = arena_new();
@@ -564,6 +788,11 @@ int main(void)
     test_form_uuid();
     test_errors();
     test_json_body();
+    test_query_bool();
+    test_query_choice();
+    test_query_datetime();
+    test_query_text();
+    test_etag_matches();
     arena_free(arena);
     return check_summary("request");
 }
