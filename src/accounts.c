@@ -155,40 +155,46 @@ static void hash_text(const char *s, unsigned char out[DB_HASH_LEN])
     digest_sha256(s, strlen(s), out);
 }
 
-/* A new refresh token of family (a new family if NULL) for user_id, recorded, and
- * an access token beside it: the whole token answer. */
-static enum err issue(struct app *app, const char *user_id, const char *email,
-                      const char *family, int64_t now_ms, struct arena *a,
-                      struct token_answer *out)
+/* The token answer for user_id: refresh (copied), a new access token, the e-mail. */
+static enum err answer(struct app *app, const char *user_id, const char *email,
+                       const char refresh[ID_TOKEN_LEN], int64_t now_ms, struct arena *a,
+                       struct token_answer *out)
 {
     struct accounts *acc = app->accounts;
-    char fam[ID_UUID_LEN];
-    unsigned char h[DB_HASH_LEN];
     char *access = NULL;
-    enum err rc;
+    enum err rc = auth_mint(app->auth, user_id, now_ms / 1000, acc->access_ttl, &access);
 
+    if (rc != ERR_OK)
+        return rc;
     memset(out, 0, sizeof(*out));
-    if (!id_random_token(out->refresh_token))
-        return ERR_INTERNAL;
-    if (family)
-        memcpy(fam, family, ID_UUID_LEN);
-    else if (!id_uuid_new(fam))
-        return ERR_INTERNAL;
-    hash_text(out->refresh_token, h);
-    rc = db_refresh_add(app->db, h, fam, user_id, now_ms, now_ms + acc->refresh_ttl * 1000);
-    if (rc != ERR_OK)
-        return rc;
-    rc = auth_mint(app->auth, user_id, now_ms / 1000, acc->access_ttl, &access);
-    if (rc != ERR_OK)
-        return rc;
     out->access_token = arena_strdup(a, access);
     free(access);
-    if (!out->access_token)
+    out->email = email ? arena_strdup(a, email) : NULL;
+    if (!out->access_token || (email && !out->email))
         return ERR_NOMEM;
     out->expires_in = acc->access_ttl;
+    memcpy(out->refresh_token, refresh, ID_TOKEN_LEN);
     memcpy(out->user_id, user_id, ID_UUID_LEN);
-    out->email = email ? arena_strdup(a, email) : NULL;
-    return email && !out->email ? ERR_NOMEM : ERR_OK;
+    return ERR_OK;
+}
+
+/* A new login (a refresh-token family) for user_id, recorded, and its token answer. */
+static enum err issue(struct app *app, const char *user_id, const char *email, int64_t now_ms,
+                      struct arena *a, struct token_answer *out)
+{
+    char refresh[ID_TOKEN_LEN], family[ID_UUID_LEN];
+    unsigned char h[DB_HASH_LEN];
+    enum err rc;
+
+    if (!id_random_token(refresh) || !id_uuid_new(family))
+        return ERR_INTERNAL;
+    hash_text(refresh, h);
+    rc = db_refresh_add(app->db, h, family, user_id, now_ms,
+                        now_ms + app->accounts->refresh_ttl * 1000);
+    if (rc == ERR_OK)
+        rc = answer(app, user_id, email, refresh, now_ms, a, out);
+    explicit_bzero(refresh, sizeof(refresh));
+    return rc;
 }
 
 /* ---- operations --------------------------------------------------------------- */
@@ -222,7 +228,7 @@ enum err accounts_register(struct app *app, const char *email, const char *passw
 
     if (rc != ERR_OK)
         return rc;
-    return issue(app, id, email, NULL, now_ms, a, out);
+    return issue(app, id, email, now_ms, a, out);
 }
 
 /* Verifies password against the decoy hash: what an unknown e-mail costs. */
@@ -291,7 +297,7 @@ enum err accounts_login(struct app *app, const char *email, const char *password
         free(h);
     }
     (void)db_refresh_prune(app->db, acct.id, now_ms);
-    return issue(app, acct.id, acct.email, NULL, now_ms, a, out);
+    return issue(app, acct.id, acct.email, now_ms, a, out);
 }
 
 enum err accounts_refresh(struct app *app, const char *refresh_token, int64_t now_ms,
@@ -301,7 +307,6 @@ enum err accounts_refresh(struct app *app, const char *refresh_token, int64_t no
     unsigned char h[DB_HASH_LEN], next_h[DB_HASH_LEN];
     char next[ID_TOKEN_LEN];
     struct refresh_grant g;
-    char *access = NULL;
     enum err rc;
 
     if (!id_token_is_wellformed(refresh_token))
@@ -317,22 +322,10 @@ enum err accounts_refresh(struct app *app, const char *refresh_token, int64_t no
                  g.user_id, g.family);
         return ERR_UNAUTHORIZED;
     }
-    if (rc != ERR_OK)
-        return rc;
-    rc = auth_mint(app->auth, g.user_id, now_ms / 1000, acc->access_ttl, &access);
-    if (rc != ERR_OK)
-        return rc;
-    memset(out, 0, sizeof(*out));
-    out->access_token = arena_strdup(a, access);
-    free(access);
-    if (!out->access_token)
-        return ERR_NOMEM;
-    out->expires_in = acc->access_ttl;
-    memcpy(out->refresh_token, next, ID_TOKEN_LEN);
-    memcpy(out->user_id, g.user_id, ID_UUID_LEN);
-    out->email = g.email;
+    if (rc == ERR_OK)
+        rc = answer(app, g.user_id, g.email, next, now_ms, a, out);
     explicit_bzero(next, sizeof(next));
-    return ERR_OK;
+    return rc;
 }
 
 enum err accounts_logout(struct app *app, const char *refresh_token)

@@ -123,6 +123,19 @@ static enum err first_row_alone(struct db *db, enum sql_query q, const struct db
     return rc;
 }
 
+/* The first column of the first row of q as an integer: ERR_NOT_FOUND when no row. */
+static enum err one_i64(struct db *db, enum sql_query q, const struct db_arg *args, size_t n,
+                        int64_t *out)
+{
+    struct db_conn *c = NULL;
+    enum err rc = first_row_alone(db, q, args, n, &c);
+
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 0, out);
+    db->drv->release(db, c);
+    return rc;
+}
+
 static enum err begin(struct db *db, struct db_conn *c, bool write)
 {
     return run(db, c, write ? Q_BEGIN_WRITE : Q_BEGIN, NULL, 0, NULL);
@@ -607,7 +620,6 @@ enum err db_user_admit(struct db *db, const char *user_id, int64_t issued_at_ms)
 {
     const struct db_arg args[] = {ARG_T(user_id)};
     int64_t now = time_now_ms(), since, deleted_at = 0;
-    struct db_conn *c = NULL;
     enum err rc;
 
     if (!db || !is_uuid(user_id))
@@ -619,14 +631,7 @@ enum err db_user_admit(struct db *db, const char *user_id, int64_t issued_at_ms)
         idset_clear(db->seen);
     if (idset_has(db->seen, user_id))
         return ERR_OK;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = db->drv->exec(c, Q_TOMBSTONE_GET, args, NARGS(args));
-    if (rc == ERR_OK)
-        rc = db->drv->step(c);
-    if (rc == ERR_OK)
-        rc = db->drv->i64(c, 0, &deleted_at);
-    db->drv->release(db, c);
+    rc = one_i64(db, Q_TOMBSTONE_GET, args, NARGS(args), &deleted_at);
     if (rc == ERR_OK && (issued_at_ms < 0 || issued_at_ms <= deleted_at))
         return ERR_UNAUTHORIZED; /* a token of the account that was deleted */
     if (rc != ERR_OK && rc != ERR_NOT_FOUND)
@@ -1212,11 +1217,7 @@ static enum err account_read(struct db *db, enum sql_query q, const char *key, s
 
     if (!db || !key || !a || !out)
         return ERR_INVALID;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = db->drv->exec(c, q, args, NARGS(args));
-    if (rc == ERR_OK)
-        rc = db->drv->step(c);
+    rc = first_row_alone(db, q, args, NARGS(args), &c);
     if (rc == ERR_OK)
         rc = read_row(db, c, 0, account_cols, NARGS(account_cols), a, &acct);
     db->drv->release(db, c);
@@ -1324,9 +1325,7 @@ enum err db_refresh_rotate(struct db *db, const unsigned char hash[DB_HASH_LEN],
     if (rc == ERR_OK)
         rc = begin(db, c, true);
     if (rc == ERR_OK)
-        rc = db->drv->exec(c, Q_REFRESH_LOCK, key, 1);
-    if (rc == ERR_OK)
-        rc = db->drv->step(c);
+        rc = first_row(db, c, Q_REFRESH_LOCK, key, 1);
     if (rc == ERR_OK)
         rc = col_uuid(db, c, 0, g.family);
     if (rc == ERR_OK)
@@ -1387,9 +1386,7 @@ enum err db_refresh_revoke(struct db *db, const unsigned char hash[DB_HASH_LEN])
     if (rc == ERR_OK)
         rc = begin(db, c, true);
     if (rc == ERR_OK)
-        rc = db->drv->exec(c, Q_REFRESH_LOCK, key, 1);
-    if (rc == ERR_OK)
-        rc = db->drv->step(c);
+        rc = first_row(db, c, Q_REFRESH_LOCK, key, 1);
     if (rc == ERR_OK)
         rc = col_uuid(db, c, 0, family);
     db->drv->finish(c);
@@ -1418,21 +1415,13 @@ enum err db_login_locked_until(struct db *db, const unsigned char email_hash[DB_
 {
     const struct db_arg args[] = {ARG_B(email_hash, DB_HASH_LEN), ARG_I(now_ms - window_ms),
                                   ARG_I(limit - 1)};
-    struct db_conn *c = NULL;
     int64_t at = 0;
     enum err rc;
 
     if (!db || !email_hash || limit < 1 || !until_ms)
         return ERR_INVALID;
     *until_ms = 0;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = db->drv->exec(c, Q_LOGIN_LOCKED_UNTIL, args, NARGS(args));
-    if (rc == ERR_OK)
-        rc = db->drv->step(c);
-    if (rc == ERR_OK)
-        rc = db->drv->i64(c, 0, &at);
-    db->drv->release(db, c);
+    rc = one_i64(db, Q_LOGIN_LOCKED_UNTIL, args, NARGS(args), &at);
     if (rc == ERR_OK)
         *until_ms = at + window_ms;
     return rc == ERR_NOT_FOUND ? ERR_OK : rc;

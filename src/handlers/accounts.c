@@ -100,7 +100,7 @@ static void run_call(void *arg)
 }
 
 /* Hands c to the cpu pool, within the bound on password operations. */
-static enum err start(struct call *c)
+static enum err start_pool(struct call *c)
 {
     struct request *req = c->req;
     struct app *app = req->app;
@@ -119,13 +119,26 @@ static enum err start(struct call *c)
     return ERR_OK;
 }
 
+/* A call owning doc (released here when there is no memory for the call). */
+/* The end of a handler: c starts if its body was good (rc), else its body goes. */
+static enum err start(struct call *c, enum err rc)
+{
+    if (rc == ERR_OK)
+        rc = start_pool(c);
+    if (rc != ERR_OK)
+        json_decref(c->doc);
+    return rc;
+}
+
 static struct call *call_new(struct request *req, struct response *res, enum call_kind kind,
                              json_t *doc)
 {
     struct call *c = arena_alloc(req->arena, sizeof(*c));
 
-    if (!c)
+    if (!c) {
+        json_decref(doc);
         return NULL;
+    }
     memset(c, 0, sizeof(*c));
     c->kind = kind;
     c->req = req;
@@ -168,10 +181,8 @@ static enum err credentials(struct request *req, struct response *res, enum call
     if (rc != ERR_OK)
         return rc;
     c = call_new(req, res, kind, doc);
-    if (!c) {
-        json_decref(doc);
+    if (!c)
         return ERR_NOMEM;
-    }
     form = kind == CALL_LOGIN && !json_object_get(doc, "email") && json_object_get(doc, "username");
     rc = read_email(req, doc, form ? "username" : "email", &c->email);
     /* a new password has the §12 length; a sign-in only needs one that could be */
@@ -180,11 +191,7 @@ static enum err credentials(struct request *req, struct response *res, enum call
                               ACCOUNTS_PASSWORD_MAX, true, &c->password, &c->password_len);
     if (rc == ERR_OK)
         rc = rc_pw;
-    if (rc == ERR_OK)
-        rc = start(c);
-    if (rc != ERR_OK)
-        json_decref(doc);
-    return rc;
+    return start(c, rc);
 }
 
 enum err handle_auth_register(struct request *req, struct response *res)
@@ -267,10 +274,8 @@ enum err handle_auth_password(struct request *req, struct response *res)
     if (rc != ERR_OK)
         return rc;
     c = call_new(req, res, CALL_PASSWORD, doc);
-    if (!c) {
-        json_decref(doc);
+    if (!c)
         return ERR_NOMEM;
-    }
     rc = request_json_text(req, doc, "current_password", true, 1, ACCOUNTS_PASSWORD_MAX, true,
                            &c->password, &c->password_len);
     rc_new = request_json_text(req, doc, "new_password", true, ACCOUNTS_PASSWORD_MIN,
@@ -278,11 +283,7 @@ enum err handle_auth_password(struct request *req, struct response *res)
                                &c->new_password_len);
     if (rc == ERR_OK)
         rc = rc_new;
-    if (rc == ERR_OK)
-        rc = start(c);
-    if (rc != ERR_OK)
-        json_decref(doc);
-    return rc;
+    return start(c, rc);
 }
 
 enum err handle_auth_delete(struct request *req, struct response *res)
@@ -297,16 +298,10 @@ enum err handle_auth_delete(struct request *req, struct response *res)
     if (rc != ERR_OK)
         return rc;
     c = call_new(req, res, CALL_DELETE, doc);
-    if (!c) {
-        json_decref(doc);
+    if (!c)
         return ERR_NOMEM;
-    }
     if (doc)
         rc = request_json_text(req, doc, "password", false, 1, ACCOUNTS_PASSWORD_MAX, true,
                                &c->password, &c->password_len);
-    if (rc == ERR_OK)
-        rc = start(c);
-    if (rc != ERR_OK)
-        json_decref(doc);
-    return rc;
+    return start(c, rc);
 }
