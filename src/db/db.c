@@ -141,6 +141,18 @@ static enum err begin(struct db *db, struct db_conn *c, bool write)
     return run(db, c, write ? Q_BEGIN_WRITE : Q_BEGIN, NULL, 0, NULL);
 }
 
+/* A connection of its own with a write transaction begun on it. *c gets the
+ * connection, or NULL when none could be had, whatever the result: the caller
+ * releases it (which rolls back a transaction left open). */
+static enum err write_transaction(struct db *db, struct db_conn **c)
+{
+    enum err rc = db->drv->acquire(db, c);
+
+    if (rc == ERR_OK)
+        rc = begin(db, *c, true);
+    return rc;
+}
+
 static enum err commit(struct db *db, struct db_conn *c)
 {
     return run(db, c, Q_COMMIT, NULL, 0, NULL);
@@ -714,9 +726,7 @@ enum err db_drawing_insert(struct db *db, const struct drawing *d, const struct 
         ARG_T(d->original_key), ARG_T(d->thumbnail_key), ARG_I(d->created_at),
         ARG_I(d->updated_at)};
 
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+    rc = write_transaction(db, &c);
     /* the owner's row carries the counters the triggers update */
     if (rc == ERR_OK)
         rc = user_upsert(db, c, d->user_id);
@@ -869,9 +879,7 @@ enum err db_drawing_delete(struct db *db, const char *user_id, const char *id, s
     enum err rc = check_owned(db, a, out, user_id, id);
 
     if (rc == ERR_OK)
-        rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+        rc = write_transaction(db, &c);
     if (rc == ERR_OK)
         rc = load_drawing(db, c, user_id, id, true, a, &d); /* not theirs: ERR_NOT_FOUND */
     if (rc == ERR_OK)
@@ -938,9 +946,7 @@ enum err db_drawings_delete_many(struct db *db, const char *user_id, const char 
     }
     const struct db_arg args[] = {ARG_T(json), ARG_T(user_id)};
 
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+    rc = write_transaction(db, &c);
     if (rc == ERR_OK)
         rc = db->drv->exec(c, Q_DRAWINGS_LOCK_MANY, args, NARGS(args));
     if (rc == ERR_OK)
@@ -989,9 +995,7 @@ enum err db_edit_append(struct db *db, const char *user_id, const char *drawing_
         return ERR_NOT_FOUND;
     const struct db_arg args[] = {ARG_I(e->created_at), ARG_T(drawing_id), ARG_T(user_id)};
 
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+    rc = write_transaction(db, &c);
     /* locks the drawing's row first: two edits cannot both count as its first */
     if (rc == ERR_OK)
         rc = run(db, c, Q_DRAWING_TOUCH, args, NARGS(args), &changed);
@@ -1059,9 +1063,7 @@ enum err db_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct ar
         return ERR_INVALID;
     const struct db_arg args[] = {ARG_I(now_ms), ARG_I(now_ms + lease_ms)};
 
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+    rc = write_transaction(db, &c);
     if (rc == ERR_OK)
         rc = first_row(db, c, Q_JOB_CLAIM, args, NARGS(args)); /* none due: ERR_NOT_FOUND */
     if (rc == ERR_OK)
@@ -1248,9 +1250,7 @@ enum err db_account_set_password(struct db *db, const char *user_id, const char 
 
     if (!db || !is_uuid(user_id) || !hash)
         return ERR_INVALID;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+    rc = write_transaction(db, &c);
     if (rc == ERR_OK)
         rc = run(db, c, Q_ACCOUNT_SET_PASSWORD, args, NARGS(args), &changed);
     if (rc == ERR_OK && changed != 1)
@@ -1272,9 +1272,7 @@ enum err db_account_delete(struct db *db, const char *user_id, int64_t now_ms, i
 
     if (!db || !is_uuid(user_id))
         return ERR_INVALID;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+    rc = write_transaction(db, &c);
     if (rc == ERR_OK)
         rc = run(db, c, Q_ACCOUNT_DELETE_JOBS, args, 2, &queued);
     if (rc == ERR_OK)
@@ -1321,9 +1319,7 @@ enum err db_refresh_rotate(struct db *db, const unsigned char hash[DB_HASH_LEN],
 
     if (!db || !hash || !new_hash || !a || !out)
         return ERR_INVALID;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+    rc = write_transaction(db, &c);
     if (rc == ERR_OK)
         rc = first_row(db, c, Q_REFRESH_LOCK, key, 1);
     if (rc == ERR_OK)
@@ -1382,9 +1378,7 @@ enum err db_refresh_revoke(struct db *db, const unsigned char hash[DB_HASH_LEN])
 
     if (!db || !hash)
         return ERR_INVALID;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+    rc = write_transaction(db, &c);
     if (rc == ERR_OK)
         rc = first_row(db, c, Q_REFRESH_LOCK, key, 1);
     if (rc == ERR_OK)
@@ -1562,9 +1556,7 @@ enum err db_share_open(struct db *db, const unsigned char hash[DB_SHARE_HASH_LEN
 
     if (!db || !hash || !a || !out)
         return ERR_INVALID;
-    rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
-        rc = begin(db, c, true);
+    rc = write_transaction(db, &c);
     if (rc == ERR_OK)
         rc = db->drv->exec(c, Q_SHARE_OPEN, args, NARGS(args));
     if (rc == ERR_OK)
