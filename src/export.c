@@ -287,14 +287,16 @@ void export_done(void *arg)
  * the reader, and free the export if the reader is gone too. */
 static void producer_end(struct export *e, bool ok)
 {
+    struct export_waker waker;
     bool wake, free_now;
 
     if (!ok) {
+        /* first: nothing more reaches the reader, which ends with an error. Freeing the
+         * archive then writes its end into the void (not archive_write_fail(), whose
+         * free leaks libarchive's output state in 3.6). */
         pthread_mutex_lock(&e->mu);
-        e->failed = true; /* first: nothing more reaches the reader */
+        e->failed = true;
         pthread_mutex_unlock(&e->mu);
-        if (e->ar)
-            archive_write_fail(e->ar); /* no central directory: never a valid archive */
     }
     archive_write_free(e->ar);
     e->ar = NULL;
@@ -313,10 +315,11 @@ static void producer_end(struct export *e, bool ok)
     wake = e->reader_waiting;
     e->reader_waiting = false;
     free_now = e->reader_gone;
+    waker = e->waker; /* once unlocked, e is the reader's to free */
     pthread_mutex_unlock(&e->mu);
     if (wake)
-        e->waker.wake(e->waker.arg);
-    e->waker.release(e->waker.arg);
+        waker.wake(waker.arg);
+    waker.release(waker.arg);
     if (free_now)
         export_free(e);
 }
