@@ -14,14 +14,14 @@
  * drawings.json comes first, so that a reader of the stream meets the index before the
  * images: pass 1 writes it a page at a time (never every drawing's JSON in memory),
  * pass 2 writes the images of the same drawings, bounded by pass 1's first and last
- * ones, so a drawing added meanwhile is in neither (new drawings sort first or last). Pages are read by
- * offset, remembering the last drawing handled (the order is created_at then id, which
- * both passes compare as the database does): a row already handled is skipped (rows
- * inserted before it shifted the page), and a page that starts past the last drawing
- * handled (rows before it were deleted) is read again from further back. A drawing
- * deleted between the passes has its JSON and no images; one whose objects vanish while
- * they are read fails the export, as any storage error does once the answer has begun:
- * the transfer is cut, never completed as a valid archive with something missing.
+ * ones, so a drawing added meanwhile is in neither (new drawings sort first or last). Pages are
+ * read by offset, remembering the last drawing handled (the order is created_at then id, which both
+ * passes compare as the database does): a row already handled is skipped (rows inserted before it
+ * shifted the page), and a page that starts past the last drawing handled (rows before it were
+ * deleted) is read again from further back. A drawing deleted between the passes has its JSON and
+ * no images; one whose objects vanish while they are read fails the export, as any storage error
+ * does once the answer has begun: the transfer is cut, never completed as a valid archive with
+ * something missing.
  *
  * Shared state (the buffer, the producer's and the reader's states) is under the
  * export's mutex; the rest belongs to the producer, one step at a time.
@@ -47,13 +47,13 @@
 #include "util/pool.h"
 #include "util/timefmt.h"
 
-#define EXPORT_PAGE 100              /* drawings read at a time */
-#define EXPORT_HIGH (1024 * 1024)    /* the producer parks with this many bytes buffered */
-#define EXPORT_LOW (256 * 1024)      /* and goes on once the reader has drained below this */
-#define EXPORT_PIECE (64 * 1024)     /* an image is written this much at a time */
-#define EXPORT_SLICE (1024 * 1024)   /* output of one task before it yields its io thread */
-#define EXPORT_CHUNK (64 * 1024)     /* the buffer's unit */
-#define EXPORT_MAX_ACTIVE 32         /* exports at once in this process (more: 503) */
+#define EXPORT_PAGE 100            /* drawings read at a time */
+#define EXPORT_HIGH (1024 * 1024)  /* the producer parks with this many bytes buffered */
+#define EXPORT_LOW (256 * 1024)    /* and goes on once the reader has drained below this */
+#define EXPORT_PIECE (64 * 1024)   /* an image is written this much at a time */
+#define EXPORT_SLICE (1024 * 1024) /* output of one task before it yields its io thread */
+#define EXPORT_CHUNK (64 * 1024)   /* the buffer's unit */
+#define EXPORT_MAX_ACTIVE 32       /* exports at once in this process (more: 503) */
 #define EXPORT_NAME_MAX (ID_UUID_LEN + 32)
 
 /* A piece of the buffer. */
@@ -79,7 +79,8 @@ struct cursor {
     char id[ID_UUID_LEN];
 };
 
-struct export {
+struct export
+{
     struct app *app;
     char user_id[ID_UUID_LEN];
     struct gallery_filter f;
@@ -96,7 +97,7 @@ struct export {
     size_t n_page, page_i;
     bool page_loaded, page_last;
     int64_t offset;
-    struct cursor cursor; /* the last drawing handled in this pass */
+    struct cursor cursor;     /* the last drawing handled in this pass */
     struct cursor first, end; /* pass 1's first and last drawings: pass 2's bounds */
     bool json_first;
     const struct drawing *cur; /* pass 2: the drawing whose images are being written */
@@ -106,9 +107,9 @@ struct export {
     uint64_t fd_left;
     char *img; /* or in memory (malloc'd): img_len bytes, img_off written */
     size_t img_len, img_off;
-    bool reading;   /* an asynchronous read is in flight */
-    enum err got_rc; /* its outcome */
-    size_t slice;    /* bytes made by the current task */
+    bool reading;             /* an asynchronous read is in flight */
+    enum err got_rc;          /* its outcome */
+    size_t slice;             /* bytes made by the current task */
     char piece[EXPORT_PIECE]; /* a piece of an image file on its way into the archive */
 
     /* shared, under mu */
@@ -122,9 +123,9 @@ struct export {
     bool reader_gone;
 };
 
-static atomic_int active;         /* exports alive */
-static atomic_int working;        /* producers at work (not parked, not ended) */
-static atomic_bool stopping;      /* serve is shutting down */
+static atomic_int active;    /* exports alive */
+static atomic_int working;   /* producers at work (not parked, not ended) */
+static atomic_bool stopping; /* serve is shutting down */
 
 /* ---- the buffer ------------------------------------------------------------------ */
 
@@ -328,7 +329,8 @@ static bool archive_ok(struct export *e, int rc, const char *what)
 {
     if (rc == ARCHIVE_OK)
         return true;
-    log_error("export: %s: %s", what, archive_error_string(e->ar) ? archive_error_string(e->ar) : "?");
+    log_error("export: %s: %s", what,
+              archive_error_string(e->ar) ? archive_error_string(e->ar) : "?");
     return false;
 }
 
@@ -402,8 +404,8 @@ static bool next_page(struct export *e)
         e->page_arena = arena_new();
         if (!e->page_arena)
             return false;
-        rc = db_gallery_list(e->app->db, e->user_id, &e->f, e->offset, EXPORT_PAGE,
-                             e->page_arena, &ds, &n, &total);
+        rc = db_gallery_list(e->app->db, e->user_id, &e->f, e->offset, EXPORT_PAGE, e->page_arena,
+                             &ds, &n, &total);
         if (rc != ERR_OK) {
             log_error("export: cannot read the gallery (%s)", err_name(rc));
             return false;
@@ -687,8 +689,7 @@ static void step(void *arg)
             return;
         if (a != ADV_MORE) {
             if (a == ADV_FAIL)
-                log_error("export: the archive of user %s failed; its transfer is cut",
-                          e->user_id);
+                log_error("export: the archive of user %s failed; its transfer is cut", e->user_id);
             producer_end(e, a == ADV_DONE);
             return;
         }

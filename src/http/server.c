@@ -233,8 +233,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
 
     if (res->stream) {
         res->stream->conn = conn;
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read,
-                                              res->stream, stream_free);
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, res->stream,
+                                              stream_free);
         if (r)
             res->stream = NULL; /* MHD calls stream_free when done with it */
     } else if (res->fd >= 0) {
