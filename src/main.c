@@ -17,6 +17,7 @@
 #include "app.h"
 #include "audio/decode.h"
 #include "edits.h"
+#include "export.h"
 #include "gc.h"
 #include "config.h"
 #include "handlers/handlers.h"
@@ -129,6 +130,7 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
         log_error("novadraw: exiting with edits unfinished");
         _exit(1);
     }
+    export_shutdown(10 * 1000); /* exports still running end (cut); none sleeps in MHD */
     http_server_free(srv); /* handlers may call into the edits until this returns */
     jobs_stop(jobs); /* wakes it now; waits for the job in hand */
     jobs = NULL;

@@ -7,10 +7,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_json.h"
 #include "app.h"
 #include "drawings.h"
+#include "export.h"
 #include "util/words.h"
 
 #define GALLERY_MAX_LIMIT 100
@@ -115,18 +117,18 @@ enum err handle_drawing_delete(struct request *req, struct response *res)
 
 static const char *const sorts[] = {"newest", "oldest"};
 
-/* The gallery's query arguments (SPEC §5, §11), every bad one reported at once. */
-static enum err gallery_args(struct request *req, int64_t *page, int64_t *limit,
-                             struct gallery_filter *f, char tutorial[ID_UUID_LEN])
+/*
+ * The gallery's filters (SPEC §11): tutorial_id, from, to, q, edited, sort, every bad
+ * one reported at once (ERR_VALIDATION; ERR_NOMEM). The gallery's and the export's.
+ */
+static enum err gallery_filter_args(struct request *req, struct gallery_filter *f,
+                                    char tutorial[ID_UUID_LEN])
 {
     const char *raw_tutorial = request_query(req, "tutorial_id"), *q = NULL;
     size_t sort = 0;
     bool bad = false;
 
     *f = GALLERY_FILTER_NONE;
-    bad |= request_query_int(req, "page", 1, 1, INT64_MAX, page) != ERR_OK;
-    bad |= request_query_int(req, "limit", GALLERY_DEFAULT_LIMIT, 1, GALLERY_MAX_LIMIT, limit) !=
-           ERR_OK;
     if (raw_tutorial) {
         bad |= request_uuid(req, "query", "tutorial_id", raw_tutorial, tutorial) != ERR_OK;
         f->tutorial_id = tutorial;
@@ -150,6 +152,22 @@ static enum err gallery_args(struct request *req, int64_t *page, int64_t *limit,
     bad |= request_query_choice(req, "sort", sorts, 2, 0, &sort) != ERR_OK;
     f->oldest_first = sort == 1;
     return bad ? ERR_VALIDATION : ERR_OK;
+}
+
+/* The gallery's query arguments (SPEC §5, §11), every bad one reported at once. */
+static enum err gallery_args(struct request *req, int64_t *page, int64_t *limit,
+                             struct gallery_filter *f, char tutorial[ID_UUID_LEN])
+{
+    bool bad = false;
+    enum err rc;
+
+    bad |= request_query_int(req, "page", 1, 1, INT64_MAX, page) != ERR_OK;
+    bad |= request_query_int(req, "limit", GALLERY_DEFAULT_LIMIT, 1, GALLERY_MAX_LIMIT, limit) !=
+           ERR_OK;
+    rc = gallery_filter_args(req, f, tutorial);
+    if (rc == ERR_NOMEM)
+        return rc;
+    return bad || rc != ERR_OK ? ERR_VALIDATION : ERR_OK;
 }
 
 enum err handle_gallery(struct request *req, struct response *res)
@@ -199,4 +217,66 @@ enum err handle_stats(struct request *req, struct response *res)
     jsonw_init(&w, 128);
     api_json_stats(&w, &st);
     return response_jsonw(res, 200, &w);
+}
+
+/* ---- export (SPEC §11): the archive is export.c's; this answers with its stream ---- */
+
+static long read_export(void *arg, char *buf, size_t max)
+{
+    long n = export_read(arg, buf, max);
+
+    if (n == EXPORT_END)
+        return RESPONSE_STREAM_END;
+    return n == EXPORT_ERROR ? RESPONSE_STREAM_ERROR : n;
+}
+
+static void wake_stream(void *arg)
+{
+    response_stream_wake(arg);
+}
+
+static void release_stream(void *arg)
+{
+    response_stream_release(arg);
+}
+
+enum err handle_export(struct request *req, struct response *res)
+{
+    char tutorial[ID_UUID_LEN];
+    struct gallery_filter f;
+    struct export *e = NULL;
+    struct response_stream *s = NULL;
+    struct export_waker w;
+    const char *disposition;
+    time_t now = time(NULL);
+    struct tm tm;
+    enum err rc = gallery_filter_args(req, &f, tutorial);
+
+    if (rc != ERR_OK)
+        return rc;
+    if (!gmtime_r(&now, &tm))
+        return ERR_INTERNAL;
+    disposition =
+        arena_printf(req->arena, "attachment; filename=\"novadraw-export-%04d%02d%02d.zip\"",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    if (!disposition)
+        return ERR_NOMEM;
+    rc = export_new(req->app, req->user_id, &f, &e);
+    if (rc == ERR_BUSY)
+        return request_fail(req, rc, "Too many exports in progress, try again shortly");
+    if (rc != ERR_OK)
+        return rc;
+    rc = response_stream(res, read_export, export_done, e, &s); /* on error e is freed */
+    if (rc != ERR_OK)
+        return rc;
+    w = (struct export_waker){.wake = wake_stream, .release = release_stream, .arg = s};
+    rc = export_start(e, &w); /* on error the server drops the stream, and e with it */
+    if (rc != ERR_OK)
+        return rc;
+    res->status = 200;
+    res->content_type = "application/zip";
+    response_header(res, "Content-Disposition", disposition);
+    response_header(res, "Cache-Control", "private, no-store");
+    response_header(res, "X-Content-Type-Options", "nosniff");
+    return ERR_OK;
 }

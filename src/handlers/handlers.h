@@ -17,6 +17,7 @@ enum err handle_drawing_get(struct request *req, struct response *res);
 enum err handle_drawing_delete(struct request *req, struct response *res);
 enum err handle_gallery(struct request *req, struct response *res);
 enum err handle_stats(struct request *req, struct response *res);
+enum err handle_export(struct request *req, struct response *res);
 
 /* edits.c */
 enum err handle_edit_image(struct request *req, struct response *res);

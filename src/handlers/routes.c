@@ -23,6 +23,7 @@ const struct route routes[] = {
     {HTTP_POST, "/api/edit-image-with-audio", handle_edit_image_with_audio, true,
      BODY_IMAGE_AUDIO},
     {HTTP_POST, "/api/drawings/bulk-delete", handle_drawings_bulk_delete, true, BODY_JSON},
+    {HTTP_GET, "/api/drawings/export", handle_export, true, BODY_NONE}, /* streamed ZIP */
     {HTTP_GET, "/api/drawings/{drawing_id}/download", handle_drawing_download, true, BODY_NONE},
     {HTTP_POST, "/api/drawings/{drawing_id}/edits", handle_drawing_edit, true, BODY_AUDIO},
     {HTTP_GET, "/api/drawings/{drawing_id}", handle_drawing_get, true, BODY_NONE},

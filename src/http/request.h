@@ -72,6 +72,8 @@ struct header {
 
 #define RESPONSE_MAX_HEADERS 8
 
+struct response_stream; /* server.c's: a body produced while it is sent */
+
 struct response {
     int status;
     const char *content_type;
@@ -79,6 +81,7 @@ struct response {
     size_t body_len;
     int fd;                /* >= 0: serve this file instead of body (owned) */
     uint64_t fd_size;
+    struct response_stream *stream; /* set: stream this body (response_stream()); owned */
     struct header headers[RESPONSE_MAX_HEADERS];
     size_t n_headers;
 };
@@ -94,6 +97,31 @@ struct response {
  */
 void request_defer(struct request *req);
 void request_resume(struct request *req);
+
+/*
+ * A body of unknown length produced while it is sent (chunked), without a thread
+ * waiting on either side. The server calls read(arg, buf, max) on an HTTP thread
+ * whenever the client can take more; read must not block and returns the bytes it
+ * copied (> 0), 0 when none are ready yet (the connection then sleeps, without a
+ * thread, until response_stream_wake()), RESPONSE_STREAM_END when the body is complete,
+ * or RESPONSE_STREAM_ERROR to cut the connection (the client sees a truncated body).
+ * done(arg) runs exactly once, on any thread, when the server is finished with the
+ * stream: sent, cut, the client gone, or never sent (an error answered instead); read
+ * is never called after it. On ERR_OK, res streams (a handler then returns ERR_OK)
+ * and *producer is the producer's handle for response_stream_wake(), which it must
+ * give up with response_stream_release() (it may wake until then, even after done()).
+ * On error done(arg) has already run. status and headers are res's as usual.
+ */
+#define RESPONSE_STREAM_END (-1)
+#define RESPONSE_STREAM_ERROR (-2)
+typedef long (*response_read_fn)(void *arg, char *buf, size_t max);
+enum err response_stream(struct response *res, response_read_fn read, void (*done)(void *arg),
+                         void *arg, struct response_stream **producer);
+/* New bytes (or the end) are ready: a sleeping connection calls read again. Cheap when
+ * it is not sleeping; any thread. */
+void response_stream_wake(struct response_stream *s);
+/* The producer's handle given up. Accepts NULL. */
+void response_stream_release(struct response_stream *s);
 
 /* The last query value named key, or NULL. */
 const char *request_query(const struct request *req, const char *key);

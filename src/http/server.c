@@ -63,6 +63,32 @@ struct exchange {
     bool body_too_large, body_malformed, queued;
 };
 
+/* A streamed body (response_stream): shared by MHD's side (the content reader and its
+ * free callback) and the producer, and freed by whichever lets go of it last. */
+enum { STREAM_IDLE, STREAM_SUSPENDED, STREAM_WOKEN };
+
+struct response_stream {
+    response_read_fn read;
+    void (*done)(void *arg);
+    void *arg;
+    struct MHD_Connection *conn; /* set when queued; touched by a waker only while suspended */
+    atomic_int state;
+    atomic_int refs; /* the server's and the producer's */
+};
+
+static void stream_unref(struct response_stream *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+        free(s);
+}
+
+/* The server is done with the stream: the producer hears of it, the server lets go. */
+static void stream_finish(struct response_stream *s)
+{
+    s->done(s->arg);
+    stream_unref(s);
+}
+
 /* ---- exchange lifetime ----------------------------------------------------- */
 
 static struct exchange *exchange_new(struct http_server *srv)
@@ -100,6 +126,8 @@ static void exchange_free(struct exchange *x)
     free(x->res.body);
     if (x->res.fd >= 0)
         close(x->res.fd);
+    if (x->res.stream) /* never handed to MHD */
+        stream_finish(x->res.stream);
     atomic_fetch_sub(&x->srv->in_flight, 1);
     arena_free(x->req.arena);
     free(x);
@@ -127,6 +155,74 @@ void request_resume(struct request *req)
         MHD_resume_connection(x->conn);
 }
 
+/* ---- streamed bodies ----------------------------------------------------------- */
+
+enum err response_stream(struct response *res, response_read_fn read, void (*done)(void *arg),
+                         void *arg, struct response_stream **producer)
+{
+    struct response_stream *s = calloc(1, sizeof(*s));
+
+    if (!s || res->stream) {
+        free(s);
+        done(arg);
+        return ERR_NOMEM;
+    }
+    s->read = read;
+    s->done = done;
+    s->arg = arg;
+    atomic_init(&s->state, STREAM_IDLE);
+    atomic_init(&s->refs, 2);
+    res->stream = s;
+    *producer = s;
+    return ERR_OK;
+}
+
+void response_stream_wake(struct response_stream *s)
+{
+    int expected = STREAM_SUSPENDED;
+
+    /* only a suspended connection is resumed (it cannot close while suspended, so conn
+     * is alive); otherwise the reader, about to suspend, sees WOKEN and does not */
+    if (atomic_compare_exchange_strong(&s->state, &expected, STREAM_WOKEN))
+        MHD_resume_connection(s->conn);
+    else if (expected == STREAM_IDLE)
+        atomic_compare_exchange_strong(&s->state, &expected, STREAM_WOKEN);
+}
+
+void response_stream_release(struct response_stream *s)
+{
+    stream_unref(s);
+}
+
+/* MHD's content reader: the producer's bytes, or a sleep until it wakes us. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct response_stream *s = cls;
+    long n;
+    int expected = STREAM_IDLE;
+
+    (void)pos;
+    atomic_store(&s->state, STREAM_IDLE);
+    n = s->read(s->arg, buf, max);
+    if (n > 0)
+        return (ssize_t)n;
+    if (n == RESPONSE_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n != 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    /* nothing yet: suspend (returning 0 alone would spin the epoll thread), then
+     * publish it; a wake that came meanwhile left WOKEN, so resume at once */
+    MHD_suspend_connection(s->conn);
+    if (!atomic_compare_exchange_strong(&s->state, &expected, STREAM_SUSPENDED))
+        MHD_resume_connection(s->conn);
+    return 0;
+}
+
+static void stream_free(void *cls)
+{
+    stream_finish(cls);
+}
+
 /* ---- responses -------------------------------------------------------------- */
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchange *x)
@@ -135,7 +231,13 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
     struct MHD_Response *r;
     enum MHD_Result ok;
 
-    if (res->fd >= 0) {
+    if (res->stream) {
+        res->stream->conn = conn;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, res->stream,
+                                              stream_free);
+        if (r)
+            res->stream = NULL; /* MHD calls stream_free when done with it */
+    } else if (res->fd >= 0) {
         r = MHD_create_response_from_fd64(res->fd_size, res->fd);
         if (r)
             res->fd = -1; /* MHD closes it now */
@@ -164,6 +266,10 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
 
 static enum MHD_Result send_error(struct MHD_Connection *conn, struct exchange *x, enum err err)
 {
+    if (x->res.stream) { /* an error is answered instead */
+        stream_finish(x->res.stream);
+        x->res.stream = NULL;
+    }
     response_error(&x->req, &x->res, err);
     return send_response(conn, x);
 }
