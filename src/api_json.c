@@ -4,6 +4,8 @@
  */
 #include "api_json.h"
 
+#include <string.h>
+
 #include "drawings.h"
 #include "shares.h"
 #include "util/timefmt.h"
@@ -58,6 +60,7 @@ static void drawing(struct jsonw *w, const struct drawing *d, bool owner, const 
         url(w, s, e->thumbnail_key, e->thumbnail_pending, a);
         jsonw_kv_str(w, "prompt", e->prompt);
         jsonw_kv_str(w, "source", e->source);
+        api_json_edit_report(w, e->applied, e->ignored);
         jsonw_key(w, "created_at");
         api_json_time(w, e->created_at);
         jsonw_obj_end(w);
@@ -170,4 +173,25 @@ void api_json_shares(struct jsonw *w, const struct share *shs, size_t n, const s
     }
     jsonw_arr_end(w);
     jsonw_obj_end(w);
+}
+
+void api_json_edit_report(struct jsonw *w, const char *applied, const char *ignored)
+{
+    jsonw_key(w, "applied");
+    if (!applied) {
+        jsonw_null(w);
+    } else {
+        jsonw_arr_begin(w);
+        for (const char *p = applied; *p;) {
+            const char *end = strstr(p, ", ");
+            size_t n = end ? (size_t)(end - p) : strlen(p);
+
+            jsonw_strn(w, p, n);
+            p += n;
+            if (end)
+                p += 2;
+        }
+        jsonw_arr_end(w);
+    }
+    jsonw_kv_str(w, "ignored", ignored);
 }

@@ -44,6 +44,10 @@ void api_json_shares(struct jsonw *w, const struct share *shs, size_t n, const s
 /* A time as the API shows it: "2025-01-25T14:30:22.123Z". */
 void api_json_time(struct jsonw *w, int64_t ms);
 
+/* "applied": the names in applied (joined by ", ", as struct edit keeps them) as an
+ * array, and "ignored": the string; each null when NULL (a remote editor). SPEC §16. */
+void api_json_edit_report(struct jsonw *w, const char *applied, const char *ignored);
+
 /*
  * The gallery's offset for a 1-based page, or -1 when it is past any possible row
  * (the caller then answers an empty page without a query).

@@ -44,6 +44,7 @@ struct run {
     int64_t start_ns, now_ms;
     char drawing_id[ID_UUID_LEN];
 
+    char *applied, *ignored;     /* what the local editor read (malloc'd), or NULL */
     struct ingest_result result; /* the edited image, normalised */
     struct stored_image edit;    /* where it went */
     enum err edit_rc;            /* editing and storing the edit */
@@ -73,6 +74,8 @@ static void run_free(struct run *r)
 {
     ingest_result_free(&r->result);
     free(r->heard);
+    free(r->applied);
+    free(r->ignored);
     if (r->o.drawing_id)
         free(((struct saved_edit *)r)->png);
     else
@@ -94,6 +97,8 @@ static void finish(struct run *r, enum err rc, const char *why, bool with_drawin
         .drawing = d,
         .prompt = r->o.prompt,
         .transcription = r->heard,
+        .applied = r->applied,
+        .ignored = r->ignored,
         .seconds = (double)(time_mono_ns() - r->start_ns) / 1e9,
     };
 
@@ -119,13 +124,35 @@ static void set_edit_error(struct run *r, enum err rc, const char *why)
     snprintf(r->edit_why, sizeof(r->edit_why), "%s", why ? why : "");
 }
 
+/* Keeps what the local editor applied (names joined by ", ") and ignored. */
+static enum err keep_plan(struct run *r, const struct edit_plan *plan)
+{
+    size_t len = 1;
+
+    if (!plan)
+        return ERR_OK; /* a remote editor: both stay NULL */
+    for (size_t i = 0; i < plan->n; i++)
+        len += strlen(editor_kind_name(plan->steps[i].kind)) + 2;
+    r->applied = malloc(len);
+    r->ignored = strdup(plan->ignored ? plan->ignored : "");
+    if (!r->applied || !r->ignored)
+        return ERR_NOMEM;
+    r->applied[0] = '\0';
+    for (size_t i = 0, at = 0; i < plan->n; i++)
+        at += (size_t)snprintf(r->applied + at, len - at, "%s%s", i ? ", " : "",
+                               editor_kind_name(plan->steps[i].kind));
+    return ERR_OK;
+}
+
 /* The editor's image, ingested like an upload (untrusted bytes, same limits), then
  * stored: on the io pool. */
 static enum err ingest_edited(struct run *r, enum err rc, const void *out, size_t len,
-                              const char *why)
+                              const char *why, const struct edit_plan *plan)
 {
     const char *ingest_why = NULL;
 
+    if (rc == ERR_OK)
+        rc = keep_plan(r, plan);
     if (rc != ERR_OK) {
         set_edit_error(r, rc, why);
         return rc;
@@ -158,6 +185,8 @@ static struct edit edit_row(const struct run *r)
     return (struct edit){
         .prompt = (char *)r->o.prompt,
         .source = (char *)(r->heard ? "audio" : "text"),
+        .applied = r->applied,
+        .ignored = r->ignored,
         .created_at = r->now_ms,
     };
 }
@@ -244,11 +273,12 @@ static void new_store_edit(void *arg)
     store_edit(arg, new_edit_stored);
 }
 
-static void new_edited(void *arg, enum err rc, const void *out, size_t len, const char *why)
+static void new_edited(void *arg, enum err rc, const void *out, size_t len, const char *why,
+                       const struct edit_plan *plan)
 {
     struct new_drawing *nd = arg;
 
-    if (ingest_edited(&nd->r, rc, out, len, why) != ERR_OK) {
+    if (ingest_edited(&nd->r, rc, out, len, why, plan) != ERR_OK) {
         join(nd);
         return;
     }
@@ -324,11 +354,12 @@ static void saved_store(void *arg)
     store_edit(arg, saved_edit_stored);
 }
 
-static void saved_edited(void *arg, enum err rc, const void *out, size_t len, const char *why)
+static void saved_edited(void *arg, enum err rc, const void *out, size_t len, const char *why,
+                         const struct edit_plan *plan)
 {
     struct run *r = arg;
 
-    if (ingest_edited(r, rc, out, len, why) != ERR_OK) {
+    if (ingest_edited(r, rc, out, len, why, plan) != ERR_OK) {
         finish(r, r->edit_rc, r->edit_why[0] ? r->edit_why : NULL, true, NULL);
         return;
     }

@@ -65,6 +65,7 @@ struct edit_outcome {
     const char *result_url;        /* the edit's URL, on success */
     const char *prompt;            /* what was done: the order's prompt, or the transcription */
     const char *transcription;     /* what was heard (audio orders), or NULL */
+    const char *applied, *ignored; /* as struct edit keeps them (SPEC §16), or NULL */
     double seconds;                /* from submit to outcome */
 };
 

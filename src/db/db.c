@@ -224,7 +224,8 @@ static const struct col drawing_cols[] = {
     COL(COL_BOOL, drawing, thumbnail_pending)};
 static const struct col edit_cols[] = {
     COL(COL_TEXT, edit, image_key), COL(COL_TEXT, edit, thumbnail_key),
-    COL(COL_TEXT, edit, prompt), COL(COL_TEXT, edit, source), COL(COL_I64, edit, created_at),
+    COL(COL_TEXT, edit, prompt), COL(COL_TEXT, edit, source), COL(COL_TEXT, edit, applied),
+    COL(COL_TEXT, edit, ignored), COL(COL_I64, edit, created_at),
     COL(COL_BOOL, edit, image_pending), COL(COL_BOOL, edit, thumbnail_pending)};
 static const struct col tutorial_cols[] = {
     COL(COL_UUID, tutorial, id), COL(COL_TEXT, tutorial, title),
@@ -361,7 +362,7 @@ static enum err insert_edit(struct db *db, struct db_conn *c, const char *drawin
     char *words = words_normalize(e->prompt, strlen(e->prompt)); /* what search indexes */
     const struct db_arg args[] = {ARG_T(drawing_id), ARG_T(e->image_key), ARG_T(e->thumbnail_key),
                                   ARG_T(e->prompt),  ARG_T(e->source),    ARG_I(e->created_at),
-                                  ARG_T(words)};
+                                  ARG_T(words),      ARG_T(e->applied),   ARG_T(e->ignored)};
     enum err rc = words ? run(db, c, Q_EDIT_INSERT, args, NARGS(args), NULL) : ERR_NOMEM;
 
     free(words);

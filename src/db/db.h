@@ -27,6 +27,9 @@ struct edit {
     char *thumbnail_key;    /* storage key of its WebP thumbnail, or NULL */
     char *prompt;           /* what was asked, or what was heard */
     char *source;           /* "text" | "audio" */
+    char *applied;          /* the local editor's operations, canonical names joined by
+                             * ", " (SPEC §16); NULL with a remote editor or from before */
+    char *ignored;          /* the prompt's words it did not use; NULL likewise */
     int64_t created_at;     /* ms since the epoch */
     bool image_pending;     /* read only: kept in the database until storage takes it */
     bool thumbnail_pending; /* likewise */

@@ -346,6 +346,9 @@ static const char *const sqlite_migrations[] = {
     "  UPDATE users SET version = version + 1\n"
     "   WHERE id = (SELECT user_id FROM drawings WHERE id = OLD.drawing_id);\n"
     "END;\n",
+    /* 7: what the local editor applied and ignored, per edit (SPEC §16) */
+    "ALTER TABLE edits ADD COLUMN applied TEXT;\n"
+    "ALTER TABLE edits ADD COLUMN ignored TEXT;\n",
 };
 
 static const char *const postgres_migrations[] = {
@@ -552,6 +555,8 @@ static const char *const postgres_migrations[] = {
     "$$;\n"
     "CREATE TRIGGER pending_version AFTER DELETE ON pending\n"
     "  FOR EACH ROW EXECUTE FUNCTION pending_version();\n",
+    /* 7: as SQLite's */
+    "ALTER TABLE edits ADD COLUMN applied text, ADD COLUMN ignored text;\n",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

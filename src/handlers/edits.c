@@ -42,6 +42,7 @@ static enum err write_success(struct pending *p, const struct edit_outcome *o)
     jsonw_kv_str(&w, "user_id", p->req->user_id);
     if (o->transcription)
         jsonw_kv_str(&w, "transcription", o->transcription);
+    api_json_edit_report(&w, o->applied, o->ignored);
     jsonw_obj_end(&w);
     return response_jsonw(p->res, 200, &w);
 }

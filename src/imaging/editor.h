@@ -26,14 +26,17 @@
 
 /*
  * How an edit ends. rc is ERR_OK with the edited image (out, out_len bytes), or an
- * error with why, a client-safe sentence or NULL. Both are borrowed: valid only during
- * the call, so copy or consume them before returning. Errors: ERR_REFUSED (the prompt was not
+ * error with why, a client-safe sentence or NULL. plan is what the local editor read in
+ * the prompt (what it applied and what it ignored, SPEC §16); NULL for a remote editor.
+ * All three are borrowed: valid only during the call, so copy or consume them before
+ * returning. Errors: ERR_REFUSED (the prompt was not
  * understood, or the model refused: 422), ERR_UPSTREAM (502), ERR_TIMEOUT (504),
  * ERR_UNSUPPORTED (the input was not an image we can edit), ERR_NOMEM, ERR_INTERNAL.
  * The returned bytes are untrusted for a remote editor: run them through ingest.
  */
+struct edit_plan;
 typedef void (*editor_done_fn)(void *arg, enum err rc, const void *out, size_t out_len,
-                               const char *why);
+                               const char *why, const struct edit_plan *plan);
 
 struct editor;
 struct editor_ops {
@@ -119,6 +122,17 @@ enum edit_kind {
     EDIT_PASTEL,
     EDIT_NIGHT,
     EDIT_SUNSET,
+    EDIT_DESATURATE,    /* "less colorful": the opposite of colorful */
+    EDIT_LESS_CONTRAST, /* "less contrast" */
+    EDIT_VINTAGE,       /* "make it look old", "old photo" */
+    EDIT_PAINTING,      /* "turn it into a painting" */
+    EDIT_VIGNETTE,
+    EDIT_FRAME, /* "add a frame", "border" */
+    EDIT_SNOW,
+    EDIT_DREAMY,
+    EDIT_POP, /* "make it pop" */
+    EDIT_CARTOON,
+    EDIT_CROP,
     EDIT_KIND_COUNT /* not an edit: the number of edits */
 };
 
@@ -153,6 +167,43 @@ const char *editor_kind_name(enum edit_kind k);
  */
 size_t editor_parse(const char *prompt, enum edit_kind *out, size_t max);
 
+/*
+ * How strongly an edit is applied: degree words in the prompt ("slightly", "a bit",
+ * "a little" weaker; "very", "much", "really", "super" stronger). A stronger edit
+ * changes the pixels measurably more than a plain one, a plain one more than a weak
+ * one; edits without a degree (rotate, flip, crop) ignore it.
+ */
+enum edit_strength { EDIT_WEAK = -1, EDIT_PLAIN = 0, EDIT_STRONG = 1 };
+
+struct edit_step {
+    enum edit_kind kind;
+    enum edit_strength strength;
+};
+
+/*
+ * What the local editor reads in a prompt (SPEC §16): the edits to apply, in the order
+ * the prompt names them, each kind at most once, none negated ("not blurry", "without
+ * sepia"); "less X" becomes X's opposite where the vocabulary has one. ignored holds
+ * the prompt's words that no edit used, lowercased and separated by single spaces ("" if
+ * every word was used). The plan owns ignored (malloc'd); release with edit_plan_free().
+ */
+struct edit_plan {
+    struct edit_step steps[EDIT_KIND_COUNT];
+    size_t n;
+    char *ignored;
+};
+
+/*
+ * Reads prompt into *plan (overwritten; release with edit_plan_free() whatever the
+ * result). Pure: no state, allocations only for the plan's strings and scratch space.
+ * ERR_OK also when nothing is recognised (plan->n == 0); ERR_INVALID for NULL
+ * arguments; ERR_NOMEM.
+ */
+enum err editor_plan(const char *prompt, struct edit_plan *plan);
+
+/* Frees what plan owns and zeroes it. Accepts NULL and a zeroed plan. */
+void edit_plan_free(struct edit_plan *plan);
+
 /* The sentence returned with ERR_REFUSED when a prompt names no edit (static). */
 extern const char editor_refusal[];
 
@@ -168,6 +219,11 @@ extern const char editor_refusal[];
  */
 enum err editor_local_apply(const void *png, size_t len, const char *prompt, void **out,
                             size_t *out_len, const char **why);
+
+/* The same with a prompt already read: applies plan (borrowed; ERR_REFUSED if it has no
+ * steps). */
+enum err editor_local_apply_plan(const void *png, size_t len, const struct edit_plan *plan,
+                                 void **out, size_t *out_len, const char **why);
 
 /*
  * The same edit on decoded pixels, without PNG decode or encode (used by benchmarks).

@@ -33,17 +33,17 @@ static void on_generated(void *arg, enum err rc, const struct gemini_answer *a, 
     char msg[WHY_MAX];
 
     if (rc != ERR_OK) {
-        c->done(c->arg, rc, NULL, 0, why);
+        c->done(c->arg, rc, NULL, 0, why, NULL);
     } else if (a->refusal) {
         snprintf(msg, sizeof(msg), "The model refused this edit (%s)", a->refusal);
-        c->done(c->arg, ERR_REFUSED, NULL, 0, msg);
+        c->done(c->arg, ERR_REFUSED, NULL, 0, msg, NULL);
     } else if (a->image) {
-        c->done(c->arg, ERR_OK, a->image, a->image_len, NULL);
+        c->done(c->arg, ERR_OK, a->image, a->image_len, NULL, NULL);
     } else if (a->text[0]) {
         snprintf(msg, sizeof(msg), "The model returned no image: %.160s", a->text);
-        c->done(c->arg, ERR_REFUSED, NULL, 0, msg);
+        c->done(c->arg, ERR_REFUSED, NULL, 0, msg, NULL);
     } else {
-        c->done(c->arg, ERR_REFUSED, NULL, 0, "The model returned no image");
+        c->done(c->arg, ERR_REFUSED, NULL, 0, "The model returned no image", NULL);
     }
     free(c);
 }
@@ -55,7 +55,7 @@ static void gemini_edit(struct editor *e, const void *png, size_t len, const cha
     struct edit_call *c = malloc(sizeof(*c));
 
     if (!c) {
-        done(arg, ERR_NOMEM, NULL, 0, NULL);
+        done(arg, ERR_NOMEM, NULL, 0, NULL, NULL);
         return;
     }
     c->done = done;

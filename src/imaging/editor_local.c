@@ -429,6 +429,20 @@ static const struct {
                      {step_linear3, {0.35, 0.45, 0.75, 0.0, 4.0, 22.0}}}},
     [EDIT_SUNSET] = {{{step_saturate, {1.2, 1.0}},
                       {step_linear3, {1.12, 0.92, 0.7, 30.0, 6.0, 10.0}}}},
+    /* Placeholders until each has its own pipeline (SPEC §16). */
+    [EDIT_DESATURATE] = {{{step_saturate, {0.5, 1.0}}}},
+    [EDIT_LESS_CONTRAST] = {{{step_linear, {0.7, 128.0 * (1.0 - 0.7)}}}},
+    [EDIT_VINTAGE] = {{{step_recomb,
+                        {0.393, 0.769, 0.189, 0.349, 0.686, 0.168, 0.272, 0.534, 0.131}},
+                       {step_linear, {0.85, 30.0}}}},
+    [EDIT_PAINTING] = {{{step_patches}, {step_saturate, {1.2, 1.0}}}},
+    [EDIT_VIGNETTE] = {{{step_linear, {0.9, 0.0}}}},
+    [EDIT_FRAME] = {{{step_linear, {0.95, 0.0}}}},
+    [EDIT_SNOW] = {{{step_linear, {0.9, 30.0}}}},
+    [EDIT_DREAMY] = {{{step_halo, {1.1, 10.0, 60.0, 3.0, 24.0}}, {step_blur_scaled, {300.0, 1.0, 6.0}}}},
+    [EDIT_POP] = {{{step_saturate, {1.4, 1.0}}, {step_linear, {1.2, 128.0 * (1.0 - 1.2)}}}},
+    [EDIT_CARTOON] = {{{step_saturate, {1.3, 1.0}}, {step_levels, {5}}}},
+    [EDIT_CROP] = {{{step_linear, {1.0, 1.0}}}},
 };
 
 /* Runs an edit's steps on in: each step's output is the next one's input. */
@@ -482,7 +496,7 @@ static int apply_one(enum edit_kind k, VipsImage **img)
  * The whole edit on a decoded image (borrowed): split alpha, widen grey to sRGB, apply
  * each edit, re-attach alpha. *out is a lazy pipeline holding references to in.
  */
-static int apply_image(VipsImage *in, const enum edit_kind *ops, size_t n, VipsImage **out)
+static int apply_image(VipsImage *in, const struct edit_step *ops, size_t n, VipsImage **out)
 {
     VipsImage *colour = NULL, *alpha = NULL, *t = NULL;
     bool has_alpha = in->Bands == 2 || in->Bands == 4;
@@ -507,10 +521,10 @@ static int apply_image(VipsImage *in, const enum edit_kind *ops, size_t n, VipsI
     advance(&colour, t);
     t = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (apply_one(ops[i], &colour))
+        if (apply_one(ops[i].kind, &colour))
             goto out;
-        if (alpha && edits[ops[i]].geometric) {
-            if (run_steps(edits[ops[i]].steps, alpha, &t))
+        if (alpha && edits[ops[i].kind].geometric) {
+            if (run_steps(edits[ops[i].kind].steps, alpha, &t))
                 goto out;
             advance(&alpha, t);
             t = NULL;
@@ -531,27 +545,19 @@ out:
     return rc;
 }
 
-/* Parses prompt into ops; ERR_REFUSED if it names nothing. */
-static enum err parse_or_refuse(const char *prompt, enum edit_kind *ops, size_t *n)
+enum err editor_local_apply_plan(const void *png, size_t len, const struct edit_plan *plan,
+                                 void **out, size_t *out_len, const char **why)
 {
-    *n = editor_parse(prompt, ops, EDIT_KIND_COUNT);
-    return *n ? ERR_OK : ERR_REFUSED;
-}
-
-enum err editor_local_apply(const void *png, size_t len, const char *prompt, void **out,
-                            size_t *out_len, const char **why)
-{
-    enum edit_kind ops[EDIT_KIND_COUNT];
     VipsImage *in = NULL, *img = NULL;
     void *buf = NULL;
-    size_t buf_len = 0, n = 0;
+    size_t buf_len = 0;
     enum err rc = ERR_INVALID;
     const char *reason = WHY_INTERNAL;
 
-    if (!png || len == 0 || !prompt || !out || !out_len)
+    if (!png || len == 0 || !plan || !out || !out_len)
         goto out;
-    rc = parse_or_refuse(prompt, ops, &n);
-    if (rc != ERR_OK) {
+    if (plan->n == 0) {
+        rc = ERR_REFUSED;
         reason = editor_refusal;
         goto out;
     }
@@ -570,7 +576,7 @@ enum err editor_local_apply(const void *png, size_t len, const char *prompt, voi
     VIPS_UNREF(in);
     rc = ERR_INTERNAL;
     reason = WHY_INTERNAL;
-    if (apply_image(img, ops, n, &in)) {
+    if (apply_image(img, plan->steps, plan->n, &in)) {
         vips_log_error("editor", "edit");
         goto out;
     }
@@ -592,14 +598,28 @@ out:
     return rc;
 }
 
+enum err editor_local_apply(const void *png, size_t len, const char *prompt, void **out,
+                            size_t *out_len, const char **why)
+{
+    struct edit_plan plan;
+    enum err rc = editor_plan(prompt, &plan);
+
+    if (rc == ERR_OK)
+        rc = editor_local_apply_plan(png, len, &plan, out, out_len, why);
+    else if (why)
+        *why = WHY_INTERNAL;
+    edit_plan_free(&plan);
+    return rc;
+}
+
 enum err editor_local_apply_raw(const unsigned char *pixels, int width, int height, int bands,
                                 const char *prompt, unsigned char **out_pixels, int *out_w,
                                 int *out_h, int *out_bands)
 {
-    enum edit_kind ops[EDIT_KIND_COUNT];
+    struct edit_plan plan = {0};
     VipsImage *in = NULL, *img = NULL;
     void *buf = NULL;
-    size_t buf_len = 0, n = 0;
+    size_t buf_len = 0;
     enum err rc = ERR_INVALID;
 
     if (!pixels || width <= 0 || height <= 0 || bands < 1 || bands > 4 || !prompt || !out_pixels ||
@@ -607,7 +627,9 @@ enum err editor_local_apply_raw(const unsigned char *pixels, int width, int heig
         goto out;
     if ((uint64_t)width * (uint64_t)height * (uint64_t)bands > (uint64_t)SIZE_MAX / 2)
         goto out;
-    rc = parse_or_refuse(prompt, ops, &n);
+    rc = editor_plan(prompt, &plan);
+    if (rc == ERR_OK && plan.n == 0)
+        rc = ERR_REFUSED;
     if (rc != ERR_OK)
         goto out;
     rc = ERR_INTERNAL;
@@ -618,7 +640,7 @@ enum err editor_local_apply_raw(const unsigned char *pixels, int width, int heig
         vips_log_error("editor", "raw input");
         goto out;
     }
-    if (apply_image(in, ops, n, &img)) {
+    if (apply_image(in, plan.steps, plan.n, &img)) {
         vips_log_error("editor", "edit");
         goto out;
     }
@@ -638,6 +660,7 @@ out:
     VIPS_UNREF(img);
     VIPS_UNREF(in);
     g_free(buf);
+    edit_plan_free(&plan);
     return rc;
 }
 
@@ -651,14 +674,18 @@ void editor_output_free(void *buf)
 static void local_edit(struct editor *e, const void *png, size_t len, const char *prompt,
                        editor_done_fn done, void *arg)
 {
+    struct edit_plan plan;
     void *out = NULL;
     size_t out_len = 0;
-    const char *why = NULL;
-    enum err rc = editor_local_apply(png, len, prompt, &out, &out_len, &why);
+    const char *why = WHY_INTERNAL;
+    enum err rc = editor_plan(prompt, &plan);
 
     (void)e;
-    done(arg, rc, out, out_len, why);
+    if (rc == ERR_OK)
+        rc = editor_local_apply_plan(png, len, &plan, &out, &out_len, &why);
+    done(arg, rc, out, out_len, why, rc == ERR_OK ? &plan : NULL);
     editor_output_free(out);
+    edit_plan_free(&plan);
 }
 
 static enum err local_check(struct editor *e, const char *prompt, const char **why)

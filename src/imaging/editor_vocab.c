@@ -32,8 +32,7 @@ const struct editor_word editor_vocabulary[] = {
     [EDIT_SEPIA] = {EDIT_SEPIA,
                     "sepia",
                     "brown-toned old photograph",
-                    {"sepia", "vintage", "old photo", "old photograph", "antique", "old fashioned",
-                     "retro", NULL}},
+                    {"sepia", "sepia tone", NULL}},
     [EDIT_INVERT] = {EDIT_INVERT,
                      "invert",
                      "photographic negative of the colours",
@@ -42,7 +41,7 @@ const struct editor_word editor_vocabulary[] = {
     [EDIT_BLUR] = {EDIT_BLUR,
                    "blur",
                    "gaussian blur, scaled to the image size",
-                   {"blur", "blurry", "blurred", "blurrier", "soft", "softer", "soften", "dreamy",
+                   {"blur", "blurry", "blurred", "blurrier", "soft", "softer", "soften",
                     "out of focus", NULL}},
     [EDIT_SHARPEN] = {EDIT_SHARPEN,
                       "sharpen",
@@ -106,8 +105,8 @@ const struct editor_word editor_vocabulary[] = {
     [EDIT_POSTERIZE] = {EDIT_POSTERIZE,
                         "posterize",
                         "few flat colour levels, like a poster",
-                        {"posterize", "posterise", "posterized", "cartoon", "cartoonish", "comic",
-                         "comic book", "pop art", "flat colors", "flat colours", NULL}},
+                        {"posterize", "posterise", "posterized", "pop art", "flat colors",
+                         "flat colours", NULL}},
     [EDIT_SKETCH] = {EDIT_SKETCH,
                      "sketch",
                      "dark outlines on white, like a pencil drawing",
@@ -126,7 +125,7 @@ const struct editor_word editor_vocabulary[] = {
                          "watercolor",
                          "smoothed, lightened patches of colour, like paint on paper",
                          {"watercolor", "watercolour", "water color", "water colour",
-                          "watercolor painting", "watercolour painting", "painted", NULL}},
+                          "watercolor painting", "watercolour painting", NULL}},
     [EDIT_NEON] = {EDIT_NEON,
                    "neon",
                    "bright coloured edges on black",
@@ -146,6 +145,51 @@ const struct editor_word editor_vocabulary[] = {
                      "sunset",
                      "golden-orange evening light",
                      {"sunset", "sunrise", "golden hour", "dusk", "evening", "sundown", NULL}},
+    [EDIT_DESATURATE] = {EDIT_DESATURATE,
+                         "less colorful",
+                         "weaker, less saturated colours",
+                         {"less colorful", "less colourful", "less saturated", NULL}},
+    [EDIT_LESS_CONTRAST] = {EDIT_LESS_CONTRAST,
+                            "less contrast",
+                            "tones drawn towards mid-grey",
+                            {"less contrast", "lower contrast", "low contrast", NULL}},
+    [EDIT_VINTAGE] = {EDIT_VINTAGE,
+                      "vintage",
+                      "an old, faded, brown-toned photograph with dark corners",
+                      {"vintage", "old photo", "old photograph", "antique", "old fashioned",
+                       "retro", "look old", NULL}},
+    [EDIT_PAINTING] = {EDIT_PAINTING,
+                       "painting",
+                       "brush-stroke smoothing, like an oil painting",
+                       {"painting", "painted", "oil painting", NULL}},
+    [EDIT_VIGNETTE] = {EDIT_VIGNETTE,
+                       "vignette",
+                       "corners darkened towards the edges",
+                       {"vignette", NULL}},
+    [EDIT_FRAME] = {EDIT_FRAME,
+                    "frame",
+                    "a border around the picture",
+                    {"frame", "border", "framed", NULL}},
+    [EDIT_SNOW] = {EDIT_SNOW,
+                   "snow",
+                   "falling snowflakes over the picture",
+                   {"snow", "snowy", "snowing", "snowflakes", NULL}},
+    [EDIT_DREAMY] = {EDIT_DREAMY,
+                     "dreamy",
+                     "soft focus, light and glowing",
+                     {"dreamy", "dreamlike", NULL}},
+    [EDIT_POP] = {EDIT_POP,
+                  "pop",
+                  "more colour and contrast at once",
+                  {"pop", NULL}},
+    [EDIT_CARTOON] = {EDIT_CARTOON,
+                      "cartoon",
+                      "flat colour areas with bold dark outlines",
+                      {"cartoon", "cartoonish", "comic", "comic book", NULL}},
+    [EDIT_CROP] = {EDIT_CROP,
+                   "crop",
+                   "cut away the empty margins around the drawing",
+                   {"crop", "cropped", "trim", NULL}},
 };
 
 const size_t editor_vocabulary_len = sizeof(editor_vocabulary) / sizeof(editor_vocabulary[0]);
@@ -154,7 +198,8 @@ const char editor_refusal[] =
     "Could not understand the prompt. Try: colorful, black and white, sepia, invert, blur, "
     "sharpen, brighter, darker, more contrast, warm, cool, rotate left, rotate right, upside "
     "down, flip, flip vertically, pixelate, posterize, sketch, emboss, glow, watercolor, neon, "
-    "pastel, night, sunset.";
+    "pastel, night, sunset, less colorful, less contrast, vintage, painting, vignette, frame, "
+    "snow, dreamy, pop, cartoon, crop.";
 
 const char *editor_kind_name(enum edit_kind k)
 {
@@ -338,4 +383,30 @@ out:
     free(toks);
     free(buf);
     return found;
+}
+
+/* Until the parser reads negation, degree and the rest (SPEC §16): every recognised
+ * edit at plain strength, nothing reported as ignored. */
+enum err editor_plan(const char *prompt, struct edit_plan *plan)
+{
+    enum edit_kind kinds[EDIT_KIND_COUNT];
+
+    if (!plan)
+        return ERR_INVALID;
+    *plan = (struct edit_plan){0};
+    if (!prompt)
+        return ERR_INVALID;
+    plan->n = editor_parse(prompt, kinds, EDIT_KIND_COUNT);
+    for (size_t i = 0; i < plan->n; i++)
+        plan->steps[i] = (struct edit_step){kinds[i], EDIT_PLAIN};
+    plan->ignored = strdup("");
+    return plan->ignored ? ERR_OK : ERR_NOMEM;
+}
+
+void edit_plan_free(struct edit_plan *plan)
+{
+    if (!plan)
+        return;
+    free(plan->ignored);
+    *plan = (struct edit_plan){0};
 }

@@ -97,12 +97,12 @@ static void test_parse(void)
     expect_parse("b&w please", 1, EDIT_GRAYSCALE);
     expect_parse("greyscale", 1, EDIT_GRAYSCALE);
     expect_parse("grayscale", 1, EDIT_GRAYSCALE);
-    expect_parse("vintage sepia look", 1, EDIT_SEPIA);
-    expect_parse("soft and dreamy", 1, EDIT_BLUR);
+    expect_parse("vintage sepia look", 2, EDIT_VINTAGE, EDIT_SEPIA);
+    expect_parse("soft and dreamy", 2, EDIT_BLUR, EDIT_DREAMY);
     expect_parse("pixel art", 1, EDIT_PIXELATE);
     expect_parse("8-bit pixel art", 1, EDIT_PIXELATE);
     expect_parse("pop art", 1, EDIT_POSTERIZE);
-    expect_parse("like a cartoon", 1, EDIT_POSTERIZE);
+    expect_parse("like a cartoon", 1, EDIT_CARTOON);
     expect_parse("pencil sketch", 1, EDIT_SKETCH);
     expect_parse("just the outline", 1, EDIT_SKETCH);
     expect_parse("flip it upside down", 1, EDIT_UPSIDE_DOWN);
@@ -333,7 +333,7 @@ static void test_every_op(void)
         for (size_t k = 0; k < editor_vocabulary_len; k++) {
             struct result r;
             enum err rc = edit_raw(&in, editor_vocabulary[k].name, &r);
-            bool grey_noop = bands <= 2 && k == EDIT_GRAYSCALE; /* already grey */
+            bool grey_noop = bands <= 2 && (k == EDIT_GRAYSCALE || k == EDIT_DESATURATE); /* grey */
 
             CHECK_EQ_INT(rc, ERR_OK);
             if (rc != ERR_OK) {
@@ -425,12 +425,15 @@ struct done_capture {
     size_t len;
     unsigned char head[8];
     const char *why;
+    size_t steps; /* in the plan reported, or 0 without one */
 };
 
-static void capture_done(void *arg, enum err rc, const void *out, size_t out_len, const char *why)
+static void capture_done(void *arg, enum err rc, const void *out, size_t out_len, const char *why,
+                         const struct edit_plan *plan)
 {
     struct done_capture *c = arg;
 
+    c->steps = plan ? plan->n : 0;
     c->calls++;
     c->rc = rc;
     c->len = out_len;
@@ -489,6 +492,7 @@ static void test_png(void)
     CHECK_EQ_INT(cap.calls, 1);
     CHECK_EQ_INT(cap.rc, ERR_OK);
     CHECK(cap.len > 8 && memcmp(cap.head, "\x89PNG", 4) == 0);
+    CHECK_EQ_INT(cap.steps, 1);
     editor_edit(ed, png, len, "make it nicer", capture_done, &cap);
     CHECK_EQ_INT(cap.calls, 2);
     CHECK_EQ_INT(cap.rc, ERR_REFUSED);

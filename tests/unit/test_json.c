@@ -103,6 +103,8 @@ static void test_drawing(struct app *s, struct arena *a)
                      .thumbnail_key = "users/u/thumbnail/e.webp",
                      .prompt = "make it \"pop\"",
                      .source = "text",
+                     .applied = "black and white, blur",
+                     .ignored = "cat",
                      .created_at = 1737815423000LL};
     struct drawing d = {.id = "550e8400-e29b-41d4-a716-446655440000",
                         .user_id = "550e8400-e29b-41d4-a716-446655440001",
@@ -127,6 +129,7 @@ static void test_drawing(struct app *s, struct arena *a)
                  "\"edits\":[{\"url\":\"http://127.0.0.1:8000/media/users/u/edited/e.png\","
                  "\"thumbnail_url\":\"http://127.0.0.1:8000/media/users/u/thumbnail/e.webp\","
                  "\"prompt\":\"make it \\\"pop\\\"\",\"source\":\"text\","
+                 "\"applied\":[\"black and white\",\"blur\"],\"ignored\":\"cat\","
                  "\"created_at\":\"2025-01-25T14:30:23.000Z\"}]}");
     free(got);
 
