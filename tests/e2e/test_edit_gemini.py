@@ -90,7 +90,8 @@ def test_request_wire_format_and_key_in_header(gserver, fake):
     assert r.status_code == 200, r.text
     body = r.json()
     assert list(body) == ["success", "prompt", "result_image", "processing_time", "drawing_id",
-                          "user_id"]
+                          "user_id", "applied", "ignored"]
+    assert body["applied"] is None and body["ignored"] is None  # a remote editor (SPEC §16)
     assert body["success"] == "true" and body["prompt"] == prompt and body["user_id"] == user
     (req,) = recorded(fake, "wire")
     assert req["method"] == "POST"

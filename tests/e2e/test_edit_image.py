@@ -40,7 +40,9 @@ def edit_again(server, user, drawing_id, prompt, **kw):
 
 def check_edit_shape(server, body, user, prompt):
     assert list(body) == ["success", "prompt", "result_image", "processing_time", "drawing_id",
-                          "user_id"]
+                          "user_id", "applied", "ignored"]  # the seed's, then SPEC §16's
+    assert isinstance(body["applied"], list) and body["applied"]
+    assert isinstance(body["ignored"], str)
     assert body["success"] == "true"  # the seed's string, not a boolean
     assert body["prompt"] == prompt
     assert isinstance(body["processing_time"], (int, float)) and 0 <= body["processing_time"] < 60

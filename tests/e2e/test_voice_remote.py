@@ -98,7 +98,7 @@ def test_voice_edit_shape_and_wire_format(vserver, stt):
     assert r.status_code == 200, r.text
     body = r.json()
     assert list(body) == ["success", "prompt", "result_image", "processing_time", "drawing_id",
-                          "user_id", "transcription"]
+                          "user_id", "transcription", "applied", "ignored"]
     assert body["success"] == "true"
     assert body["transcription"] == body["prompt"] == "make it black and white"
     out = decode(vserver.http.get(body["result_image"]).content).convert("RGB")
