@@ -436,6 +436,7 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     char *token;
     size_t n;
     int64_t iat = -1;
+    bool expired = false;
     enum err rc;
 
     while (h && (*h == ' ' || *h == '\t'))
@@ -454,12 +455,13 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     token = arena_strndup(x->req.arena, h, n);
     if (!token)
         return ERR_NOMEM;
-    if (auth_verify(app->auth, token, time_now_ms() / 1000, x->req.user_id, &iat) != ERR_OK)
-        return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
+    if (auth_verify(app->auth, token, time_now_ms() / 1000, x->req.user_id, &iat, &expired) !=
+        ERR_OK)
+        return request_fail_token(&x->req, expired);
     /* a token of a deleted account is refused; a new user's row is made */
     rc = db_user_admit(app->db, x->req.user_id, iat < 0 ? -1 : iat * 1000);
     if (rc == ERR_UNAUTHORIZED)
-        return request_fail(&x->req, rc, "Could not validate credentials");
+        return request_fail_token(&x->req, false);
     if (rc != ERR_OK)
         return request_fail(&x->req, ERR_UNAVAILABLE, "Database unavailable");
     return ERR_OK;
