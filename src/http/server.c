@@ -443,7 +443,8 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
         h++;
     if (!h || !*h)
         return request_fail(&x->req, ERR_UNAUTHORIZED, "Not authenticated");
-    /* a credential that is not a bearer token, or an empty one, cannot be validated */
+    /* a credential that is not a bearer token cannot be validated (plain "Bearer"
+     * challenge: RFC 6750 gives no error code without a token) */
     if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\0'))
         return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
     h += 6;
@@ -452,6 +453,8 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     n = strlen(h);
     while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
         n--;
+    if (n == 0) /* "Bearer" and no token: no credentials, so no RFC 6750 error code */
+        return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
     token = arena_strndup(x->req.arena, h, n);
     if (!token)
         return ERR_NOMEM;
