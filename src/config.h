@@ -18,7 +18,7 @@ struct config {
     /* server */
     char *host;
     long port;
-    char *public_base_url; /* no trailing slash */
+    char *public_base_url;        /* no trailing slash */
     bool public_base_url_derived; /* PUBLIC_BASE_URL unset: made from HOST and PORT */
     char *data_dir;
     long http_threads;

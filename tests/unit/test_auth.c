@@ -68,8 +68,7 @@ static enum err verify(struct auth *a, const char *tok)
 }
 
 /* The verdict and whether it is "expired" (good but for exp). */
-static enum err verify_why(struct auth *a, const char *header, const char *payload,
-                           bool *expired)
+static enum err verify_why(struct auth *a, const char *header, const char *payload, bool *expired)
 {
     char *t = make_token(header, payload, EVP_sha256(), secret);
     char out[ID_UUID_LEN];
@@ -158,7 +157,8 @@ int main(void)
     }
     CHECK_EQ_STR(out, uid);
     CHECK_EQ_INT(auth_verify(a, tok, NOW + 3599, out, NULL, NULL), ERR_OK);
-    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3600, out, NULL, NULL), ERR_UNAUTHORIZED); /* no leeway on exp */
+    /* no leeway on exp */
+    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3600, out, NULL, NULL), ERR_UNAUTHORIZED);
     free(tok);
     CHECK_EQ_INT(auth_mint(a, "not-a-uuid", NOW, 3600, &tok), ERR_INVALID);
 
