@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Edit benchmark: novadraw serve with EDITOR=gemini against the fake Gemini
+# Edit benchmark: novadraw serve with IMAGE_EDITOR=gemini against the fake Gemini
 # (tests/fakes/gemini.py), both on 127.0.0.1, temp DATA_DIR, cleaned up on exit.
 #   bench/edits.sh            K concurrent edits (default 1000), all started at once,
 #                             each held D ms by the fake (default 5000), while 4
@@ -106,7 +106,7 @@ fi
 gemini_port=$(cat "$dir/gemini.port")
 port=$(free_port)
 export HOST=127.0.0.1 PORT=$port DATA_DIR=$dir/data JWT_SECRET=bench-secret-0123456789abcdef \
-  LOG_LEVEL=warn EDITOR=gemini GEMINI_API_KEY=$KEY \
+  LOG_LEVEL=warn IMAGE_EDITOR=gemini GEMINI_API_KEY=$KEY \
   GEMINI_BASE_URL=http://127.0.0.1:$gemini_port
 # run from the temp dir so a developer's .env in the repo cannot change the set-up
 (cd "$dir" && exec "$BIN" serve) 2>"$dir/server.log" &

@@ -33,7 +33,7 @@ enum err app_open(const struct config *cfg, bool migrate, struct app *out)
         log_error("app: cannot start the HTTP client (%s)", err_name(rc));
         goto fail;
     }
-    rc = auth_open(cfg, &app.auth);
+    rc = auth_open(cfg, true, &app.auth);
     if (rc != ERR_OK) {
         log_error("app: cannot load the signing secret (%s)", err_name(rc));
         goto fail;

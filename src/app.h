@@ -31,7 +31,7 @@ struct app {
     /* the workers, started by app_start_workers() (serve only; NULL in other commands) */
     struct pool *cpu;                /* image and audio work: EDIT_WORKERS threads */
     struct pool *io;                 /* blocking database (and local storage) calls */
-    struct editor *editor;           /* the EDITOR; sends on http or runs on cpu */
+    struct editor *editor;           /* IMAGE_EDITOR's; sends on http or runs on cpu */
     struct transcriber *transcriber; /* NULL when none could be loaded: voice is off */
     struct edits *edits;             /* the edit pipeline's admission (edits.h); owned by main */
 };

@@ -26,7 +26,6 @@
 
 #include "util/log.h"
 
-#define SECRET_FILE "jwt_secret"
 #define SECRET_BYTES 32
 #define TOKEN_MAX 8192
 
@@ -128,7 +127,7 @@ out:
     return rc;
 }
 
-enum err auth_open(const struct config *cfg, struct auth **out)
+enum err auth_open(const struct config *cfg, bool create, struct auth **out)
 {
     char buf[2 * SECRET_BYTES + 1];
     char *path = NULL;
@@ -137,14 +136,14 @@ enum err auth_open(const struct config *cfg, struct auth **out)
     if (cfg->jwt_secret)
         return auth_open_secret(cfg->jwt_secret, strlen(cfg->jwt_secret), out);
 
-    if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+    if (create && mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
         log_error("auth: cannot create DATA_DIR %s: %s", cfg->data_dir, strerror(errno));
         return ERR_UNAVAILABLE;
     }
-    if (asprintf(&path, "%s/%s", cfg->data_dir, SECRET_FILE) < 0)
+    if (asprintf(&path, "%s/%s", cfg->data_dir, AUTH_SECRET_FILE) < 0)
         return ERR_NOMEM;
     rc = read_secret(path, buf);
-    if (rc == ERR_NOT_FOUND) {
+    if (rc == ERR_NOT_FOUND && create) {
         rc = create_secret(cfg->data_dir, path);
         if (rc == ERR_OK) {
             log_info("auth: generated a new signing secret in %s", path);
@@ -258,29 +257,39 @@ static bool claim_time(jwt_t *jwt, const char *name, bool *present, long *value)
 }
 
 enum err auth_verify(const struct auth *a, const char *token, int64_t now,
-                     char user_id[ID_UUID_LEN], int64_t *issued_at)
+                     char user_id[ID_UUID_LEN], int64_t *issued_at, bool *expired)
 {
     jwt_t *jwt = NULL;
     const char *sub;
-    bool has_exp, has_nbf, has_iat;
+    bool has_exp, has_nbf, has_iat, late;
     long exp, nbf, iat;
+    char canon[ID_UUID_LEN];
     enum err rc = ERR_UNAUTHORIZED;
 
+    if (expired)
+        *expired = false;
     if (!a || a->len == 0 || !token || !token_shape_ok(token) || !signature_ok(a, token))
         goto out;
     if (jwt_decode(&jwt, token, a->secret, (int)a->len) != 0 || !jwt)
         goto out;
     if (jwt_get_alg(jwt) != JWT_ALG_HS256)
         goto out;
-    if (!claim_time(jwt, "exp", &has_exp, &exp) || !has_exp || now >= exp)
+    if (!claim_time(jwt, "exp", &has_exp, &exp) || !has_exp)
         goto out;
+    late = now >= exp; /* decided last: "expired" only for a token otherwise good */
     if (!claim_time(jwt, "nbf", &has_nbf, &nbf) || (has_nbf && now + AUTH_SKEW_SECONDS < nbf))
         goto out;
     if (!claim_time(jwt, "iat", &has_iat, &iat) || (has_iat && now + AUTH_SKEW_SECONDS < iat))
         goto out;
     sub = jwt_get_grant(jwt, "sub");
-    if (!sub || !id_uuid_parse(sub, strlen(sub), user_id))
+    if (!sub || !id_uuid_parse(sub, strlen(sub), canon))
         goto out;
+    if (late) {
+        if (expired)
+            *expired = true;
+        goto out;
+    }
+    memcpy(user_id, canon, ID_UUID_LEN);
     if (issued_at)
         *issued_at = has_iat ? iat : -1;
     rc = ERR_OK;

@@ -5,11 +5,12 @@
  * header must say HS256, exp is required and enforced to the second (as PyJWT
  * does), nbf and iat are honoured with a small skew for clocks that run ahead, sub
  * must be a UUID. The secret is JWT_SECRET, or 32 random
- * bytes generated once into DATA_DIR/jwt_secret (mode 0600) and shared by
- * `serve` and `token`. Thread-safe after auth_open(); struct auth is read-only.
+ * bytes generated once by `serve` into DATA_DIR/jwt_secret (mode 0600), which
+ * `token` reads (and never makes). Thread-safe after auth_open(); struct auth is read-only.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -17,20 +18,28 @@
 #include "util/id.h"
 
 #define AUTH_SKEW_SECONDS 30
+#define AUTH_SECRET_FILE "jwt_secret" /* in DATA_DIR */
 
 struct auth;
 
-/* Loads or generates the secret. */
-enum err auth_open(const struct config *cfg, struct auth **out);
+/*
+ * JWT_SECRET, else DATA_DIR/jwt_secret. With create (serve) a missing file is
+ * generated (and DATA_DIR made); without (token) it is ERR_NOT_FOUND and nothing is
+ * written: a secret made elsewhere would sign tokens the server refuses.
+ */
+enum err auth_open(const struct config *cfg, bool create, struct auth **out);
 void auth_close(struct auth *a); /* accepts NULL; wipes the secret */
 
 /*
  * Verifies a token (the text after "Bearer ") at time now (seconds). On success
  * writes the canonical user id and, if issued_at is not NULL, the iat claim in
- * seconds (-1 when the token has none). Any failure is ERR_UNAUTHORIZED.
+ * seconds (-1 when the token has none). Any failure is ERR_UNAUTHORIZED; then, if
+ * expired is not NULL, *expired tells whether the token was good but for its exp
+ * (signature, algorithm, nbf, iat and sub all right), for RFC 6750's
+ * error_description. user_id is written only on success.
  */
 enum err auth_verify(const struct auth *a, const char *token, int64_t now,
-                     char user_id[ID_UUID_LEN], int64_t *issued_at);
+                     char user_id[ID_UUID_LEN], int64_t *issued_at, bool *expired);
 
 /* Mints a token for user_id valid ttl seconds from now. *out is malloc'd. */
 enum err auth_mint(const struct auth *a, const char *user_id, int64_t now, long ttl, char **out);

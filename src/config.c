@@ -1,17 +1,24 @@
 /*
- * config.c - the one table of configuration variables, its loader and the .env
+ * config.c - the one table of configuration variables, its loader, the start-up
+ * notices (settings that load but probably do not mean what was meant) and the .env
  * parser. Loading happens once at start-up; afterwards struct config is read-only.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 enum var_type { V_STR, V_LONG, V_BYTES, V_CHOICE };
+
+/* IMAGE_EDITOR's values; EDITOR holding one of them earns a notice (SPEC §16) */
+#define EDITOR_CHOICES "auto|local|gemini"
 
 #define V_SECRET 1u /* never print the value */
 
@@ -71,8 +78,8 @@ static const struct var vars[] = {
      "argon2id passes"},
     {"PASSWORD_QUEUE", V_LONG, F(password_queue), "64", 1, 100000, NULL, 0,
      "password hashes waiting or running before sign-ins get 503 + Retry-After"},
-    {"EDITOR", V_CHOICE, F(editor), "auto", 0, 0, "auto|local|gemini", 0,
-     "image editor (auto = gemini if GEMINI_API_KEY is set)"},
+    {"IMAGE_EDITOR", V_CHOICE, F(editor), "auto", 0, 0, EDITOR_CHOICES, 0,
+     "image editor (auto = gemini if GEMINI_API_KEY is set); EDITOR is not read"},
     {"GEMINI_API_KEY", V_STR, F(gemini_api_key), NULL, 0, 0, NULL, V_SECRET, "Gemini API key"},
     {"GEMINI_MODEL", V_STR, F(gemini_model), "gemini-2.5-flash-image", 0, 0, NULL, 0,
      "Gemini image model"},
@@ -274,6 +281,7 @@ static int derive(struct config *cfg, FILE *errs)
         fprintf(errs, "config: DATA_DIR: must not be empty\n");
         bad++;
     }
+    cfg->public_base_url_derived = !cfg->public_base_url;
     if (!cfg->public_base_url && has(cfg->host))
         cfg->public_base_url = xstrdup_printf(strchr(cfg->host, ':') ? "http://[%s]:%ld"
                                                                        : "http://%s:%ld",
@@ -339,7 +347,7 @@ static int derive(struct config *cfg, FILE *errs)
     }
 
     if (strcmp(cfg->editor, "gemini") == 0 && !has(cfg->gemini_api_key)) {
-        fprintf(errs, "config: EDITOR: gemini needs GEMINI_API_KEY\n");
+        fprintf(errs, "config: IMAGE_EDITOR: gemini needs GEMINI_API_KEY\n");
         bad++;
     }
     if (strcmp(cfg->transcriber, "gemini") == 0 && !has(cfg->gemini_api_key)) {
@@ -379,9 +387,84 @@ int config_load(struct config *cfg, config_get_fn get, void *ctx, FILE *errs)
         else if (v->def)
             bad += load_var(cfg, v, v->def, errs);
     }
+    /* EDITOR is the shell's text editor (vim, nano, ...): never read as a setting,
+     * only remembered for a notice when it looks meant for us */
+    {
+        const char *image = get(ctx, "IMAGE_EDITOR"), *shell = get(ctx, "EDITOR");
+        cfg->editor_set = has(image);
+        if (has(shell) && choice_ok(EDITOR_CHOICES, shell)) {
+            cfg->ignored_editor = strdup(shell);
+            if (!cfg->ignored_editor)
+                bad++;
+        }
+    }
     if (bad == 0)
         bad += derive(cfg, errs);
     return bad;
+}
+
+bool config_host_is_wildcard(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    char inner[INET6_ADDRSTRLEN];
+    size_t n = host ? strlen(host) : 0;
+
+    if (n == 0)
+        return false;
+    if (inet_aton(host, &a4) == 1) /* what getaddrinfo() accepts, "0" included */
+        return a4.s_addr == 0;
+    if (host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(inner)) {
+        memcpy(inner, host + 1, n - 2);
+        inner[n - 2] = '\0';
+        host = inner;
+    }
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a6);
+}
+
+/* emit()s one formatted line; false if it could not be built */
+static bool notice(config_notice_fn emit, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool notice(config_notice_fn emit, void *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    char *line = NULL;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return false;
+    emit(ctx, line);
+    free(line);
+    return true;
+}
+
+int config_notices(const struct config *cfg, bool serving, config_notice_fn emit, void *ctx)
+{
+    int n = 0;
+
+    if (cfg->ignored_editor) {
+        if (cfg->editor_set)
+            n += notice(emit, ctx,
+                        "config: EDITOR is ignored; IMAGE_EDITOR=%s chooses the image editor",
+                        cfg->editor);
+        else
+            n += notice(emit, ctx,
+                        "config: EDITOR is ignored; set IMAGE_EDITOR=%s to choose the image "
+                        "editor",
+                        cfg->ignored_editor);
+    }
+    if (serving && cfg->public_base_url_derived && config_host_is_wildcard(cfg->host))
+        n += notice(emit, ctx,
+                    "config: HOST=%s without PUBLIC_BASE_URL: local media URLs (and share "
+                    "links) start with %s, which other machines cannot reach; set "
+                    "PUBLIC_BASE_URL to the address clients use, e.g. "
+                    "PUBLIC_BASE_URL=http://192.0.2.10:%ld",
+                    cfg->host, cfg->public_base_url, cfg->port);
+    return n;
 }
 
 void config_print_help(FILE *out)
@@ -404,6 +487,8 @@ void config_free(struct config *cfg)
     }
     free(cfg->sqlite_path);
     cfg->sqlite_path = NULL;
+    free(cfg->ignored_editor);
+    cfg->ignored_editor = NULL;
 }
 
 /* ---- .env ---------------------------------------------------------------- */

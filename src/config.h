@@ -18,7 +18,8 @@ struct config {
     /* server */
     char *host;
     long port;
-    char *public_base_url; /* no trailing slash */
+    char *public_base_url;        /* no trailing slash */
+    bool public_base_url_derived; /* PUBLIC_BASE_URL unset: made from HOST and PORT */
     char *data_dir;
     long http_threads;
     char *log_level;
@@ -47,7 +48,9 @@ struct config {
     long password_queue; /* password hashes waiting or running before 503 */
 
     /* editing and transcription */
-    char *editor;
+    char *editor;         /* IMAGE_EDITOR */
+    bool editor_set;      /* IMAGE_EDITOR was given (not the default) */
+    char *ignored_editor; /* EDITOR's value if IMAGE_EDITOR would accept it, else NULL */
     char *gemini_api_key, *gemini_model, *gemini_base_url, *gemini_transcribe_model;
     long gemini_timeout, gemini_retries;
     long edit_workers, edit_queue;
@@ -88,6 +91,20 @@ void config_env_close(struct config_env *env);
  */
 int config_parse_dotenv(const char *text, void (*set)(void *ctx, const char *k, const char *v),
                         void *ctx);
+
+/*
+ * Start-up notices about settings that load fine but likely do not do what was
+ * meant (SPEC §16): EDITOR holding an image-editor value (EDITOR is the shell's text
+ * editor and is not read), and, when serving, a wildcard HOST (0.0.0.0, ::) with
+ * no PUBLIC_BASE_URL, whose URLs other machines cannot reach. Calls emit() once per
+ * notice with one line (no newline); returns how many. Pure: no output of its own.
+ */
+typedef void (*config_notice_fn)(void *ctx, const char *line);
+int config_notices(const struct config *cfg, bool serving, config_notice_fn emit, void *ctx);
+
+/* True if host is an unspecified ("any") address: 0.0.0.0 (or inet_aton's short
+ * forms such as 0), ::, [::]. */
+bool config_host_is_wildcard(const char *host);
 
 /* Prints the variable table (names, defaults, meaning) for `novadraw help`. */
 void config_print_help(FILE *out);

@@ -89,6 +89,12 @@ static void raise_fd_limit(void)
     }
 }
 
+static void warn_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    log_warn("%s", line);
+}
+
 static int cmd_serve(const struct config *cfg, const char *argv0)
 {
     struct app app;
@@ -158,6 +164,7 @@ static int cmd_token(const struct config *cfg, int argc, char **argv)
     char *token = NULL;
     char canon[ID_UUID_LEN];
     int c, status = 1;
+    enum err rc;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end;
@@ -180,7 +187,17 @@ static int cmd_token(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "novadraw token: --user must be a UUID\n");
         return EXIT_USAGE;
     }
-    if (auth_open(cfg, &auth) != ERR_OK)
+    /* a new secret here would sign a token the server refuses (SPEC §16) */
+    rc = auth_open(cfg, false, &auth);
+    if (rc == ERR_NOT_FOUND) {
+        fprintf(stderr,
+                "novadraw token: no signing secret: JWT_SECRET is unset and %s/" AUTH_SECRET_FILE
+                " does not exist. Run this where the server runs (same DATA_DIR or "
+                "JWT_SECRET); `novadraw serve` generates the secret on its first start\n",
+                cfg->data_dir);
+        return EXIT_USAGE;
+    }
+    if (rc != ERR_OK)
         return 1;
     if (auth_mint(auth, canon, time_now_ms() / 1000, ttl, &token) == ERR_OK) {
         printf("%s\n", token);
@@ -744,6 +761,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     log_set_level(level_of(cfg.log_level));
+    config_notices(&cfg, strcmp(cmd, "serve") == 0, warn_line, NULL);
     if (!net_global_init()) { /* before any thread: libcurl's global state */
         fprintf(stderr, "novadraw: the HTTP client library failed to initialise\n");
         config_free(&cfg);

@@ -37,6 +37,14 @@ enum err request_fail(struct request *req, enum err err, const char *detail)
     return err;
 }
 
+enum err request_fail_token(struct request *req, bool expired)
+{
+    req->error_challenge = expired ? "Bearer error=\"invalid_token\", "
+                                     "error_description=\"The access token expired\""
+                                   : "Bearer error=\"invalid_token\"";
+    return request_fail(req, ERR_UNAUTHORIZED, "Could not validate credentials");
+}
+
 static enum err add_invalid(struct request *req, json_t *entry)
 {
     if (!req->error_list)
@@ -699,7 +707,8 @@ void response_error(struct request *req, struct response *res, enum err err)
         return;
     }
     if (status == 401)
-        response_header(res, "WWW-Authenticate", "Bearer");
+        response_header(res, "WWW-Authenticate",
+                        req->error_challenge ? req->error_challenge : "Bearer");
     if (err == ERR_BUSY)
         response_header(res, "Retry-After", "1");
 }

@@ -64,6 +64,7 @@ struct request {
     const char *error_detail;
     json_t *error_list; /* FastAPI's 422 list, owned */
     const char *error_drawing_id; /* a drawing saved although the request failed */
+    const char *error_challenge;  /* a 401's WWW-Authenticate value; NULL: "Bearer" */
 };
 
 struct header {
@@ -130,6 +131,14 @@ const struct form_field *request_field(const struct request *req, const char *na
 
 /* Records a detail message for err's response and returns err. detail is static or arena. */
 enum err request_fail(struct request *req, enum err err, const char *detail);
+
+/*
+ * A bearer token that was presented and refused (RFC 6750 §3.1): ERR_UNAUTHORIZED,
+ * 401 {"detail": "Could not validate credentials"} with WWW-Authenticate: Bearer
+ * error="invalid_token", plus error_description="The access token expired" when
+ * expired (SPEC §16), so a client knows to refresh rather than sign in again.
+ */
+enum err request_fail_token(struct request *req, bool expired);
 
 /*
  * Adds an entry to FastAPI's validation list: loc = [where, name], msg, type; returns

@@ -436,13 +436,15 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     char *token;
     size_t n;
     int64_t iat = -1;
+    bool expired = false;
     enum err rc;
 
     while (h && (*h == ' ' || *h == '\t'))
         h++;
     if (!h || !*h)
         return request_fail(&x->req, ERR_UNAUTHORIZED, "Not authenticated");
-    /* a credential that is not a bearer token, or an empty one, cannot be validated */
+    /* a credential that is not a bearer token cannot be validated (plain "Bearer"
+     * challenge: RFC 6750 gives no error code without a token) */
     if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\0'))
         return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
     h += 6;
@@ -451,15 +453,18 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     n = strlen(h);
     while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
         n--;
+    if (n == 0) /* "Bearer" and no token: no credentials, so no RFC 6750 error code */
+        return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
     token = arena_strndup(x->req.arena, h, n);
     if (!token)
         return ERR_NOMEM;
-    if (auth_verify(app->auth, token, time_now_ms() / 1000, x->req.user_id, &iat) != ERR_OK)
-        return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
+    if (auth_verify(app->auth, token, time_now_ms() / 1000, x->req.user_id, &iat, &expired) !=
+        ERR_OK)
+        return request_fail_token(&x->req, expired);
     /* a token of a deleted account is refused; a new user's row is made */
     rc = db_user_admit(app->db, x->req.user_id, iat < 0 ? -1 : iat * 1000);
     if (rc == ERR_UNAUTHORIZED)
-        return request_fail(&x->req, rc, "Could not validate credentials");
+        return request_fail_token(&x->req, false);
     if (rc != ERR_OK)
         return request_fail(&x->req, ERR_UNAVAILABLE, "Database unavailable");
     return ERR_OK;

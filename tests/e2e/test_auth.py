@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from conftest import random_secret
 from helpers import new_user, png_bytes
 
 NOT_AUTH = {"detail": "Not authenticated"}
@@ -112,6 +113,58 @@ def test_bad_token_is_rejected(server, name):
 def test_bad_authorization_schemes(server, value):
     r = server.get("/api/drawings/gallery", headers={"Authorization": value})
     assert_401(r, BAD_CREDS)
+
+
+# RFC 6750 section 3.1 challenges (SPEC sections 4 and 16): the body never changes,
+# the header tells an expired token (refresh it) from any other refused one.
+EXPIRED_CHALLENGE = 'Bearer error="invalid_token", error_description="The access token expired"'
+INVALID_CHALLENGE = 'Bearer error="invalid_token"'
+EXPIRED_NAMES = {"expired", "expired_long_ago"}
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_only_an_expired_token_is_said_to_have_expired(server, name):
+    tok = _bad_tokens(server, new_user())[name]
+    r = server.get("/api/drawings/gallery", headers={"Authorization": f"Bearer {tok}"})
+    assert_401(r, BAD_CREDS)
+    want = EXPIRED_CHALLENGE if name in EXPIRED_NAMES else INVALID_CHALLENGE
+    assert r.headers["WWW-Authenticate"] == want
+
+
+def test_expired_token_challenge_on_every_route_kind(server):
+    user = new_user()
+    tok = server.token(user, exp=int(time.time()) - 1)
+    h = {"Authorization": f"Bearer {tok}"}
+    for r in (server.get("/api/drawings/stats/summary", headers=h),
+              server.request("DELETE", "/api/drawings/" + str(uuid.uuid4()), headers=h),
+              server.request("POST", "/api/drawings", headers=h,
+                             files={"file": ("a.png", png_bytes(8, 8), "image/png")})):
+        assert_401(r, BAD_CREDS)
+        assert r.headers["WWW-Authenticate"] == EXPIRED_CHALLENGE
+    assert server.media_files(user) == set()
+
+
+@pytest.mark.parametrize("how", ["wrong_secret", "alg_none", "sub_not_uuid", "nbf_in_future"])
+def test_forged_or_broken_expired_token_is_not_said_to_have_expired(server, how):
+    """Only a token that is good but for its exp earns the description: a forged
+    one with a past exp learns nothing from the header."""
+    user = new_user()
+    past = int(time.time()) - 3600
+    tok = {"wrong_secret": lambda: server.token(user, exp=past, key=random_secret()),
+           "alg_none": lambda: server.token(user, exp=past, algorithm="none", key=""),
+           "sub_not_uuid": lambda: server.token("alice", exp=past),
+           "nbf_in_future": lambda: server.token(user, exp=past, nbf=past + 7200)}[how]()
+    r = server.get("/api/drawings/gallery", headers={"Authorization": f"Bearer {tok}"})
+    assert_401(r, BAD_CREDS)
+    assert r.headers["WWW-Authenticate"] == INVALID_CHALLENGE
+
+
+@pytest.mark.parametrize("value", [None, "Basic xxx", "Bearer", "Bearer  "])
+def test_no_token_gets_a_plain_challenge(server, value):
+    """Without a bearer token there is nothing to call invalid (RFC 6750: no error code)."""
+    r = server.get("/api/drawings/gallery", headers={"Authorization": value} if value else {})
+    assert_401(r, NOT_AUTH if value is None else BAD_CREDS)
+    assert r.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_a_bad_token_on_upload_stores_nothing(server):

@@ -159,7 +159,7 @@ def run_serve(binary, tmp_path, env_over: dict, cwd=None, timeout=10.0):
     ("PORT", "80abc"),
     ("MAX_UPLOAD_BYTES", "lots"),
     ("MAX_IMAGE_PIXELS", "-5"),
-    ("EDITOR", "banana"),
+    ("IMAGE_EDITOR", "banana"),
     ("TRANSCRIBER", "parrot"),
     ("STORAGE_ACL", "world-writable"),
     ("SIGNED_URL_TTL", "soon"),
@@ -173,12 +173,12 @@ def test_bad_variable_stops_startup(novadraw_bin, tmp_path, var, value):
 
 
 def test_several_bad_variables_are_all_named(novadraw_bin, tmp_path):
-    rc, out, err = run_serve(novadraw_bin, tmp_path, {"PORT": "abc", "EDITOR": "banana", "MAX_UPLOAD_BYTES": "lots"})
+    rc, out, err = run_serve(novadraw_bin, tmp_path, {"PORT": "abc", "IMAGE_EDITOR": "banana", "MAX_UPLOAD_BYTES": "lots"})
     assert rc == 2, (rc, err)
-    for var in ("PORT", "EDITOR", "MAX_UPLOAD_BYTES"):
+    for var in ("PORT", "IMAGE_EDITOR", "MAX_UPLOAD_BYTES"):
         assert var in err, f"{var} not named in {err!r}"
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    for var in ("PORT", "EDITOR", "MAX_UPLOAD_BYTES"):
+    for var in ("PORT", "IMAGE_EDITOR", "MAX_UPLOAD_BYTES"):
         assert any(var in ln for ln in lines)
 
 
@@ -217,7 +217,7 @@ def test_dotenv_sets_port(server_factory, tmp_path):
 
 def test_real_environment_wins_over_dotenv(server_factory, tmp_path):
     p_file, p_env = free_port(), free_port()
-    cwd = write_dotenv(tmp_path / "envdir2", f'PORT="{p_file}"\nexport EDITOR=local\n')
+    cwd = write_dotenv(tmp_path / "envdir2", f'PORT="{p_file}"\nexport IMAGE_EDITOR=local\n')
     s = server_factory(env={"PORT": str(p_env)}, port=p_env, cwd=cwd)
     assert s.get("/health").status_code == 200
     with socket.socket() as sock:
@@ -236,10 +236,173 @@ def test_dotenv_supplies_jwt_secret(server_factory, tmp_path):
 
 
 def test_bad_value_in_dotenv_stops_startup(novadraw_bin, tmp_path):
-    cwd = write_dotenv(tmp_path / "envdir4", "EDITOR=banana\n")
+    cwd = write_dotenv(tmp_path / "envdir4", "IMAGE_EDITOR=banana\n")
     rc, out, err = run_serve(novadraw_bin, tmp_path, {}, cwd=cwd)
     assert rc == 2, (rc, err)
-    assert "EDITOR" in err
+    assert "IMAGE_EDITOR" in err
+
+
+# --------------------------------------------------------------------------- SPEC 16: no collisions
+# EDITOR is the shell's text editor (vim, nano, ...); the image editor is IMAGE_EDITOR.
+
+EDITOR_NOTICE = "config: EDITOR is ignored; set IMAGE_EDITOR=gemini to choose the image editor"
+
+
+def edit_image(server, user, prompt="make it black and white"):
+    return server.request("POST", "/api/edit-image", user,
+                          files={"file": ("d.png", png_bytes(24, 24), "image/png")},
+                          data={"prompt": prompt})
+
+
+def closed_port_url():
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there
+
+
+def test_shell_editor_vim_changes_nothing(server_factory, tmp_path):
+    """EDITOR=vim used to stop serve, token and edit with exit 2."""
+    s = server_factory(env={"EDITOR": "vim", "JWT_SECRET": None})
+    user = new_user()
+    r = edit_image(s, user)
+    assert r.status_code == 200, r.text
+    assert r.json()["applied"] == ["black and white"], r.json()
+    wait_for_log(s, r"serving at .*editor local")
+
+    tok = cli_token(s, user, env={"EDITOR": "vim"})
+    r = s.get("/api/drawings/gallery", headers={"Authorization": "Bearer " + tok})
+    assert r.status_code == 200 and r.json()["count"] == 1, r.text
+
+    src, out = tmp_path / "in.png", tmp_path / "out.png"
+    src.write_bytes(png_bytes(20, 20))
+    r = s.cli("edit", str(src), "--prompt", "make it black and white", "-o", str(out),
+              env={"EDITOR": "vim"})
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for text in (s.log_text(), r.stderr):
+        assert "EDITOR" not in text, text[-2000:]
+
+
+def test_shell_editor_gemini_gives_a_notice_and_is_not_obeyed(server_factory):
+    # EDITOR=gemini without a key used to be "gemini needs GEMINI_API_KEY", exit 2
+    s = server_factory(env={"EDITOR": "gemini"})
+    lines = wait_for_log(s, "EDITOR is ignored")
+    assert len(lines) == 1 and lines[0].endswith(EDITOR_NOTICE), lines
+    assert " warn " in lines[0], lines
+    wait_for_log(s, r"serving at .*editor local")
+    r = edit_image(s, new_user())
+    assert r.status_code == 200 and r.json()["applied"] == ["black and white"], r.text
+    # the notice is a start-up line, not one per request
+    assert s.log_text().count("EDITOR is ignored") == 1
+
+    r = s.cli("token", "--user", new_user(), env={"EDITOR": "gemini"})
+    assert r.returncode == 0, r.stderr
+    assert EDITOR_NOTICE in r.stderr
+    assert r.stdout.count(".") == 2 and "EDITOR" not in r.stdout
+    s.issued_tokens.append(r.stdout.strip())
+
+
+def test_image_editor_decides_whatever_editor_says(server_factory):
+    dead = closed_port_url()
+    gem = {"GEMINI_API_KEY": "k-" + uuid.uuid4().hex, "GEMINI_BASE_URL": dead,
+           "GEMINI_RETRIES": "0"}
+    # EDITOR=gemini, IMAGE_EDITOR=local: local, although the key is set
+    s = server_factory(env={"EDITOR": "gemini", "IMAGE_EDITOR": "local", **gem})
+    line = wait_for_log(s, "EDITOR is ignored")[0]
+    assert line.endswith("config: EDITOR is ignored; IMAGE_EDITOR=local chooses the image editor")
+    r = edit_image(s, new_user())
+    assert r.status_code == 200, r.text
+    assert r.json()["applied"] == ["black and white"]
+    # EDITOR=local, IMAGE_EDITOR=gemini: gemini (unreachable here, so 502)
+    s2 = server_factory(env={"EDITOR": "local", "IMAGE_EDITOR": "gemini", **gem})
+    wait_for_log(s2, r"serving at .*editor gemini")
+    r = edit_image(s2, new_user())
+    assert r.status_code == 502, r.text
+
+
+@pytest.mark.parametrize("value", ["bogus", "vim", "Gemini", "gemini "])
+def test_bad_image_editor_exits_2(novadraw_bin, tmp_path, value):
+    rc, out, err = run_serve(novadraw_bin, tmp_path, {"IMAGE_EDITOR": value})
+    assert rc == 2, (rc, err)
+    assert f"config: IMAGE_EDITOR: must be one of auto|local|gemini (got '{value}')" in err, err
+
+
+def test_image_editor_gemini_needs_the_key(novadraw_bin, tmp_path):
+    rc, out, err = run_serve(novadraw_bin, tmp_path, {"IMAGE_EDITOR": "gemini", "EDITOR": "vim"})
+    assert rc == 2, (rc, err)
+    assert "config: IMAGE_EDITOR: gemini needs GEMINI_API_KEY" in err, err
+
+
+def test_wildcard_host_without_public_base_url_warns(server_factory):
+    s = server_factory(env={"HOST": "0.0.0.0"})
+    base = f"http://0.0.0.0:{s.port}"
+    lines = wait_for_log(s, "without PUBLIC_BASE_URL")
+    assert len(lines) == 1 and " warn " in lines[0], lines
+    assert lines[0].endswith(
+        f"config: HOST=0.0.0.0 without PUBLIC_BASE_URL: local media URLs (and share links) "
+        f"start with {base}, which other machines cannot reach; set PUBLIC_BASE_URL to the "
+        f"address clients use, e.g. PUBLIC_BASE_URL=http://192.0.2.10:{s.port}"), lines
+    # the URL base is still http://HOST:PORT, and the bytes are behind it
+    d = s.upload(new_user(), png_bytes(6, 6)).json()
+    url = d["uploaded_image_url"]
+    assert url.startswith(base + "/media/users/"), url
+    r = s.get(url[len(base):])
+    assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
+
+
+def test_wildcard_host_with_public_base_url_is_quiet(server_factory):
+    s = server_factory(env={"HOST": "0.0.0.0", "PUBLIC_BASE_URL": "https://draw.example.com/"})
+    d = s.upload(new_user(), png_bytes(6, 6)).json()
+    assert d["uploaded_image_url"].startswith("https://draw.example.com/media/users/"), d
+    wait_for_log(s, "serving at https://draw.example.com ")
+    assert "PUBLIC_BASE_URL" not in s.log_text()
+
+
+def test_loopback_host_does_not_warn(server):
+    assert server.get("/health").status_code == 200
+    assert "PUBLIC_BASE_URL" not in server.log_text()
+
+
+def run_token(binary, cwd, env_over=None):
+    env = base_env()
+    env.update(env_over or {})
+    return subprocess.run([binary, "token", "--user", new_user()], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
+def test_token_without_a_secret_exits_2_and_writes_nothing(novadraw_bin, tmp_path):
+    """In a directory where the server never ran (default DATA_DIR ./data), token used
+    to generate a secret of its own, and its token then got 401 from the server."""
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    r = run_token(novadraw_bin, empty)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == ""
+    assert "novadraw token: no signing secret: JWT_SECRET is unset and ./data/jwt_secret " \
+           "does not exist" in r.stderr, r.stderr
+    assert "novadraw serve" in r.stderr
+    assert list(empty.iterdir()) == [], "token wrote something"
+
+    # an existing, empty DATA_DIR stays empty too
+    data = tmp_path / "data-empty"
+    data.mkdir()
+    r = run_token(novadraw_bin, empty, {"DATA_DIR": str(data)})
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"{data}/jwt_secret does not exist" in r.stderr
+    assert list(data.iterdir()) == [] and list(empty.iterdir()) == []
+
+    # JWT_SECRET needs no file: a token, and still nothing written
+    r = run_token(novadraw_bin, empty, {"JWT_SECRET": random_secret()})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(".") == 2
+    assert list(empty.iterdir()) == []
+
+
+def test_token_uses_the_secret_serve_generated(server_factory):
+    """serve still generates the secret on first start; token then signs with it."""
+    s = server_factory(env={"JWT_SECRET": None})
+    assert (s.data_dir / "jwt_secret").is_file()
+    user = new_user()
+    tok = cli_token(s, user)
+    assert s.get("/api/drawings/gallery", headers={"Authorization": "Bearer " + tok}).status_code == 200
 
 
 # --------------------------------------------------------------------------- shutdown

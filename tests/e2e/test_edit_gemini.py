@@ -1,4 +1,4 @@
-"""POST /api/edit-image with EDITOR=gemini against the fake Gemini
+"""POST /api/edit-image with IMAGE_EDITOR=gemini against the fake Gemini
 (tests/fakes/gemini.py), which speaks the real generateContent wire format. Each
 of the fake's failure modes must map to the right status with a JSON detail that
 holds no secret, the key must travel in the header only, the original must be
@@ -27,7 +27,7 @@ def fake():
 
 
 def gemini_env(fake, **extra):
-    env = {"EDITOR": "gemini", "GEMINI_API_KEY": KEY, "GEMINI_BASE_URL": fake.url,
+    env = {"IMAGE_EDITOR": "gemini", "GEMINI_API_KEY": KEY, "GEMINI_BASE_URL": fake.url,
            "GEMINI_MODEL": "gemini-2.5-flash-image"}
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -207,7 +207,7 @@ def test_timeout_is_504(fake, server_factory):
 
 def test_unreachable_service_is_502(server_factory):
     from conftest import free_port
-    s = server_factory(env={"EDITOR": "gemini", "GEMINI_API_KEY": KEY, "GEMINI_RETRIES": "1",
+    s = server_factory(env={"IMAGE_EDITOR": "gemini", "GEMINI_API_KEY": KEY, "GEMINI_RETRIES": "1",
                             "GEMINI_BASE_URL": f"http://127.0.0.1:{free_port()}"})
     user = new_user()
     r = edit(s, user, png_bytes(20, 20), "sepia")

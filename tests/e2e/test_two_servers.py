@@ -14,7 +14,7 @@ from test_jobs import FOREVER, wait_for
 def pair(s3, server_factory, tmp_path, **env):
     shared = tmp_path / "shared-data"
     shared.mkdir(exist_ok=True)
-    e = s3.env(DATA_DIR=str(shared), EDITOR="local", **env)
+    e = s3.env(DATA_DIR=str(shared), IMAGE_EDITOR="local", **env)
     return server_factory(env=e), server_factory(env=e)
 
 

@@ -64,7 +64,7 @@ def stt():
 def vserver(stt, novadraw_bin, tmp_path_factory):
     from conftest import NovaServer
     s = NovaServer(novadraw_bin, tmp_path_factory.mktemp("vsrv"), env={
-        "EDITOR": "local", "TRANSCRIBER": "openai", "TRANSCRIBE_URL": stt.url,
+        "IMAGE_EDITOR": "local", "TRANSCRIBER": "openai", "TRANSCRIBE_URL": stt.url,
         "TRANSCRIBE_API_KEY": OPENAI_KEY, "MAX_AUDIO_SECONDS": "5"})
     s.start()
     yield s
@@ -221,7 +221,7 @@ def test_every_container_decodes(vserver, stt, tmp_path, fmt):
 def test_gemini_transcriber(novadraw_bin, server_factory):
     fake = gemini.start_in_thread(transcript="make it look like a sketch")
     try:
-        s = server_factory(env={"EDITOR": "local", "TRANSCRIBER": "gemini",
+        s = server_factory(env={"IMAGE_EDITOR": "local", "TRANSCRIBER": "gemini",
                                 "GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": fake.url,
                                 "GEMINI_TRANSCRIBE_MODEL": "gemini-2.5-flash"})
         user = new_user()
@@ -251,7 +251,7 @@ def test_gemini_transcriber(novadraw_bin, server_factory):
 def test_voice_is_off_without_a_transcriber_and_images_still_work(server_factory, stt):
     # a local transcriber without its model cannot be opened: the server starts
     # anyway, voice prompts answer 503, everything else works
-    s = server_factory(env={"TRANSCRIBER": "local", "EDITOR": "local",
+    s = server_factory(env={"TRANSCRIBER": "local", "IMAGE_EDITOR": "local",
                             "SPEECH_MODEL_DIR": "/nonexistent"})
     user = new_user()
     r = voice_edit(s, user, png_bytes(20, 20), tone_wav(0.3))

@@ -6,6 +6,8 @@
 #include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "check.h"
@@ -62,7 +64,17 @@ static char *make_token(const char *header, const char *payload, const EVP_MD *m
 static enum err verify(struct auth *a, const char *tok)
 {
     char out[ID_UUID_LEN];
-    return auth_verify(a, tok, NOW, out, NULL);
+    return auth_verify(a, tok, NOW, out, NULL, NULL);
+}
+
+/* The verdict and whether it is "expired" (good but for exp). */
+static enum err verify_why(struct auth *a, const char *header, const char *payload, bool *expired)
+{
+    char *t = make_token(header, payload, EVP_sha256(), secret);
+    char out[ID_UUID_LEN];
+    enum err rc = auth_verify(a, t, NOW, out, NULL, expired);
+    free(t);
+    return rc;
 }
 
 static void expect(struct auth *a, const char *header, const char *payload, const EVP_MD *md,
@@ -77,6 +89,50 @@ static void expect(struct auth *a, const char *header, const char *payload, cons
                 payload);
     }
     free(t);
+}
+
+/* The generated secret: serve (create) makes it once; token (no create) only reads it,
+ * and where there is none it writes nothing (SPEC §16). */
+static void test_secret_file(void)
+{
+    char dir[] = "/tmp/novadraw-auth-XXXXXX", sub[64], path[96], tok_user[ID_UUID_LEN];
+    struct config cfg;
+    struct auth *a = NULL, *b = NULL;
+    char *tok = NULL;
+    struct stat st;
+
+    memset(&cfg, 0, sizeof(cfg));
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    snprintf(sub, sizeof(sub), "%s/data", dir);
+    snprintf(path, sizeof(path), "%s/" AUTH_SECRET_FILE, sub);
+    cfg.data_dir = sub;
+
+    CHECK_EQ_INT(auth_open(&cfg, false, &a), ERR_NOT_FOUND);
+    CHECK(a == NULL);
+    CHECK(stat(sub, &st) != 0); /* not even DATA_DIR was made */
+
+    CHECK_EQ_INT(auth_open(&cfg, true, &a), ERR_OK);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK_EQ_INT(auth_open(&cfg, false, &b), ERR_OK); /* token now finds serve's secret */
+    CHECK_EQ_INT(auth_mint(b, uid, NOW, 60, &tok), ERR_OK);
+    CHECK_EQ_INT(auth_verify(a, tok, NOW, tok_user, NULL, NULL), ERR_OK);
+    free(tok);
+    auth_close(a);
+    auth_close(b);
+
+    /* JWT_SECRET needs no file at all */
+    cfg.jwt_secret = (char *)secret;
+    cfg.data_dir = dir; /* holds no jwt_secret */
+    a = NULL;
+    CHECK_EQ_INT(auth_open(&cfg, false, &a), ERR_OK);
+    auth_close(a);
+
+    unlink(path);
+    rmdir(sub);
+    rmdir(dir);
 }
 
 #define HS256 "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
@@ -96,12 +152,13 @@ int main(void)
     CHECK_EQ_INT(auth_mint(a, uid, NOW, 3600, &tok), ERR_OK);
     {
         int64_t iat = 0;
-        CHECK_EQ_INT(auth_verify(a, tok, NOW, out, &iat), ERR_OK);
+        CHECK_EQ_INT(auth_verify(a, tok, NOW, out, &iat, NULL), ERR_OK);
         CHECK_EQ_INT(iat, NOW); /* account deletion compares it with the deletion time */
     }
     CHECK_EQ_STR(out, uid);
-    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3599, out, NULL), ERR_OK);
-    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3600, out, NULL), ERR_UNAUTHORIZED); /* no leeway on exp */
+    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3599, out, NULL, NULL), ERR_OK);
+    /* no leeway on exp */
+    CHECK_EQ_INT(auth_verify(a, tok, NOW + 3600, out, NULL, NULL), ERR_UNAUTHORIZED);
     free(tok);
     CHECK_EQ_INT(auth_mint(a, "not-a-uuid", NOW, 3600, &tok), ERR_INVALID);
 
@@ -146,7 +203,7 @@ int main(void)
              NOW + 60);
     {
         char *t = make_token(HS256, payload, EVP_sha256(), secret);
-        CHECK_EQ_INT(auth_verify(a, t, NOW, out, NULL), ERR_OK);
+        CHECK_EQ_INT(auth_verify(a, t, NOW, out, NULL, NULL), ERR_OK);
         CHECK_EQ_STR(out, uid); /* canonical lowercase */
         /* tampering: a changed payload byte, a truncated or extended signature */
         t[strlen(t) - 1] = t[strlen(t) - 1] == 'A' ? 'B' : 'A';
@@ -156,6 +213,50 @@ int main(void)
         free(t);
     }
 
+    /* expired is told apart only for a token that is good but for its exp (RFC 6750
+     * error_description, SPEC §16); a forged or malformed one is never "expired" */
+    {
+        bool expired = true;
+        snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld}", uid, NOW - 1);
+        CHECK_EQ_INT(verify_why(a, HS256, payload, &expired), ERR_UNAUTHORIZED);
+        CHECK(expired);
+        snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld}", uid, NOW);
+        expired = false;
+        CHECK_EQ_INT(verify_why(a, HS256, payload, &expired), ERR_UNAUTHORIZED); /* exp == now */
+        CHECK(expired);
+        snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld}", uid, NOW + 60);
+        expired = true;
+        CHECK_EQ_INT(verify_why(a, HS256, payload, &expired), ERR_OK);
+        CHECK(!expired);
+        /* forged: an expired payload under another secret */
+        snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld}", uid, NOW - 1);
+        {
+            char *t = make_token(HS256, payload, EVP_sha256(), "another-secret-entirely-000000");
+            expired = true;
+            CHECK_EQ_INT(auth_verify(a, t, NOW, out, NULL, &expired), ERR_UNAUTHORIZED);
+            CHECK(!expired);
+            free(t);
+        }
+        /* expired and otherwise bad: sub not a UUID, a future nbf/iat, no exp at all */
+        snprintf(payload, sizeof(payload), "{\"sub\":\"bob\",\"exp\":%lld}", NOW - 1);
+        expired = true;
+        CHECK_EQ_INT(verify_why(a, HS256, payload, &expired), ERR_UNAUTHORIZED);
+        CHECK(!expired);
+        snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld,\"nbf\":%lld}", uid,
+                 NOW - 1, NOW + 3600);
+        expired = true;
+        CHECK_EQ_INT(verify_why(a, HS256, payload, &expired), ERR_UNAUTHORIZED);
+        CHECK(!expired);
+        snprintf(payload, sizeof(payload), "{\"sub\":\"%s\"}", uid);
+        expired = true;
+        CHECK_EQ_INT(verify_why(a, HS256, payload, &expired), ERR_UNAUTHORIZED);
+        CHECK(!expired);
+        expired = true;
+        CHECK_EQ_INT(verify_why(a, "{\"alg\":\"HS384\",\"typ\":\"JWT\"}", payload, &expired),
+                     ERR_UNAUTHORIZED);
+        CHECK(!expired);
+    }
+
     /* shapes */
     CHECK_EQ_INT(verify(a, ""), ERR_UNAUTHORIZED);
     CHECK_EQ_INT(verify(a, "garbage"), ERR_UNAUTHORIZED);
@@ -163,9 +264,10 @@ int main(void)
     CHECK_EQ_INT(verify(a, "a.b.c.d"), ERR_UNAUTHORIZED);
     CHECK_EQ_INT(verify(a, "..."), ERR_UNAUTHORIZED);
     CHECK_EQ_INT(verify(a, "a b.c.d"), ERR_UNAUTHORIZED);
-    CHECK_EQ_INT(auth_verify(a, NULL, NOW, out, NULL), ERR_UNAUTHORIZED);
+    CHECK_EQ_INT(auth_verify(a, NULL, NOW, out, NULL, NULL), ERR_UNAUTHORIZED);
 
     auth_close(a);
     auth_close(NULL);
+    test_secret_file();
     return check_summary("auth");
 }

@@ -81,15 +81,16 @@ static void test_values(void)
 
 static void test_errors_name_every_variable(void)
 {
-    const char *const pairs[] = {"PORT", "abc", "MAX_UPLOAD_BYTES", "lots", "EDITOR", "banana",
-                                 "HTTP_THREADS", "-1", NULL};
+    const char *const pairs[] = {"PORT", "abc", "MAX_UPLOAD_BYTES", "lots", "IMAGE_EDITOR",
+                                 "banana", "HTTP_THREADS", "-1", NULL};
     struct config cfg;
     char *errs = NULL;
 
     CHECK_EQ_INT(load(&cfg, pairs, &errs), 4);
     CHECK(strstr(errs, "PORT") != NULL);
     CHECK(strstr(errs, "MAX_UPLOAD_BYTES") != NULL);
-    CHECK(strstr(errs, "EDITOR") != NULL);
+    CHECK(strstr(errs, "config: IMAGE_EDITOR: must be one of auto|local|gemini (got 'banana')") !=
+          NULL);
     CHECK(strstr(errs, "HTTP_THREADS") != NULL);
     config_free(&cfg);
     free(errs);
@@ -100,7 +101,7 @@ static void test_range_and_secrets(void)
     const char *const port[] = {"PORT", "70000", NULL};
     const char *const secret[] = {"JWT_SECRET", "hunter2", NULL};
     const char *const s3[] = {"SPACES_KEY", "AKIDSECRETVALUE", NULL};
-    const char *const gem[] = {"EDITOR", "gemini", NULL};
+    const char *const gem[] = {"IMAGE_EDITOR", "gemini", NULL};
     const char *const db[] = {"DATABASE_URL", "mysql://u:pw@h/db", NULL};
     struct config cfg;
     char *errs = NULL;
@@ -123,7 +124,7 @@ static void test_range_and_secrets(void)
     free(errs);
 
     CHECK_EQ_INT(load(&cfg, gem, &errs), 1);
-    CHECK(strstr(errs, "GEMINI_API_KEY") != NULL);
+    CHECK(strstr(errs, "IMAGE_EDITOR: gemini needs GEMINI_API_KEY") != NULL);
     config_free(&cfg);
     free(errs);
 
@@ -132,6 +133,134 @@ static void test_range_and_secrets(void)
     CHECK(strstr(errs, "pw") == NULL);
     config_free(&cfg);
     free(errs);
+}
+
+/* Collects config_notices() lines, one per line. */
+struct lines {
+    char text[2048];
+    int n;
+};
+
+static void collect_line(void *ctx, const char *line)
+{
+    struct lines *l = ctx;
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof(l->text) - used, "%s\n", line);
+    l->n++;
+}
+
+/* Loads pairs (which must be valid) and returns the notices for serve or another command. */
+static int notices(const char *const *pairs, bool serving, struct lines *out)
+{
+    struct config cfg;
+    char *errs = NULL;
+    int n = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (load(&cfg, pairs, &errs) == 0)
+        n = config_notices(&cfg, serving, collect_line, out);
+    else
+        fprintf(stderr, "unexpected config errors: %s", errs);
+    config_free(&cfg);
+    free(errs);
+    CHECK_EQ_INT(out->n, n);
+    return n;
+}
+
+/* EDITOR is the shell's text editor: never a setting, a notice only when it holds a
+ * value IMAGE_EDITOR would take (SPEC §16). */
+static void test_editor_variable(void)
+{
+    const char *const vim[] = {"EDITOR", "vim", NULL};
+    const char *const vim_bad_too[] = {"EDITOR", "banana", "PORT", "9000", NULL};
+    const char *const gem[] = {"EDITOR", "gemini", NULL};
+    const char *const both[] = {"EDITOR", "gemini", "IMAGE_EDITOR", "local", NULL};
+    const char *const image_only[] = {"IMAGE_EDITOR", "local", NULL};
+    const char *const upper[] = {"EDITOR", "Gemini", NULL};
+    struct config cfg;
+    struct lines l;
+    char *errs = NULL;
+
+    /* EDITOR=vim: loads, editor is the default, not a word anywhere */
+    CHECK_EQ_INT(load(&cfg, vim, &errs), 0);
+    CHECK_EQ_STR(cfg.editor, "auto");
+    CHECK(cfg.ignored_editor == NULL);
+    CHECK_EQ_STR(errs, "");
+    config_free(&cfg);
+    free(errs);
+    CHECK_EQ_INT(notices(vim, true, &l), 0);
+    CHECK_EQ_INT(notices(vim_bad_too, true, &l), 0);
+    CHECK_EQ_INT(notices(upper, true, &l), 0); /* IMAGE_EDITOR would refuse it too */
+
+    /* EDITOR=gemini: not obeyed (it would need GEMINI_API_KEY), one notice for every
+     * command */
+    CHECK_EQ_INT(load(&cfg, gem, &errs), 0);
+    CHECK_EQ_STR(cfg.editor, "auto");
+    CHECK_EQ_STR(cfg.ignored_editor, "gemini");
+    config_free(&cfg);
+    free(errs);
+    CHECK_EQ_INT(notices(gem, false, &l), 1);
+    CHECK_EQ_STR(l.text,
+                 "config: EDITOR is ignored; set IMAGE_EDITOR=gemini to choose the image editor\n");
+
+    /* both: IMAGE_EDITOR decides, and the notice says which it is */
+    CHECK_EQ_INT(load(&cfg, both, &errs), 0);
+    CHECK_EQ_STR(cfg.editor, "local");
+    config_free(&cfg);
+    free(errs);
+    CHECK_EQ_INT(notices(both, true, &l), 1);
+    CHECK_EQ_STR(l.text, "config: EDITOR is ignored; IMAGE_EDITOR=local chooses the image editor\n");
+
+    CHECK_EQ_INT(notices(image_only, true, &l), 0);
+}
+
+static void test_wildcard_host(void)
+{
+    const char *const any4[] = {"HOST", "0.0.0.0", "PORT", "8080", NULL};
+    const char *const any6[] = {"HOST", "::", NULL};
+    const char *const any4_public[] = {"HOST", "0.0.0.0", "PUBLIC_BASE_URL",
+                                       "https://draw.example.com", NULL};
+    const char *const local[] = {"HOST", "192.168.1.20", NULL};
+    struct config cfg;
+    struct lines l;
+    char *errs = NULL;
+
+    CHECK(config_host_is_wildcard("0.0.0.0"));
+    CHECK(config_host_is_wildcard("0"));
+    CHECK(config_host_is_wildcard("::"));
+    CHECK(config_host_is_wildcard("[::]"));
+    CHECK(config_host_is_wildcard("::0"));
+    CHECK(config_host_is_wildcard("0:0:0:0:0:0:0:0"));
+    CHECK(!config_host_is_wildcard("127.0.0.1"));
+    CHECK(!config_host_is_wildcard("::1"));
+    CHECK(!config_host_is_wildcard("localhost"));
+    CHECK(!config_host_is_wildcard("0.0.0.1"));
+    CHECK(!config_host_is_wildcard("["));
+    CHECK(!config_host_is_wildcard(""));
+    CHECK(!config_host_is_wildcard(NULL));
+
+    /* the URL base stays what it was: http://HOST:PORT, IPv6 in brackets */
+    CHECK_EQ_INT(load(&cfg, any4, &errs), 0);
+    CHECK_EQ_STR(cfg.public_base_url, "http://0.0.0.0:8080");
+    CHECK(cfg.public_base_url_derived);
+    config_free(&cfg);
+    free(errs);
+    CHECK_EQ_INT(load(&cfg, any6, &errs), 0);
+    CHECK_EQ_STR(cfg.public_base_url, "http://[::]:8000");
+    config_free(&cfg);
+    free(errs);
+
+    CHECK_EQ_INT(notices(any4, true, &l), 1);
+    CHECK_EQ_STR(l.text, "config: HOST=0.0.0.0 without PUBLIC_BASE_URL: local media URLs (and "
+                         "share links) start with http://0.0.0.0:8080, which other machines "
+                         "cannot reach; set PUBLIC_BASE_URL to the address clients use, e.g. "
+                         "PUBLIC_BASE_URL=http://192.0.2.10:8080\n");
+    CHECK_EQ_INT(notices(any4, false, &l), 0); /* serve's concern only */
+    CHECK_EQ_INT(notices(any6, true, &l), 1);
+    CHECK(strstr(l.text, "HOST=:: without PUBLIC_BASE_URL") != NULL);
+    CHECK(strstr(l.text, "http://[::]:8000") != NULL);
+    CHECK_EQ_INT(notices(any4_public, true, &l), 0);
+    CHECK_EQ_INT(notices(local, true, &l), 0);
 }
 
 struct kvs {
@@ -190,6 +319,8 @@ int main(void)
     test_values();
     test_errors_name_every_variable();
     test_range_and_secrets();
+    test_editor_variable();
+    test_wildcard_host();
     test_dotenv();
     return check_summary("config");
 }

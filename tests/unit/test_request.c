@@ -438,6 +438,27 @@ static void test_errors(void)
         free(res.body);
     }
     {
+        /* a refused bearer token (RFC 6750 §3.1): the same body, a challenge that tells an
+         * expired token apart (SPEC §16) */
+        static const char *const want[] = {
+            "Bearer error=\"invalid_token\"",
+            "Bearer error=\"invalid_token\", error_description=\"The access token expired\"",
+        };
+        for (int expired = 0; expired < 2; expired++) {
+            struct request r = {.arena = arena};
+            struct response res = {.fd = -1};
+            enum err rc = request_fail_token(&r, expired);
+            CHECK_EQ_INT(rc, ERR_UNAUTHORIZED);
+            response_error(&r, &res, rc);
+            CHECK_EQ_INT(res.status, 401);
+            CHECK_EQ_STR(res.body, "{\"detail\":\"Could not validate credentials\"}");
+            CHECK_EQ_INT(res.n_headers, 1);
+            CHECK_EQ_STR(res.headers[0].name, "WWW-Authenticate");
+            CHECK_EQ_STR(res.headers[0].value, want[expired]);
+            free(res.body);
+        }
+    }
+    {
         /* a detail replaces the default, except on a 500; a drawing saved is named;
          * headers set before the error are dropped */
         struct request r = {.arena = arena};
