@@ -1,0 +1,94 @@
+"""Findings of the hostile-input battery (SPEC section 15), one regression each: request
+targets that outgrow the connection's memory, 422 entries for bytes that are not UTF-8,
+what a crash leaves in storage, symlinks under media/, empty audio, PNG metadata."""
+import json
+import re
+import socket
+
+import pytest
+
+from helpers import parse_response
+
+# A failure condition, not a wait: an answer that takes longer than this is a hang.
+ANSWER_TIMEOUT = 5.0
+
+
+def exchange(port: int, request: bytes) -> tuple[bytes, socket.socket]:
+    """Sends request and reads one whole answer (head and Content-Length body); fails
+    if none comes within ANSWER_TIMEOUT. Returns the answer and the open socket."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=ANSWER_TIMEOUT)
+    try:
+        s.sendall(request)
+        data = b""
+        while True:
+            sep = data.find(b"\r\n\r\n")
+            if sep >= 0:
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", data[:sep])
+                assert m, f"answer without Content-Length: {data[:300]!r}"
+                if len(data) >= sep + 4 + int(m.group(1)):
+                    return data, s
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                pytest.fail(f"no answer within {ANSWER_TIMEOUT}s (got {data[:200]!r})")
+            assert chunk, f"connection closed without a whole answer: {data[:300]!r}"
+            data += chunk
+    except BaseException:
+        s.close()
+        raise
+
+
+def get_request(port: int, target: bytes, close: bool = True) -> bytes:
+    head = b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port
+    if close:
+        head += b"Connection: close\r\n"
+    return head + b"\r\n"
+
+
+# ------------------------------------------------------------ 1. many query parameters
+
+@pytest.mark.parametrize("n", [65, 500, 5000])
+def test_many_query_parameters_answer_414_json(server, n):
+    target = b"/health?" + b"&".join([b"a"] * n)
+    data, s = exchange(server.port, get_request(server.port, target, close=False))
+    s.close()
+    r = parse_response(data)
+    assert r.status == 414, r
+    assert r.header("Content-Type") == "application/json"
+    body = json.loads(r.body)
+    assert set(body) == {"detail"} and isinstance(body["detail"], str) and body["detail"]
+    assert server.get("/health", timeout=ANSWER_TIMEOUT).status_code == 200
+
+
+def test_64_query_parameters_are_still_served(server, user):
+    target = b"/api/drawings/gallery?" + b"&".join([b"x%d=1" % i for i in range(63)] + [b"limit=2"])
+    head = get_request(server.port, target)[:-2] + f"Authorization: Bearer {server.token(user)}\r\n\r\n".encode()
+    data, s = exchange(server.port, head)
+    s.close()
+    r = parse_response(data)
+    assert r.status == 200, r
+    assert json.loads(r.body)["limit"] == 2
+
+
+def test_long_request_target_answers_414_json(server):
+    data, s = exchange(server.port, get_request(server.port, b"/health?q=" + b"a" * 20000))
+    s.close()
+    r = parse_response(data)
+    assert r.status == 414, r
+    assert set(json.loads(r.body)) == {"detail"}
+
+
+def test_many_parameters_on_an_upload_route(server, user):
+    """A refused target on a route with a body: answered, the body drained or the
+    connection closed, never a hang."""
+    target = b"/api/drawings?" + b"&".join([b"a"] * 500)
+    body = b"x" * 1000
+    req = (b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           + f"Authorization: Bearer {server.token(user)}\r\n".encode()
+           + b"Content-Type: multipart/form-data; boundary=zz\r\n"
+           + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    data, s = exchange(server.port, req)
+    s.close()
+    r = parse_response(data)
+    assert r.status == 414, r
+    assert set(json.loads(r.body)) == {"detail"}
