@@ -92,3 +92,41 @@ def test_many_parameters_on_an_upload_route(server, user):
     r = parse_response(data)
     assert r.status == 414, r
     assert set(json.loads(r.body)) == {"detail"}
+
+
+# ------------------------------------------------------------ 2. 422s for bytes that are not UTF-8
+
+INT_MSG = "Input should be a valid integer, unable to parse string as an integer"
+
+
+def entries_of(server, user, target: str) -> list[dict]:
+    r = server.get(target, user)  # requests keeps %ff escapes as they are
+    assert r.status_code == 422, f"{r.status_code} {r.text[:300]}"
+    body = r.json()
+    assert set(body) == {"detail"} and isinstance(body["detail"], list), body
+    return body["detail"]
+
+
+def test_path_parameter_not_utf8(server, user):
+    assert entries_of(server, user, "/api/drawings/%ff%fe") == [
+        {"type": "uuid_parsing", "loc": ["path", "drawing_id"],
+         "msg": "Input should be a valid UUID", "input": "\ufffd\ufffd"}]
+
+
+@pytest.mark.parametrize("query,name,shown", [("page=%ff", "page", "\ufffd"),
+                                               ("limit=%ff%fe", "limit", "\ufffd\ufffd"),
+                                               ("page=1%c3", "page", "1\ufffd")])
+def test_query_int_not_utf8(server, user, query, name, shown):
+    assert entries_of(server, user, "/api/drawings/gallery?" + query) == [
+        {"type": "int_parsing", "loc": ["query", name], "msg": INT_MSG, "input": shown}]
+
+
+def test_every_entry_listed_with_bytes_not_utf8(server, user):
+    es = entries_of(server, user, "/api/drawings/gallery?page=%ff&limit=0")
+    assert es == [
+        {"type": "int_parsing", "loc": ["query", "page"], "msg": INT_MSG, "input": "\ufffd"},
+        {"type": "greater_than_equal", "loc": ["query", "limit"],
+         "msg": "Input should be greater than or equal to 1", "input": "0", "ctx": {"ge": 1}}]
+    es = entries_of(server, user, "/api/drawings/gallery?limit=%fe&page=%ff&sort=%80&edited=%c0%af")
+    assert [(e["loc"][1], e["input"]) for e in es] == [
+        ("page", "\ufffd"), ("limit", "\ufffd"), ("edited", "\ufffd\ufffd"), ("sort", "\ufffd")]
