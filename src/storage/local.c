@@ -5,7 +5,8 @@
  *
  * Keys reach this file already validated by storage.c (no "..", no leading "/",
  * a fixed character set); files are opened with O_NOFOLLOW as a second fence.
- * list() walks the tree (directory by directory, names sorted), skipping temp files.
+ * list() walks the tree (directory by directory, names sorted), skipping temp files;
+ * sweep() removes the old temp files a crash left (for gc).
  * The asynchronous put/get/del do their work inline and call back on the caller's
  * thread before returning. Owns the media root path. Thread-safe: no mutable state.
  */
@@ -365,6 +366,97 @@ static enum err local_list(struct storage *s, const char *prefix, storage_list_f
     return list_dir((const struct storage_local *)s, "", prefix, fn, ctx);
 }
 
+/* A temp file of write_object: the object's name, ".tmp-" and mkstemp's six characters. */
+static bool is_temp_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n < 12 || memcmp(name + n - 11, ".tmp-", 5) != 0)
+        return false;
+    for (size_t i = n - 6; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9')))
+            return false;
+    return true;
+}
+
+/* Walks directory rel ("" = the root) for temp files last modified at or before
+ * cutoff_ms, removing each (unless dry_run) and reporting it. Dot directories are
+ * walked too (the storage probe writes under users/.probe/); symlinks are not
+ * followed. */
+static enum err sweep_dir(const struct storage_local *l, const char *rel, int64_t cutoff_ms,
+                          bool dry_run, storage_list_fn fn, void *ctx)
+{
+    struct dirent **names = NULL;
+    char *dir = NULL;
+    enum err rc = ERR_OK;
+    int n;
+
+    if (*rel ? asprintf(&dir, "%s/%s", l->root, rel) < 0 : !(dir = strdup(l->root))) {
+        dir = NULL;
+        return ERR_NOMEM;
+    }
+    n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0) {
+        rc = errno == ENOENT ? ERR_OK : ERR_UNAVAILABLE;
+        if (rc != ERR_OK)
+            log_error("storage: cannot list %s: %s", *rel ? rel : "the media root",
+                      strerror(errno));
+        names = NULL;
+        n = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        char *key = NULL, *path = NULL;
+        struct stat st;
+
+        if (rc != ERR_OK || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            goto next;
+        if ((*rel ? asprintf(&key, "%s/%s", rel, name) : asprintf(&key, "%s", name)) < 0) {
+            key = NULL;
+            rc = ERR_NOMEM;
+            goto next;
+        }
+        path = path_of(l, key);
+        if (!path) {
+            rc = ERR_NOMEM;
+            goto next;
+        }
+        if (lstat(path, &st) != 0)
+            goto next; /* gone meanwhile */
+        if (S_ISDIR(st.st_mode)) {
+            rc = sweep_dir(l, key, cutoff_ms, dry_run, fn, ctx);
+        } else if (S_ISREG(st.st_mode) && is_temp_name(name)) {
+            struct storage_object obj = {
+                .key = key,
+                .size = (uint64_t)st.st_size,
+                .mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000,
+            };
+            if (obj.mtime_ms > cutoff_ms)
+                goto next; /* a write may still be under way */
+            if (!dry_run && unlink(path) != 0) {
+                if (errno != ENOENT)
+                    log_error("storage: cannot remove the temp file %s: %s", key, strerror(errno));
+                goto next;
+            }
+            rc = fn(ctx, &obj);
+        }
+    next:
+        free(path);
+        free(key);
+        free(names[i]);
+    }
+    free(names);
+    free(dir);
+    return rc;
+}
+
+static enum err local_sweep(struct storage *s, int64_t cutoff_ms, bool dry_run, storage_list_fn fn,
+                            void *ctx)
+{
+    return sweep_dir((const struct storage_local *)s, "", cutoff_ms, dry_run, fn, ctx);
+}
+
 const struct storage_ops storage_local_ops = {
     .name = "local",
     .open = local_open,
@@ -375,4 +467,5 @@ const struct storage_ops storage_local_ops = {
     .url = local_url,
     .open_file = local_open_file,
     .list = local_list,
+    .sweep = local_sweep,
 };

@@ -75,6 +75,10 @@ struct storage_ops {
     /* optional: every object whose key starts with prefix (s3: in key order; local: a
      * sorted directory walk); NULL = unsupported */
     enum err (*list)(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx);
+    /* optional: what interrupted writes left behind (local: temp files), with the
+     * contract of storage_sweep(); NULL = nothing can be left (s3) */
+    enum err (*sweep)(struct storage *s, int64_t cutoff_ms, bool dry_run, storage_list_fn fn,
+                      void *ctx);
 };
 
 struct storage {
@@ -144,6 +148,17 @@ enum err storage_check(struct storage *s);
 /* Lists objects under prefix ("" = all), calling fn for each; ERR_UNSUPPORTED if the
  * backend cannot list. Keys are reported as stored, not re-validated. */
 enum err storage_list(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx);
+
+/*
+ * Removes the leftovers of writes a crash interrupted (local: the temp files of
+ * unfinished atomic writes, anywhere under the media root) last modified at or before
+ * cutoff_ms, calling fn for each (obj->key: its path under the root) after its removal
+ * (with dry_run: instead of it). A leftover that cannot be removed is logged and
+ * skipped. Another server sharing the store may be writing: only a cutoff well past
+ * any write's duration is safe. ERR_OK when the backend leaves nothing (s3). Synchronous.
+ */
+enum err storage_sweep(struct storage *s, int64_t cutoff_ms, bool dry_run, storage_list_fn fn,
+                       void *ctx);
 
 /*
  * Proves the store is writable: PUTs a small object under users/.probe/ (a key no

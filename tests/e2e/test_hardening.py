@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from helpers import parse_response
+from helpers import parse_response, png_bytes
 
 # A failure condition, not a wait: an answer that takes longer than this is a hang.
 ANSWER_TIMEOUT = 5.0
@@ -130,3 +130,52 @@ def test_every_entry_listed_with_bytes_not_utf8(server, user):
     es = entries_of(server, user, "/api/drawings/gallery?limit=%fe&page=%ff&sort=%80&edited=%c0%af")
     assert [(e["loc"][1], e["input"]) for e in es] == [
         ("page", "\ufffd"), ("limit", "\ufffd"), ("edited", "\ufffd\ufffd"), ("sort", "\ufffd")]
+
+
+# ------------------------------------------------------------ 3. temp files a crash left
+
+def plant(path, age_seconds: float):
+    import os
+    import time
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"half a png")
+    t = time.time() - age_seconds
+    os.utime(path, (t, t))
+    return path
+
+
+def test_gc_sweeps_old_temp_files(fresh_server, user):
+    srv = fresh_server
+    srv.upload(user, png_bytes(16, 16))
+    media = srv.data_dir / "media"
+    objects = {p for p in media.rglob("*") if p.is_file()}
+    stem = f"20200101_000000_000_{'ab' * 16}.png"
+    d = media / "users" / user / "original"
+    old = plant(d / f"{stem}.tmp-Ab12Cd", 2 * 86400)
+    old_probe = plant(media / "users" / ".probe" / f"{'cd' * 16}.png.tmp-zzzzzz", 2 * 86400)
+    hour = plant(media / "users" / user / "thumbnail" / f"{stem[:-4]}.webp.tmp-000000", 3600)
+    recent = plant(d / f"{stem}.tmp-Xy98Zw", 300)
+    fresh = plant(d / f"{stem}.tmp-qwerty", 0)
+    not_temp = plant(d / "notes.tmp-abc", 2 * 86400)  # not the shape of our temp files
+
+    r = srv.cli("gc", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert f"would delete temp file {old.relative_to(media)}" in r.stdout
+    assert all(p.exists() for p in (old, old_probe, hour, recent, fresh))
+
+    r = srv.cli("gc")  # default grace 24h
+    assert r.returncode == 0, r.stderr
+    assert f"deleted temp file {old.relative_to(media)}" in r.stdout
+    assert f"deleted temp file {old_probe.relative_to(media)}" in r.stdout
+    assert "2 temp files of interrupted writes removed" in r.stdout, r.stdout
+    assert not old.exists() and not old_probe.exists()
+    assert hour.exists() and recent.exists() and fresh.exists() and not_temp.exists()
+
+    # a shorter grace reaches younger leftovers, but never those of the last 15 minutes
+    r = srv.cli("gc", "--older-than", "0")
+    assert r.returncode == 0, r.stderr
+    assert not hour.exists()
+    assert recent.exists() and fresh.exists() and not_temp.exists()
+    # the drawing's objects were never touched
+    assert all(p.exists() for p in objects)
+    assert len(srv.gallery(user)["data"]) == 1
