@@ -167,6 +167,10 @@ enum err storage_sweep(struct storage *s, int64_t cutoff_ms, bool dry_run, stora
  */
 enum err storage_probe(struct storage *s, char key_out[STORAGE_KEY_MAX]);
 
+/* For tests: the local backend resolves paths by its O_NOFOLLOW walk, as on a kernel
+ * without openat2 (it switches to the walk by itself when openat2 answers ENOSYS). */
+void storage_local_test_without_openat2(bool without);
+
 /* S3 settings as the s3 backend derives them (for `novadraw storage check`), from the
  * caller's arena; NULL on no memory. Region: SPACES_REGION, else from the endpoint host
  * (nyc3.digitaloceanspaces.com -> nyc3, s3.eu-west-1.amazonaws.com -> eu-west-1), else

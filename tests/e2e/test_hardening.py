@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from helpers import parse_response, png_bytes
+from helpers import new_user, parse_response, png_bytes
 
 # A failure condition, not a wait: an answer that takes longer than this is a hang.
 ANSWER_TIMEOUT = 5.0
@@ -179,3 +179,40 @@ def test_gc_sweeps_old_temp_files(fresh_server, user):
     # the drawing's objects were never touched
     assert all(p.exists() for p in objects)
     assert len(srv.gallery(user)["data"]) == 1
+
+
+# ------------------------------------------------------------ 4. symlinks under media/
+
+def snapshot(root):
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(root.rglob("*"))}
+
+
+def test_directory_symlink_under_media_leads_nowhere(server, tmp_path):
+    victim = new_user()
+    outside = tmp_path / "outside"
+    key_name = f"20250101_000000_000_{'ef' * 16}.png"
+    (outside / "original").mkdir(parents=True)
+    (outside / "original" / key_name).write_bytes(b"secret, not an image of ours")
+    before = snapshot(outside)
+    users = server.data_dir / "media" / "users"
+    users.mkdir(parents=True, exist_ok=True)
+    (users / victim).symlink_to(outside, target_is_directory=True)
+
+    # reading through the link: 404, never the outside file
+    r = server.get(f"/media/users/{victim}/original/{key_name}")
+    assert r.status_code == 404, f"{r.status_code} {r.content[:100]!r}"
+    assert b"secret" not in r.content
+
+    # writing through the link: the upload is answered (kept pending while storage
+    # refuses, or a 5xx), and nothing outside changes
+    r = server.upload(victim, png_bytes(16, 16), expect=None)
+    assert r.status_code in (201, 500, 503), f"{r.status_code} {r.text[:300]}"
+    if r.status_code == 201:
+        assert r.json()["uploaded_image_url"].startswith(("data:", server.base + "/media/pending/"))
+    r = server.request("POST", "/api/edit-image", victim,
+                       files={"file": ("d.png", png_bytes(16, 16), "image/png")},
+                       data={"prompt": "make it black and white"})
+    assert r.status_code in (200, 500, 503), f"{r.status_code} {r.text[:300]}"
+    assert snapshot(outside) == before
+    assert server.get("/health").status_code == 200
