@@ -216,3 +216,28 @@ def test_directory_symlink_under_media_leads_nowhere(server, tmp_path):
     assert r.status_code in (200, 500, 503), f"{r.status_code} {r.text[:300]}"
     assert snapshot(outside) == before
     assert server.get("/health").status_code == 200
+
+
+# ------------------------------------------------------------ 5. an empty audio field
+
+EMPTY_AUDIO = {"detail": "The audio file is empty."}
+
+
+def test_empty_audio_on_edit_image_with_audio(server, user):
+    files = {"image": ("d.png", png_bytes(16, 16), "image/png"),
+             "audio": ("a.wav", b"", "audio/wav")}
+    r = server.request("POST", "/api/edit-image-with-audio", user, files=files)
+    assert r.status_code == 400, f"{r.status_code} {r.text[:300]}"
+    assert r.json() == EMPTY_AUDIO
+    assert server.gallery(user)["count"] == 0
+    assert server.media_files(user) == set()
+
+
+def test_empty_audio_on_drawing_edit(server, user):
+    d = server.upload(user, png_bytes(16, 16)).json()
+    r = server.request("POST", f"/api/drawings/{d['id']}/edits", user,
+                       files={"audio": ("a.ogg", b"", "audio/ogg")}, data={"language": "en"})
+    assert r.status_code == 400, f"{r.status_code} {r.text[:300]}"
+    assert r.json() == EMPTY_AUDIO
+    r = server.get(f"/api/drawings/{d['id']}", user)
+    assert r.status_code == 200 and r.json()["edited_images_urls"] == []
