@@ -241,3 +241,43 @@ def test_empty_audio_on_drawing_edit(server, user):
     assert r.json() == EMPTY_AUDIO
     r = server.get(f"/api/drawings/{d['id']}", user)
     assert r.status_code == 200 and r.json()["edited_images_urls"] == []
+
+
+# ------------------------------------------------------------ 6. no metadata chunk in stored PNGs
+
+IMAGE_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
+
+
+def sources():
+    from PIL import Image, PngImagePlugin
+    from helpers import image_bytes, jpeg_with_exif_and_gps
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "secret comment")
+    info.add_itxt("Author", "someone", lang="en")
+    info.add_text("Software", "x" * 200, zip=True)
+    rgb = Image.new("RGB", (40, 30), (200, 30, 30))
+    grey16 = Image.new("I;16", (40, 30), 30000)
+    return {
+        "jpeg_exif": jpeg_with_exif_and_gps("here", "camera"),  # re-encoded
+        "png_text_phys": image_bytes(rgb, "PNG", pnginfo=info, dpi=(300, 300)),  # kept as sent
+        "png16_phys": image_bytes(grey16, "PNG", dpi=(72, 72)),  # re-encoded (16-bit)
+        "webp": image_bytes(rgb, "WEBP"),
+    }
+
+
+@pytest.mark.parametrize("name", ["jpeg_exif", "png_text_phys", "png16_phys", "webp"])
+def test_stored_pngs_have_image_chunks_only(server, user, name):
+    from helpers import decode, png_chunks
+    d = server.upload(user, sources()[name]).json()
+    r = server.request("POST", f"/api/drawings/{d['id']}/edits", user,
+                       data={"prompt": "make it black and white"})
+    assert r.status_code == 200, r.text
+    d = server.get(f"/api/drawings/{d['id']}", user).json()
+    urls = [d["uploaded_image_url"]] + d["edited_images_urls"]
+    assert len(urls) == 2
+    for url in urls:
+        data = server.media_path(url).read_bytes()
+        kinds = [c for c, _ in png_chunks(data)]  # CRCs checked too
+        assert set(kinds) <= IMAGE_CHUNKS, f"{url}: chunks {kinds}"
+        assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
+        decode(data)  # still a sound image
