@@ -1,6 +1,7 @@
 """Findings of the hostile-input battery (SPEC section 15), one regression each: request
 targets that outgrow the connection's memory, 422 entries for bytes that are not UTF-8,
-what a crash leaves in storage, symlinks under media/, empty audio, PNG metadata."""
+what a crash leaves in storage, symlinks under media/, empty audio, PNG metadata, and
+/health while large uploads decode."""
 import json
 import re
 import socket
@@ -281,3 +282,33 @@ def test_stored_pngs_have_image_chunks_only(server, user, name):
         assert set(kinds) <= IMAGE_CHUNKS, f"{url}: chunks {kinds}"
         assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
         decode(data)  # still a sound image
+
+
+# ------------------------------------------------------------ 7. uploads decode off the HTTP threads
+
+def test_health_answers_while_large_uploads_decode(server):
+    """POST /api/drawings decodes on the cpu pool, not on MHD's threads: with eight
+    large uploads in flight, /health is still answered (no timing asserted)."""
+    import concurrent.futures
+    import os
+
+    from PIL import Image
+
+    from helpers import image_bytes
+
+    # big to decode, small to send: 4000x3000 noise as a JPEG
+    img = Image.frombytes("RGB", (4000, 3000), os.urandom(4000 * 3000 * 3))
+    data = image_bytes(img, "JPEG", quality=30)
+
+    def upload(u):
+        return server.upload(u, data, filename="big.jpg", content_type="image/jpeg",
+                             expect=None).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        futures = [ex.submit(upload, new_user()) for _ in range(8)]
+        statuses = []
+        while not statuses or not all(f.done() for f in futures):
+            statuses.append(server.get("/health", timeout=30).status_code)
+        codes = [f.result() for f in futures]
+    assert set(statuses) == {200}, statuses
+    assert codes == [201] * 8, codes
