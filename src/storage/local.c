@@ -116,7 +116,7 @@ static int open_parent(const struct storage_local *l, const char *key, bool make
 
     if (!slash) {
         *leaf = key;
-        return open_beneath(l, ".", O_RDONLY | O_DIRECTORY, 0);
+        return openat(l->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     *leaf = slash + 1;
     dir = strndup(key, (size_t)(slash - key));
