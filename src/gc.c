@@ -2,7 +2,7 @@
  * gc.c - the orphan collector behind `novadraw gc`: collects the old-enough objects
  * under users/ (a sorted array of malloc'd keys), marks those a row references
  * (binary search per referenced key, so memory is the candidates', not the rows'),
- * and deletes the rest.
+ * and deletes the rest; then sweeps the temp files interrupted writes left (storage_sweep).
  *
  * Owns the candidate array for the length of gc_run; nothing outlives it.
  */
@@ -49,6 +49,21 @@ static enum err on_object(void *ctx, const struct storage_object *obj)
     return ERR_OK;
 }
 
+struct sweep {
+    FILE *out;
+    bool dry_run;
+    size_t n;
+};
+
+static enum err on_temp(void *ctx, const struct storage_object *obj)
+{
+    struct sweep *sw = ctx;
+
+    fprintf(sw->out, "%s temp file %s\n", sw->dry_run ? "would delete" : "deleted", obj->key);
+    sw->n++;
+    return ERR_OK;
+}
+
 static int by_key(const void *a, const void *b)
 {
     return strcmp(((const struct candidate *)a)->key, ((const struct candidate *)b)->key);
@@ -69,7 +84,9 @@ enum err gc_run(struct db *db, struct storage *st, int64_t now_ms, int64_t older
                 bool dry_run, FILE *out, struct gc_stats *stats)
 {
     struct candidates c = {.cutoff_ms = now_ms - older_than_ms};
+    struct sweep sw = {.out = out, .dry_run = dry_run};
     struct gc_stats s = {0};
+    int64_t temp_age_ms;
     enum err rc;
 
     if (!db || !st || !out || !stats || older_than_ms < 0)
@@ -103,6 +120,10 @@ enum err gc_run(struct db *db, struct storage *st, int64_t now_ms, int64_t older
             s.failed++;
         }
     }
+    /* a write lasts seconds; another server sharing the store may be in one now */
+    temp_age_ms = older_than_ms > GC_TEMP_MIN_AGE_MS ? older_than_ms : GC_TEMP_MIN_AGE_MS;
+    rc = storage_sweep(st, now_ms - temp_age_ms, dry_run, on_temp, &sw);
+    s.temp_files = sw.n;
 out:
     for (size_t i = 0; i < c.n; i++)
         free(c.v[i].key);

@@ -518,9 +518,10 @@ static int cmd_gc(const struct config *cfg, int argc, char **argv)
         return 1;
     }
     printf("gc: %zu objects listed, %zu unreferenced and older than %lld s, %s%zu deleted, "
-           "%zu failed\n",
+           "%zu failed, %zu temp files of interrupted writes %s\n",
            stats.listed, stats.unreferenced, (long long)(grace / 1000),
-           dry_run ? "dry run: " : "", stats.deleted, stats.failed);
+           dry_run ? "dry run: " : "", stats.deleted, stats.failed, stats.temp_files,
+           dry_run ? "found" : "removed");
     return stats.failed ? 1 : 0;
 }
 

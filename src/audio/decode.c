@@ -351,8 +351,13 @@ enum err audio_decode(const void *data, size_t len, const struct audio_limits *l
     enum err rc = ERR_INVALID;
     int idx, ret;
 
-    if (!data || !lim || !pcm || !n_samples || !(lim->max_seconds > 0)) {
+    if (!lim || !pcm || !n_samples || !(lim->max_seconds > 0) || (!data && len > 0)) {
         st.why = "Invalid arguments.";
+        goto out;
+    }
+    if (len == 0) {
+        st.why = "The audio file is empty.";
+        rc = ERR_UNSUPPORTED;
         goto out;
     }
     if (len > lim->max_bytes) {

@@ -122,6 +122,15 @@ static enum err form_voice(struct request *req, struct edit_order *o, bool requi
     return rc;
 }
 
+/* An empty audio field is refused before the decoder sees it (FFmpeg's own words for
+ * nothing at all are "Invalid arguments."). */
+static enum err audio_empty(struct request *req, const struct edit_order *o)
+{
+    if (o->voice && o->audio_len == 0)
+        return request_fail(req, ERR_UNSUPPORTED, "The audio file is empty.");
+    return ERR_OK;
+}
+
 /* The tutorial of an upload, checked before anything is stored; *out in the arena. */
 static enum err form_tutorial(struct request *req, const char *tutorial, const char **out)
 {
@@ -162,6 +171,8 @@ static enum err upload(struct request *req, struct response *res, const char *im
         return rc;
     if (file->too_large || o.audio_len == SIZE_MAX)
         return request_fail(req, ERR_TOO_LARGE, "Request body too large");
+    if (audio_empty(req, &o) != ERR_OK)
+        return ERR_UNSUPPORTED;
     rc = form_tutorial(req, has_tutorial ? tutorial : NULL, &o.tutorial_id);
     if (rc != ERR_OK)
         return rc;
@@ -204,6 +215,8 @@ enum err handle_drawing_edit(struct request *req, struct response *res)
         return rc;
     if (o.audio_len == SIZE_MAX)
         return request_fail(req, ERR_TOO_LARGE, "Request body too large");
+    if (audio_empty(req, &o) != ERR_OK)
+        return ERR_UNSUPPORTED;
     o.drawing_id = arena_strdup(req->arena, id);
     if (!o.drawing_id)
         return ERR_NOMEM;

@@ -45,13 +45,16 @@ enum err request_fail_token(struct request *req, bool expired)
     return request_fail(req, ERR_UNAUTHORIZED, "Could not validate credentials");
 }
 
+/* Appends entry (stolen) to the 422 list. An entry that could not be built (NULL: out
+ * of memory, or a string jansson refused) is never dropped quietly: the list is marked
+ * lost, and response_error answers 500 rather than a 422 that leaves something out. */
 static enum err add_invalid(struct request *req, json_t *entry)
 {
     if (!req->error_list)
         req->error_list = json_array();
-    if (req->error_list && entry)
-        json_array_append_new(req->error_list, entry);
-    else
+    if (!req->error_list || !entry || json_array_append_new(req->error_list, entry) != 0)
+        req->error_list_lost = true;
+    if (!req->error_list)
         json_decref(entry);
     return ERR_VALIDATION;
 }
@@ -687,7 +690,9 @@ void response_error(struct request *req, struct response *res, enum err err)
     if (req->error_detail && status != 500)
         detail = req->error_detail;
     res->n_headers = 0;
-    if (err == ERR_VALIDATION && req->error_list) {
+    if (err == ERR_VALIDATION && req->error_list_lost) {
+        rc = ERR_NOMEM; /* a 422 that lists only some of what is wrong is not sent */
+    } else if (err == ERR_VALIDATION && req->error_list) {
         rc = response_json(res, status, json_pack("{s:O}", "detail", req->error_list));
     } else if (req->error_drawing_id) {
         rc = response_json(

@@ -33,6 +33,17 @@
 #define JSON_BODY_MAX (64 * 1024)   /* a BODY_JSON route's document */
 #define POST_BUFFER 65536
 #define DRAIN_ALLOWANCE (32ULL * 1024 * 1024) /* past cap + this, a body is cut off */
+/* A connection's memory pool (MHD's default is 32 KiB): it holds the request head (the
+ * read buffer starts at half of it) and one 56-byte record per header line and query
+ * argument; a head that outgrows it is answered 431/414 by MHD itself. Mapped, so a
+ * page costs memory only once touched. The increment is the least room the read buffer
+ * keeps for one recv() while a body streams. */
+#define CONN_MEMORY_LIMIT (64 * 1024)
+#define CONN_MEMORY_INCREMENT (4 * 1024)
+/* Request targets we interpret (16 KiB, uvicorn's bound on a whole head); past either
+ * bound the answer is 414, given before MHD parses the arguments (see on_uri). */
+#define TARGET_MAX (16 * 1024)
+#define QUERY_ARGS_MAX 64
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -61,6 +72,7 @@ struct exchange {
     size_t fields_cap;
     unsigned char *raw; /* a BODY_JSON route's body, JSON_BODY_MAX + 1 bytes; owned */
     bool body_too_large, body_malformed, queued;
+    bool target_refused; /* on_uri refused the request target */
 };
 
 /* A streamed body (response_stream): shared by MHD's side (the content reader and its
@@ -291,8 +303,8 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
     struct request *req = &x->req;
 
     (void)kind;
-    if (req->n_query >= 64)
-        return MHD_NO; /* a sane bound on arguments; the rest are ignored */
+    if (req->n_query >= QUERY_ARGS_MAX)
+        return MHD_NO; /* on_uri has refused more; stop here all the same */
     if (req->n_query % 8 == 0) {
         struct kv *grown = arena_alloc(req->arena, (req->n_query + 8) * sizeof(*grown));
         if (!grown)
@@ -483,6 +495,10 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     x->req.path = arena_strdup(x->req.arena, url);
     if (!x->req.path)
         return send_error(conn, x, ERR_NOMEM);
+    if (x->target_refused) {
+        x->body_cap = BODY_OVERHEAD;
+        return send_detail(conn, x, 414, "Request target too long or with too many parameters");
+    }
     router_match(srv->routes, srv->n_routes, x->req.method, url, x->req.arena, &m);
     if (!m.route) {
         x->body_cap = BODY_OVERHEAD;
@@ -532,6 +548,33 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     return MHD_YES;
 }
 
+/* The marker on_uri leaves as a request's context when its target is refused. */
+static char target_refused;
+
+/*
+ * MHD's URI log callback: the raw request target, before MHD splits its arguments.
+ * A target over TARGET_MAX bytes or with more than QUERY_ARGS_MAX arguments is
+ * refused here, and its query cut off (in MHD's own buffer, where the target lies
+ * writable) so MHD never parses it: libmicrohttpd 0.9.75 puts every argument in the
+ * connection's pool and, when the pool runs out, queues a 431 it then forgets, leaving
+ * the client waiting for the connection timeout. begin() answers the refusal.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    const char *q = strchr(uri, '?');
+    size_t args = 0;
+
+    (void)cls;
+    (void)conn;
+    for (const char *p = q; p; p = strchr(p + 1, '&'))
+        args++;
+    if (strlen(uri) <= TARGET_MAX && args <= QUERY_ARGS_MAX)
+        return NULL;
+    if (q)
+        ((char *)q)[1] = '\0';
+    return &target_refused;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -540,10 +583,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     enum err rc;
 
     (void)version;
-    if (!x) {
+    if (!x || x == (void *)&target_refused) {
+        bool refused = x != NULL;
         x = exchange_new(cls);
         if (!x)
             return MHD_NO;
+        x->target_refused = refused;
         *con_cls = x;
         return begin(conn, x, url, method);
     }
@@ -611,8 +656,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     (void)cls;
     (void)conn;
-    if (!x)
+    if (!x || x == (void *)&target_refused) { /* no exchange was made */
+        *con_cls = NULL;
         return;
+    }
     ms = (double)(time_mono_ns() - x->req.start_ns) / 1e6;
     path = x->req.path ? x->req.path : "-";
     if (x->route && x->route->secret_path)
@@ -704,7 +751,9 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
         threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END);
+        (unsigned)1024, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)CONN_MEMORY_INCREMENT,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_END);
     if (!s->daemon) {
         log_error("http: cannot listen on %s:%ld (in use, or not an address here?)", cfg->host,
                   cfg->port);

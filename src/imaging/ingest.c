@@ -602,6 +602,19 @@ static enum err ingest(const void *data, size_t len, const struct ingest_limits 
                                    NULL)) {
         vips_log_error("ingest", "PNG encode");
         goto out;
+    } else {
+        /* libvips 8.14's pngsave writes pHYs (from xres/yres) whatever "strip" says:
+         * the same filter as a pass-through leaves the image chunks only */
+        void *kept = NULL;
+        size_t kept_len = 0;
+
+        if (png_keep_image_chunks(png, png_len, &kept, &kept_len) != 0) {
+            log_error("ingest: libvips wrote a PNG whose chunks do not parse");
+            goto out;
+        }
+        VIPS_FREE(png);
+        png = kept;
+        png_len = kept_len;
     }
     if (with_thumbnail && make_thumbnail(img, &thumb, &thumb_len)) {
         vips_log_error("ingest", "thumbnail");

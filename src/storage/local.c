@@ -4,51 +4,131 @@
  * directory) and served by GET /media/{key}.
  *
  * Keys reach this file already validated by storage.c (no "..", no leading "/",
- * a fixed character set); files are opened with O_NOFOLLOW as a second fence.
- * list() walks the tree (directory by directory, names sorted), skipping temp files.
+ * a fixed character set). As a second fence, every file operation resolves its path
+ * beneath a descriptor of the media root and through no symlink at all (openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; where the kernel lacks it, a walk of one
+ * O_NOFOLLOW openat per component), then works relative to the directory it reached
+ * (mkdirat, renameat, unlinkat): a symlink planted anywhere under media/ leads nowhere.
+ * list() walks the tree (directory by directory, names sorted), skipping temp files;
+ * sweep() removes the old temp files a crash left (for gc).
  * The asynchronous put/get/del do their work inline and call back on the caller's
- * thread before returning. Owns the media root path. Thread-safe: no mutable state.
+ * thread before returning. Owns the media root path and a descriptor of it. Thread-safe:
+ * no mutable state but a flag set once (openat2 missing).
  */
 #include "storage.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/id.h"
 #include "util/log.h"
 
 struct storage_local {
     struct storage base;
+    int root_fd;    /* DATA_DIR/media, O_PATH: every path resolves beneath it */
     char *root;     /* DATA_DIR/media */
     char *base_url; /* PUBLIC_BASE_URL/media/ */
     size_t base_url_len;
 };
 
-static char *path_of(const struct storage_local *l, const char *key)
+/* Set once openat2 answers ENOSYS (a kernel before 5.6): the walk is used from then on. */
+static atomic_bool no_openat2;
+
+void storage_local_test_without_openat2(bool without)
 {
-    char *p = NULL;
-    if (asprintf(&p, "%s/%s", l->root, key) < 0)
-        return NULL;
-    return p;
+    atomic_store(&no_openat2, without);
 }
 
-/* mkdir -p for the directories of path (not its last component). */
-static int make_parents(char *path)
+/* Opens rel, relative to the directory dirfd, by one O_NOFOLLOW openat per component;
+ * with make_dirs, missing directories on the way are made first (and rel names a
+ * directory). A component that is empty, "." or ".." is refused (EINVAL). */
+static int walk_at(int dirfd, const char *rel, int flags, mode_t mode, bool make_dirs)
 {
-    for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            *p = '/';
-            return -1;
+    int fd = dirfd;
+
+    for (;;) {
+        const char *slash = strchr(rel, '/');
+        size_t n = slash ? (size_t)(slash - rel) : strlen(rel);
+        char comp[256];
+        int next;
+
+        if (n == 0 || n >= sizeof(comp) ||
+            (rel[0] == '.' && (n == 1 || (n == 2 && rel[1] == '.')))) {
+            errno = EINVAL;
+            next = -1;
+        } else {
+            memcpy(comp, rel, n);
+            comp[n] = '\0';
+            if (make_dirs && mkdirat(fd, comp, 0755) != 0 && errno != EEXIST)
+                next = -1;
+            else if (slash || make_dirs)
+                next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            else
+                next = openat(fd, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
         }
-        *p = '/';
+        if (fd != dirfd) {
+            int e = errno;
+            close(fd);
+            errno = e;
+        }
+        if (next < 0 || !slash)
+            return next;
+        fd = next;
+        rel = slash + 1;
     }
-    return 0;
+}
+
+/* Opens rel beneath the media root with flags, through no symlink and never outside
+ * the root: -1 with errno on failure (ELOOP or EXDEV for a symlink or an escape). */
+static int open_beneath(const struct storage_local *l, const char *rel, int flags, mode_t mode)
+{
+    if (!atomic_load(&no_openat2)) {
+        struct open_how how = {
+            .flags = (uint64_t)(flags | O_CLOEXEC),
+            .mode = (flags & O_CREAT) ? mode : 0,
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd = syscall(SYS_openat2, l->root_fd, rel, &how, sizeof(how));
+        if (fd >= 0 || errno != ENOSYS)
+            return (int)fd;
+        atomic_store(&no_openat2, true);
+    }
+    return walk_at(l->root_fd, rel, flags, mode, false);
+}
+
+/* The directory holding key (opened O_RDONLY, beneath the root); *leaf is key's last
+ * component. With make_dirs, missing directories are made. */
+static int open_parent(const struct storage_local *l, const char *key, bool make_dirs,
+                       const char **leaf)
+{
+    const char *slash = strrchr(key, '/');
+    char *dir;
+    int fd;
+
+    if (!slash) {
+        *leaf = key;
+        return openat(l->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    *leaf = slash + 1;
+    dir = strndup(key, (size_t)(slash - key));
+    if (!dir) {
+        errno = ENOMEM;
+        return -1;
+    }
+    fd = open_beneath(l, dir, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0 && errno == ENOENT && make_dirs)
+        fd = walk_at(l->root_fd, dir, 0, 0, true);
+    free(dir);
+    return fd;
 }
 
 static enum err errno_to_err(int e)
@@ -68,6 +148,8 @@ static enum err errno_to_err(int e)
 static void local_close(struct storage *s)
 {
     struct storage_local *l = (struct storage_local *)s;
+    if (l->root_fd >= 0)
+        close(l->root_fd);
     free(l->root);
     free(l->base_url);
     free(l);
@@ -82,6 +164,7 @@ static enum err local_open(const struct config *cfg, struct httpc *http, struct 
     if (!l)
         return ERR_NOMEM;
     l->base.ops = &storage_local_ops;
+    l->root_fd = -1;
     if (asprintf(&l->root, "%s/media", cfg->data_dir) < 0) {
         l->root = NULL;
         goto fail;
@@ -97,6 +180,12 @@ static enum err local_open(const struct config *cfg, struct httpc *http, struct 
         rc = ERR_UNAVAILABLE;
         goto fail;
     }
+    l->root_fd = open(l->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (l->root_fd < 0) {
+        log_error("storage: cannot open %s: %s", l->root, strerror(errno));
+        rc = ERR_UNAVAILABLE;
+        goto fail;
+    }
     *out = &l->base;
     return ERR_OK;
 fail:
@@ -104,41 +193,47 @@ fail:
     return rc;
 }
 
-static int fsync_dir_of(const char *path)
+/* A fresh temp name for leaf in dirfd: leaf ".tmp-" and six random letters or digits
+ * (the shape sweep_dir looks for), created O_EXCL. */
+static int create_temp(int dirfd, const char *leaf, char **name)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
-    int fd, rc = -1;
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-    if (!dir)
-        return -1;
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        rc = fsync(fd);
-        close(fd);
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned char r[6];
+        char *tmp = NULL;
+        int fd;
+
+        if (!id_random(r, sizeof(r)))
+            return -1;
+        if (asprintf(&tmp, "%s.tmp-%c%c%c%c%c%c", leaf, alnum[r[0] % 62], alnum[r[1] % 62],
+                     alnum[r[2] % 62], alnum[r[3] % 62], alnum[r[4] % 62], alnum[r[5] % 62]) < 0)
+            return -1;
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            *name = tmp;
+            return fd;
+        }
+        free(tmp);
+        if (errno != EEXIST)
+            return -1;
     }
-    free(dir);
-    return rc;
+    return -1;
 }
 
 static enum err write_object(struct storage_local *l, const char *key, const void *data, size_t len)
 {
-    char *path = path_of(l, key), *tmp = NULL;
     const unsigned char *p = data;
+    const char *leaf = NULL;
+    char *tmp = NULL;
     size_t left = len;
-    int fd = -1;
-    enum err rc = ERR_NOMEM;
+    int dirfd, fd = -1;
+    enum err rc = ERR_UNAVAILABLE;
 
-    if (!path)
+    dirfd = open_parent(l, key, true, &leaf);
+    if (dirfd < 0)
         goto out;
-    if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
-        tmp = NULL;
-        goto out;
-    }
-    rc = ERR_UNAVAILABLE;
-    if (make_parents(tmp) != 0)
-        goto out;
-    fd = mkstemp(tmp);
+    fd = create_temp(dirfd, leaf, &tmp);
     if (fd < 0)
         goto out;
     while (left > 0) {
@@ -158,11 +253,11 @@ static enum err write_object(struct storage_local *l, const char *key, const voi
         goto out;
     }
     fd = -1;
-    if (rename(tmp, path) != 0)
+    if (renameat(dirfd, tmp, dirfd, leaf) != 0)
         goto out;
     free(tmp);
-    tmp = NULL;                  /* renamed: nothing to clean up */
-    if (fsync_dir_of(path) != 0) /* the object is there; only its durability is in doubt */
+    tmp = NULL;            /* renamed: nothing to clean up */
+    if (fsync(dirfd) != 0) /* the object is there; only its durability is in doubt */
         log_warn("storage: fsync of the directory of %s failed: %s", key, strerror(errno));
     rc = ERR_OK;
 out:
@@ -171,24 +266,21 @@ out:
     if (fd >= 0)
         close(fd);
     if (tmp) {
-        unlink(tmp);
+        unlinkat(dirfd, tmp, 0);
         free(tmp);
     }
-    free(path);
+    if (dirfd >= 0)
+        close(dirfd);
     return rc;
 }
 
 static enum err local_open_file(struct storage *s, const char *key, struct storage_file *out)
 {
     struct storage_local *l = (struct storage_local *)s;
-    char *path = path_of(l, key);
     struct stat st;
     int fd;
 
-    if (!path)
-        return ERR_NOMEM;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    free(path);
+    fd = open_beneath(l, key, O_RDONLY, 0);
     if (fd < 0)
         return errno_to_err(errno);
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -235,16 +327,22 @@ out:
 
 static enum err remove_object(struct storage_local *l, const char *key)
 {
-    char *path = path_of(l, key);
+    const char *leaf = NULL;
+    int dirfd = open_parent(l, key, false, &leaf);
     enum err rc = ERR_OK;
 
-    if (!path)
-        return ERR_NOMEM;
-    if (unlink(path) != 0 && errno != ENOENT) {
+    if (dirfd < 0) {
+        if (errno != ENOENT) {
+            log_error("storage: cannot delete %s: %s", key, strerror(errno));
+            rc = errno == ENOMEM ? ERR_NOMEM : ERR_UNAVAILABLE;
+        }
+        return rc;
+    }
+    if (unlinkat(dirfd, leaf, 0) != 0 && errno != ENOENT) {
         log_error("storage: cannot delete %s: %s", key, strerror(errno));
         rc = ERR_UNAVAILABLE;
     }
-    free(path);
+    close(dirfd);
     return rc;
 }
 
@@ -296,73 +394,120 @@ static bool may_hold(const char *key, const char *prefix)
     return strncmp(key, prefix, nk < np ? nk : np) == 0;
 }
 
-/* Lists the files of directory rel ("" = the root), recursing into directories that
- * may hold keys under prefix. Dot names and temp files of unfinished writes are not
- * objects; neither is anything but a regular file (symlinks are not followed). */
-static enum err list_dir(const struct storage_local *l, const char *rel, const char *prefix,
-                         storage_list_fn fn, void *ctx)
+/* A temp file of write_object: the object's name, ".tmp-" and six letters or digits. */
+static bool is_temp_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n < 12 || memcmp(name + n - 11, ".tmp-", 5) != 0)
+        return false;
+    for (size_t i = n - 6; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9')))
+            return false;
+    return true;
+}
+
+/* What a walk of the tree is for: a listing (objects under prefix) or a sweep (temp
+ * files last modified at or before cutoff_ms, removed unless dry_run). */
+struct tree_walk {
+    const char *prefix; /* NULL: a sweep */
+    int64_t cutoff_ms;
+    bool dry_run;
+    storage_list_fn fn;
+    void *ctx;
+};
+
+static enum err walk_entry(const struct tree_walk *w, int dirfd, const char *key, const char *name);
+
+/*
+ * Walks the directory dirfd (rel: its path under the root, "" = the root), names
+ * sorted. A listing skips dot names and temp files, and recurses only where keys under
+ * the prefix may be; a sweep walks every directory (the storage probe writes under
+ * users/.probe/). Only regular files count; subdirectories are opened with O_NOFOLLOW
+ * relative to dirfd, so no symlink is ever followed.
+ */
+static enum err walk_tree(const struct tree_walk *w, int dirfd, const char *rel)
 {
     struct dirent **names = NULL;
-    char *dir = NULL;
     enum err rc = ERR_OK;
-    int n;
+    int n = scandirat(dirfd, ".", &names, NULL, alphasort);
 
-    if (*rel ? asprintf(&dir, "%s/%s", l->root, rel) < 0 : !(dir = strdup(l->root))) {
-        dir = NULL;
-        return ERR_NOMEM;
-    }
-    n = scandir(dir, &names, NULL, alphasort);
     if (n < 0) {
-        rc = errno == ENOENT ? ERR_OK : ERR_UNAVAILABLE; /* nothing stored yet */
-        if (rc != ERR_OK)
-            log_error("storage: cannot list %s: %s", *rel ? rel : "the media root",
-                      strerror(errno));
-        names = NULL;
-        n = 0;
+        log_error("storage: cannot list %s: %s", *rel ? rel : "the media root", strerror(errno));
+        return ERR_UNAVAILABLE;
     }
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
-        char *key = NULL, *path = NULL;
-        struct stat st;
+        char *key = NULL;
 
-        if (rc != ERR_OK || name[0] == '.' || strstr(name, ".tmp-"))
+        if (rc != ERR_OK || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            goto next;
+        if (w->prefix && (name[0] == '.' || strstr(name, ".tmp-")))
             goto next;
         if ((*rel ? asprintf(&key, "%s/%s", rel, name) : asprintf(&key, "%s", name)) < 0) {
             key = NULL;
             rc = ERR_NOMEM;
             goto next;
         }
-        path = path_of(l, key);
-        if (!path) {
-            rc = ERR_NOMEM;
-            goto next;
-        }
-        if (lstat(path, &st) != 0)
-            goto next; /* deleted meanwhile */
-        if (S_ISDIR(st.st_mode)) {
-            if (may_hold(key, prefix))
-                rc = list_dir(l, key, prefix, fn, ctx);
-        } else if (S_ISREG(st.st_mode) && strncmp(key, prefix, strlen(prefix)) == 0) {
-            struct storage_object obj = {
-                .key = key,
-                .size = (uint64_t)st.st_size,
-                .mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000,
-            };
-            rc = fn(ctx, &obj);
-        }
+        rc = walk_entry(w, dirfd, key, name);
     next:
-        free(path);
         free(key);
         free(names[i]);
     }
     free(names);
-    free(dir);
     return rc;
+}
+
+/* One entry of a walk: name in dirfd, key its path under the root. */
+static enum err walk_entry(const struct tree_walk *w, int dirfd, const char *key, const char *name)
+{
+    struct storage_object obj = {.key = key};
+    struct stat st;
+    enum err rc;
+    int fd;
+
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return ERR_OK; /* gone meanwhile */
+    if (S_ISDIR(st.st_mode)) {
+        if (w->prefix && !may_hold(key, w->prefix))
+            return ERR_OK;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return errno == ENOENT ? ERR_OK : ERR_UNAVAILABLE;
+        rc = walk_tree(w, fd, key);
+        close(fd);
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode))
+        return ERR_OK;
+    obj.size = (uint64_t)st.st_size;
+    obj.mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    if (w->prefix)
+        return strncmp(key, w->prefix, strlen(w->prefix)) == 0 ? w->fn(w->ctx, &obj) : ERR_OK;
+    if (!is_temp_name(name) || obj.mtime_ms > w->cutoff_ms)
+        return ERR_OK; /* not a temp file, or a write may still be under way */
+    if (!w->dry_run && unlinkat(dirfd, name, 0) != 0) {
+        if (errno != ENOENT)
+            log_error("storage: cannot remove the temp file %s: %s", key, strerror(errno));
+        return ERR_OK;
+    }
+    return w->fn(w->ctx, &obj);
 }
 
 static enum err local_list(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx)
 {
-    return list_dir((const struct storage_local *)s, "", prefix, fn, ctx);
+    struct tree_walk w = {.prefix = prefix, .fn = fn, .ctx = ctx};
+
+    return walk_tree(&w, ((const struct storage_local *)s)->root_fd, "");
+}
+
+static enum err local_sweep(struct storage *s, int64_t cutoff_ms, bool dry_run, storage_list_fn fn,
+                            void *ctx)
+{
+    struct tree_walk w = {.cutoff_ms = cutoff_ms, .dry_run = dry_run, .fn = fn, .ctx = ctx};
+
+    return walk_tree(&w, ((const struct storage_local *)s)->root_fd, "");
 }
 
 const struct storage_ops storage_local_ops = {
@@ -375,4 +520,5 @@ const struct storage_ops storage_local_ops = {
     .url = local_url,
     .open_file = local_open_file,
     .list = local_list,
+    .sweep = local_sweep,
 };

@@ -272,6 +272,16 @@ enum err storage_list(struct storage *s, const char *prefix, storage_list_fn fn,
     return s->ops->list(s, prefix, fn, ctx);
 }
 
+enum err storage_sweep(struct storage *s, int64_t cutoff_ms, bool dry_run, storage_list_fn fn,
+                       void *ctx)
+{
+    if (!s || !fn)
+        return ERR_INVALID;
+    if (!s->ops->sweep)
+        return ERR_OK;
+    return s->ops->sweep(s, cutoff_ms, dry_run, fn, ctx);
+}
+
 enum err storage_probe(struct storage *s, char key_out[STORAGE_KEY_MAX])
 {
     static const char probe[] = "novadraw storage probe\n";

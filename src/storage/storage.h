@@ -75,6 +75,10 @@ struct storage_ops {
     /* optional: every object whose key starts with prefix (s3: in key order; local: a
      * sorted directory walk); NULL = unsupported */
     enum err (*list)(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx);
+    /* optional: what interrupted writes left behind (local: temp files), with the
+     * contract of storage_sweep(); NULL = nothing can be left (s3) */
+    enum err (*sweep)(struct storage *s, int64_t cutoff_ms, bool dry_run, storage_list_fn fn,
+                      void *ctx);
 };
 
 struct storage {
@@ -146,11 +150,26 @@ enum err storage_check(struct storage *s);
 enum err storage_list(struct storage *s, const char *prefix, storage_list_fn fn, void *ctx);
 
 /*
+ * Removes the leftovers of writes a crash interrupted (local: the temp files of
+ * unfinished atomic writes, anywhere under the media root) last modified at or before
+ * cutoff_ms, calling fn for each (obj->key: its path under the root) after its removal
+ * (with dry_run: instead of it). A leftover that cannot be removed is logged and
+ * skipped. Another server sharing the store may be writing: only a cutoff well past
+ * any write's duration is safe. ERR_OK when the backend leaves nothing (s3). Synchronous.
+ */
+enum err storage_sweep(struct storage *s, int64_t cutoff_ms, bool dry_run, storage_list_fn fn,
+                       void *ctx);
+
+/*
  * Proves the store is writable: PUTs a small object under users/.probe/ (a key no
  * client can name: storage_key_valid refuses it) and DELETEs it. Writes the key used
  * into key_out. Returns the first failure, or ERR_OK. Synchronous.
  */
 enum err storage_probe(struct storage *s, char key_out[STORAGE_KEY_MAX]);
+
+/* For tests: the local backend resolves paths by its O_NOFOLLOW walk, as on a kernel
+ * without openat2 (it switches to the walk by itself when openat2 answers ENOSYS). */
+void storage_local_test_without_openat2(bool without);
 
 /* S3 settings as the s3 backend derives them (for `novadraw storage check`), from the
  * caller's arena; NULL on no memory. Region: SPACES_REGION, else from the endpoint host

@@ -127,6 +127,14 @@ static void test_not_audio(void)
     expect_err(text, sizeof(text) - 1, &lim_default, ERR_UNSUPPORTED, "text");
     expect_err(png_sig, sizeof(png_sig), &lim_default, ERR_UNSUPPORTED, "png header");
     expect_err("", 0, &lim_default, ERR_UNSUPPORTED, "empty");
+    expect_err(NULL, 0, &lim_default, ERR_UNSUPPORTED, "empty, NULL"); /* an empty form field */
+    {
+        int16_t *pcm = NULL;
+        size_t n = 0;
+        const char *why = NULL;
+        CHECK_EQ_INT(audio_decode(NULL, 0, &lim_default, &pcm, &n, &why), ERR_UNSUPPORTED);
+        CHECK_EQ_STR(why, "The audio file is empty.");
+    }
     expect_err(NULL, 10, &lim_default, ERR_INVALID, "NULL data");
     expect_err(text, 10, NULL, ERR_INVALID, "NULL limits");
 }

@@ -226,6 +226,20 @@ static void test_invalid_utf8_input(void)
         CHECK_EQ_INT(json_array_size(r.error_list), 2);
         json_decref(r.error_list);
     }
+    /* an entry that cannot be built is never dropped quietly: no partial 422 */
+    {
+        struct kv q[] = {{"page", "x"}};
+        struct request r = new_req(q, 1);
+        int64_t v;
+        CHECK_EQ_INT(request_query_int(&r, "page", 1, 1, 100, &v), ERR_VALIDATION);
+        CHECK_EQ_INT(request_invalid(&r, "query", "bad \xff name", "Field required", "missing"),
+                     ERR_VALIDATION);
+        CHECK(r.error_list_lost);
+        b = render(&r, ERR_VALIDATION, &status);
+        CHECK_EQ_INT(status, 500);
+        CHECK_EQ_STR(b, "{\"detail\":\"Internal Server Error\"}");
+        free(b);
+    }
 }
 
 static struct form_field text_field(const char *name, const char *data, size_t len)

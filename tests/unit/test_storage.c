@@ -362,6 +362,64 @@ static void list_contract(struct storage *s)
     CHECK_EQ_INT(storage_del(s, "users/other/original/x.png"), ERR_OK);
 }
 
+static enum err count_one(void *ctx, const struct storage_object *obj)
+{
+    (void)obj;
+    (*(int *)ctx)++;
+    return ERR_OK;
+}
+
+/* A symlink anywhere under media/ leads nowhere: puts, gets, deletes, listings and
+ * sweeps stay beneath the root (dir: DATA_DIR; outside: a directory beside it). */
+static void symlink_fences(struct storage *s, const char *dir, const char *outside)
+{
+    char path[512], link[512];
+    void *data = NULL;
+    size_t len = 0;
+    struct storage_file f;
+    struct stat st;
+    int n = 0, before = 0;
+
+    snprintf(path, sizeof(path),
+             "mkdir -p %s/original && printf secret > %s/original/x.png && "
+             "printf half > %s/original/y.png.tmp-abcdef && touch -d 2000-01-01 "
+             "%s/original/y.png.tmp-abcdef",
+             outside, outside, outside, outside);
+    CHECK_EQ_INT(system(path), 0);
+    snprintf(link, sizeof(link), "%s/media/users/evil", dir);
+    CHECK_EQ_INT(storage_put(s, "users/u/original/keep.png", "k", 1, "image/png"), ERR_OK);
+    CHECK_EQ_INT(storage_list(s, "users/", count_one, &before), ERR_OK);
+    CHECK_EQ_INT(symlink(outside, link), 0);
+    /* a directory symlink in the middle of the key */
+    CHECK_EQ_INT(storage_get(s, "users/evil/original/x.png", &data, &len), ERR_NOT_FOUND);
+    CHECK(data == NULL);
+    CHECK_EQ_INT(storage_open_file(s, "users/evil/original/x.png", &f), ERR_NOT_FOUND);
+    CHECK(storage_put(s, "users/evil/original/x.png", "pwned", 5, "image/png") != ERR_OK);
+    CHECK(storage_put(s, "users/evil/thumbnail/t.webp", "pwned", 5, "image/webp") != ERR_OK);
+    CHECK(storage_del(s, "users/evil/original/x.png") != ERR_OK);
+    snprintf(path, sizeof(path), "%s/original/x.png", outside);
+    CHECK_EQ_INT(stat(path, &st), 0);
+    CHECK_EQ_INT(st.st_size, 6); /* "secret", untouched */
+    snprintf(path, sizeof(path), "%s/thumbnail", outside);
+    CHECK(stat(path, &st) != 0); /* no directory made outside */
+    CHECK_EQ_INT(storage_list(s, "users/", count_one, &n), ERR_OK);
+    CHECK_EQ_INT(n, before); /* nothing through the link */
+    n = 0;
+    CHECK_EQ_INT(storage_sweep(s, INT64_MAX, false, count_one, &n), ERR_OK);
+    CHECK_EQ_INT(n, 0);
+    snprintf(path, sizeof(path), "%s/original/y.png.tmp-abcdef", outside);
+    CHECK_EQ_INT(stat(path, &st), 0); /* the sweep did not reach outside */
+    CHECK_EQ_INT(unlink(link), 0);
+    /* a symlink as the last component */
+    snprintf(link, sizeof(link), "%s/media/users/u/original/link.png", dir);
+    snprintf(path, sizeof(path), "%s/original/x.png", outside);
+    CHECK_EQ_INT(symlink(path, link), 0);
+    CHECK_EQ_INT(storage_get(s, "users/u/original/link.png", &data, &len), ERR_NOT_FOUND);
+    CHECK_EQ_INT(storage_open_file(s, "users/u/original/link.png", &f), ERR_NOT_FOUND);
+    CHECK_EQ_INT(unlink(link), 0);
+    CHECK_EQ_INT(storage_del(s, "users/u/original/keep.png"), ERR_OK);
+}
+
 static void s3_contract(const char *endpoint)
 {
     const char *key = getenv("NOVADRAW_TEST_S3_KEY"), *secret = getenv("NOVADRAW_TEST_S3_SECRET");
@@ -624,10 +682,19 @@ int main(void)
     CHECK(strncmp(path, "users/.probe/", 13) == 0 && !storage_key_valid(path));
     CHECK_EQ_INT(storage_list(s, "", NULL, NULL), ERR_INVALID);
     list_contract(s); /* the local backend lists too (for `novadraw gc`) */
+    snprintf(path, sizeof(path), "%s-outside", dir);
+    log_set_level(LOG_ERROR);     /* the refusals are logged */
+    symlink_fences(s, dir, path); /* openat2 */
+    storage_local_test_without_openat2(true);
+    symlink_fences(s, dir, path); /* the O_NOFOLLOW walk */
+    storage_contract(s);
+    list_contract(s);
+    storage_local_test_without_openat2(false);
+    log_set_level(LOG_INFO);
 
     storage_close(s);
     arena_free(a);
-    snprintf(path, sizeof(path), "rm -rf %s", dir);
+    snprintf(path, sizeof(path), "rm -rf %s %s-outside", dir, dir);
     CHECK_EQ_INT(system(path), 0);
 
     s3_settings();
