@@ -151,6 +151,15 @@ struct editor_word {
 extern const struct editor_word editor_vocabulary[];
 extern const size_t editor_vocabulary_len; /* == EDIT_KIND_COUNT */
 
+/* More phrases the prompt parser reads (typed prompts only): word forms and synonyms kept
+ * out of the speech grammar, which builds on editor_vocabulary[] alone. Same format. */
+struct editor_phrase {
+    enum edit_kind kind;
+    const char *phrase;
+};
+extern const struct editor_phrase editor_text_phrases[];
+extern const size_t editor_text_phrases_len;
+
 /* The canonical name of k, or NULL if k is out of range. */
 const char *editor_kind_name(enum edit_kind k);
 

@@ -66,55 +66,44 @@ const struct editor_word editor_vocabulary[] = {
     [EDIT_COLORFUL] = {EDIT_COLORFUL,
                        "colorful",
                        "stronger, more saturated colours",
-                       {"colorful",      "colourful",
-                        "vibrant",       "vivid",
-                        "saturated",     "saturate",
-                        "saturation",    "more saturation",
-                        "more color",    "more colour",
-                        "more colors",   "more colours",
-                        "bright colors", "bright colours",
-                        "colorize",      "colourize",
-                        "colorise",      "colourise",
-                        "add color",     "add colour",
-                        "rainbow",       NULL}},
-    [EDIT_GRAYSCALE] =
-        {EDIT_GRAYSCALE,
-         "black and white",
-         "greyscale (every pixel R = G = B)",
-         {"black and white",  "grayscale",         "greyscale",     "gray scale", "grey scale",
-          "monochrome",       "b and w",           "desaturate",    "gray",       "grey",
-          "colorless",        "colourless",        "no color",      "no colour",  "no colors",
-          "remove the color", "remove the colour", "without color", "noir",       NULL}},
+                       {"colorful", "colourful", "vibrant", "vivid", "saturated", "saturate",
+                        "saturation", "more saturation", "more color", "more colour", "more colors",
+                        "more colours", "bright colors", "bright colours", NULL}},
+    [EDIT_GRAYSCALE] = {EDIT_GRAYSCALE,
+                        "black and white",
+                        "greyscale (every pixel R = G = B)",
+                        {"black and white", "grayscale", "greyscale", "gray scale", "grey scale",
+                         "monochrome", "b and w", "desaturate", "gray", "grey", "colorless",
+                         "colourless", "no color", "no colour", "remove the color",
+                         "remove the colour", NULL}},
     [EDIT_SEPIA] = {EDIT_SEPIA,
                     "sepia",
                     "brown-toned old photograph",
-                    {"sepia", "sepia tone", "sepia toned", NULL}},
+                    {"sepia", "sepia tone", NULL}},
     [EDIT_INVERT] = {EDIT_INVERT,
                      "invert",
                      "photographic negative of the colours",
                      {"invert", "inverted", "inverse", "negative", "invert the colors",
-                      "invert the colours", "invert colors", "invert colours", NULL}},
+                      "invert the colours", NULL}},
     [EDIT_BLUR] = {EDIT_BLUR,
                    "blur",
                    "gaussian blur, scaled to the image size",
-                   {"blur", "blurry", "blurred", "blurrier", "blurring", "blurriness", "soft",
-                    "softer", "soften", "out of focus", "unfocused", "fuzzy", "fuzzier", "hazy",
-                    "smudged", NULL}},
+                   {"blur", "blurry", "blurred", "blurrier", "soft", "softer", "soften",
+                    "out of focus", NULL}},
     [EDIT_SHARPEN] = {EDIT_SHARPEN,
                       "sharpen",
                       "crisper edges (unsharp mask on lightness)",
-                      {"sharpen", "sharper", "sharp", "sharpened", "sharpness", "crisp", "crisper",
-                       "more detail", "more details", "in focus", "clearer", "clarity", NULL}},
+                      {"sharpen", "sharper", "sharp", "crisp", "crisper", "more detail", "in focus",
+                       NULL}},
     [EDIT_BRIGHTER] = {EDIT_BRIGHTER,
                        "brighter",
                        "lighter overall",
-                       {"brighter", "brighten", "brightened", "brightness", "bright", "lighter",
-                        "lighten", "lightened", "more light", "less dark", NULL}},
+                       {"brighter", "brighten", "bright", "lighter", "lighten", "more light",
+                        "less dark", NULL}},
     [EDIT_DARKER] = {EDIT_DARKER,
                      "darker",
                      "darker overall",
-                     {"darker", "darken", "darkened", "darkness", "dark", "dimmer", "dim", "dimmed",
-                      "less bright", "moody", "gloomy", NULL}},
+                     {"darker", "darken", "dark", "dimmer", "dim", "less bright", "moody", NULL}},
     [EDIT_CONTRAST] = {EDIT_CONTRAST,
                        "more contrast",
                        "stretches tones away from mid-grey",
@@ -123,13 +112,11 @@ const struct editor_word editor_vocabulary[] = {
     [EDIT_WARM] = {EDIT_WARM,
                    "warm",
                    "shifts colours towards red and yellow",
-                   {"warm", "warmer", "warmed", "warmth", "cozy", "cosy", "cozier", "cosier",
-                    "hotter", "toasty", NULL}},
+                   {"warm", "warmer", "warmth", "cozy", "cosy", NULL}},
     [EDIT_COOL] = {EDIT_COOL,
                    "cool",
                    "shifts colours towards blue",
-                   {"cool", "cooler", "cooled", "cold", "colder", "icy", "wintry", "chilly",
-                    "frosty", "bluer", "bluish", NULL}},
+                   {"cool", "cooler", "cold", "colder", "icy", "wintry", NULL}},
     [EDIT_ROTATE_LEFT] = {EDIT_ROTATE_LEFT,
                           "rotate left",
                           "a quarter turn counter-clockwise",
@@ -150,8 +137,8 @@ const struct editor_word editor_vocabulary[] = {
     [EDIT_FLIP] = {EDIT_FLIP,
                    "flip",
                    "mirror left to right",
-                   {"flip", "flipped", "mirror", "mirrored", "flip horizontally", "flip horizontal",
-                    "mirror image", "horizontal flip", NULL}},
+                   {"flip", "flipped", "mirror", "mirrored", "flip horizontally", "mirror image",
+                    "horizontal flip", NULL}},
     [EDIT_FLIP_VERTICAL] = {EDIT_FLIP_VERTICAL,
                             "flip vertically",
                             "mirror top to bottom",
@@ -160,36 +147,32 @@ const struct editor_word editor_vocabulary[] = {
     [EDIT_PIXELATE] = {EDIT_PIXELATE,
                        "pixelate",
                        "large square pixels",
-                       {"pixelate", "pixelated", "pixelation", "pixelize", "pixelise", "pixels",
-                        "pixel art", "8 bit", "blocky", "mosaic", NULL}},
+                       {"pixelate", "pixelated", "pixelize", "pixelise", "pixel art", "8 bit",
+                        "blocky", "mosaic", NULL}},
     [EDIT_POSTERIZE] = {EDIT_POSTERIZE,
                         "posterize",
                         "few flat colour levels, like a poster",
-                        {"posterize", "posterise", "posterized", "posterised", "poster", "pop art",
-                         "flat colors", "flat colours", NULL}},
+                        {"posterize", "posterise", "posterized", "pop art", "flat colors",
+                         "flat colours", NULL}},
     [EDIT_SKETCH] = {EDIT_SKETCH,
                      "sketch",
                      "dark outlines on white, like a pencil drawing",
-                     {"sketch", "sketched", "pencil", "pencil drawing", "pencil sketch", "outline",
-                      "outlines", "line art", "line drawing", "charcoal", "graphite", "hand drawn",
-                      NULL}},
+                     {"sketch", "pencil", "pencil drawing", "pencil sketch", "outline", "outlines",
+                      "line art", "line drawing", "charcoal", NULL}},
     [EDIT_EMBOSS] = {EDIT_EMBOSS,
                      "emboss",
                      "grey relief, as if pressed into metal",
-                     {"emboss", "embossed", "embossing", "relief", "engraved", "stamped", "carved",
-                      NULL}},
+                     {"emboss", "embossed", "relief", "engraved", "stamped", NULL}},
     [EDIT_GLOW] = {EDIT_GLOW,
                    "glow",
                    "soft bright halo blended over the image",
-                   {"glow", "glowing", "glowy", "magical", "magic", "ethereal", "enchanted",
-                    "fairy", "fantasy", "sparkle", "sparkly", "sparkling", "glitter", "shine",
-                    "shiny", "radiant", NULL}},
+                   {"glow", "glowing", "magical", "magic", "ethereal", "fairy", "fantasy",
+                    "sparkle", "sparkly", "shine", "shiny", NULL}},
     [EDIT_WATERCOLOR] = {EDIT_WATERCOLOR,
                          "watercolor",
                          "smoothed, lightened patches of colour, like paint on paper",
-                         {"watercolor", "watercolour", "watercolors", "watercolours", "water color",
-                          "water colour", "watercolor painting", "watercolour painting",
-                          "aquarelle", NULL}},
+                         {"watercolor", "watercolour", "water color", "water colour",
+                          "watercolor painting", "watercolour painting", NULL}},
     [EDIT_NEON] = {EDIT_NEON,
                    "neon",
                    "bright coloured edges on black",
@@ -198,77 +181,198 @@ const struct editor_word editor_vocabulary[] = {
     [EDIT_PASTEL] = {EDIT_PASTEL,
                      "pastel",
                      "soft, light, less saturated colours",
-                     {"pastel", "pastels", "soft colors", "soft colours", "softer colors",
-                      "softer colours", "faded", "washed out", "muted", NULL}},
+                     {"pastel", "pastels", "soft colors", "soft colours", "faded", "washed out",
+                      "muted", NULL}},
     [EDIT_NIGHT] = {EDIT_NIGHT,
                     "night",
                     "dark blue night-time look",
                     {"night", "nighttime", "night time", "at night", "midnight", "moonlight",
-                     "moonlit", "starry", NULL}},
+                     "moonlit", NULL}},
     [EDIT_SUNSET] = {EDIT_SUNSET,
                      "sunset",
                      "golden-orange evening light",
-                     {"sunset", "sunrise", "golden hour", "golden", "dusk", "evening", "sundown",
-                      "twilight", NULL}},
+                     {"sunset", "sunrise", "golden hour", "dusk", "evening", "sundown", NULL}},
     [EDIT_DESATURATE] = {EDIT_DESATURATE,
                          "less colorful",
                          "weaker, less saturated colours",
-                         {"less colorful", "less colourful", "less saturated", "less saturation",
-                          "less vivid", "less color", "less colour", "desaturated", "dull",
-                          "duller", NULL}},
+                         {"less colorful", "less colourful", "less saturated", NULL}},
     [EDIT_LESS_CONTRAST] = {EDIT_LESS_CONTRAST,
                             "less contrast",
                             "tones drawn towards mid-grey",
-                            {"less contrast", "lower contrast", "low contrast", "reduced contrast",
-                             "softer contrast", "flatter", NULL}},
+                            {"less contrast", "lower contrast", "low contrast", NULL}},
     [EDIT_VINTAGE] = {EDIT_VINTAGE,
                       "vintage",
                       "an old, faded, brown-toned photograph with dark corners",
-                      {"vintage", "old photo", "old photograph", "old picture", "antique",
-                       "old fashioned", "retro", "look old", "looks old", "older", "aged",
-                       "old timey", "old school", "old style", "nostalgic", "polaroid", NULL}},
+                      {"vintage", "old photo", "old photograph", "antique", "old fashioned",
+                       "retro", "look old", NULL}},
     [EDIT_PAINTING] = {EDIT_PAINTING,
                        "painting",
                        "brush-stroke smoothing, like an oil painting",
-                       {"painting", "painted", "painterly", "oil painting", "oil paint", "acrylic",
-                        "impressionist", "brush strokes", "brushstrokes", "canvas", NULL}},
+                       {"painting", "painted", "oil painting", NULL}},
     [EDIT_VIGNETTE] = {EDIT_VIGNETTE,
                        "vignette",
                        "corners darkened towards the edges",
-                       {"vignette", "vignetting", "vignetted", "dark corners", "darker corners",
-                        "darkened corners", "dark edges", NULL}},
+                       {"vignette", NULL}},
     [EDIT_FRAME] = {EDIT_FRAME,
                     "frame",
                     "a border around the picture",
-                    {"frame", "framed", "framing", "picture frame", "border", "borders", "bordered",
-                     NULL}},
+                    {"frame", "framed", "border", NULL}},
     [EDIT_SNOW] = {EDIT_SNOW,
                    "snow",
                    "falling snowflakes over the picture",
-                   {"snow", "snowy", "snowing", "snowfall", "snowflake", "snowflakes", "snowstorm",
-                    "blizzard", "winter", NULL}},
+                   {"snow", "snowy", "snowing", "snowflakes", NULL}},
     [EDIT_DREAMY] = {EDIT_DREAMY,
                      "dreamy",
                      "soft focus, light and glowing",
-                     {"dreamy", "dreamlike", "dreamier", "dream", "soft focus", "surreal",
-                      "heavenly", NULL}},
-    [EDIT_POP] = {EDIT_POP,
-                  "pop",
-                  "more colour and contrast at once",
-                  {"pop", "make it pop", "pops", "pop out", "stand out", "eye catching", NULL}},
+                     {"dreamy", "dreamlike", NULL}},
+    [EDIT_POP] = {EDIT_POP, "pop", "more colour and contrast at once", {"pop", NULL}},
     [EDIT_CARTOON] = {EDIT_CARTOON,
                       "cartoon",
                       "flat colour areas with bold dark outlines",
-                      {"cartoon", "cartoons", "cartoonish", "cartoony", "cartoon style", "comic",
-                       "comics", "comic book", "anime", "manga", "animated", "toon", NULL}},
+                      {"cartoon", "cartoonish", "comic", "comic book", NULL}},
     [EDIT_CROP] = {EDIT_CROP,
                    "crop",
                    "cut away the empty margins around the drawing",
-                   {"crop", "crop it", "cropped", "cropping", "trim", "trimmed", "trim the edges",
-                    "remove the margins", NULL}},
+                   {"crop", "cropped", "trim", NULL}},
 };
 
 const size_t editor_vocabulary_len = sizeof(editor_vocabulary) / sizeof(editor_vocabulary[0]);
+
+/* More phrases for typed prompts: word forms and synonyms kept out of the speech grammar
+ * (more alternatives there mean more confusions between them), read exactly like the
+ * table's phrases. */
+const struct editor_phrase editor_text_phrases[] = {
+    {EDIT_COLORFUL, "colorize"},
+    {EDIT_COLORFUL, "colourize"},
+    {EDIT_COLORFUL, "colorise"},
+    {EDIT_COLORFUL, "colourise"},
+    {EDIT_COLORFUL, "add color"},
+    {EDIT_COLORFUL, "add colour"},
+    {EDIT_COLORFUL, "rainbow"},
+    {EDIT_GRAYSCALE, "no colors"},
+    {EDIT_GRAYSCALE, "without color"},
+    {EDIT_GRAYSCALE, "noir"},
+    {EDIT_SEPIA, "sepia toned"},
+    {EDIT_INVERT, "invert colors"},
+    {EDIT_INVERT, "invert colours"},
+    {EDIT_BLUR, "blurring"},
+    {EDIT_BLUR, "blurriness"},
+    {EDIT_BLUR, "unfocused"},
+    {EDIT_BLUR, "fuzzy"},
+    {EDIT_BLUR, "fuzzier"},
+    {EDIT_BLUR, "hazy"},
+    {EDIT_BLUR, "smudged"},
+    {EDIT_SHARPEN, "sharpened"},
+    {EDIT_SHARPEN, "sharpness"},
+    {EDIT_SHARPEN, "more details"},
+    {EDIT_SHARPEN, "clearer"},
+    {EDIT_SHARPEN, "clarity"},
+    {EDIT_BRIGHTER, "brightened"},
+    {EDIT_BRIGHTER, "brightness"},
+    {EDIT_BRIGHTER, "lightened"},
+    {EDIT_DARKER, "darkened"},
+    {EDIT_DARKER, "darkness"},
+    {EDIT_DARKER, "dimmed"},
+    {EDIT_DARKER, "gloomy"},
+    {EDIT_WARM, "warmed"},
+    {EDIT_WARM, "cozier"},
+    {EDIT_WARM, "cosier"},
+    {EDIT_WARM, "hotter"},
+    {EDIT_WARM, "toasty"},
+    {EDIT_COOL, "cooled"},
+    {EDIT_COOL, "chilly"},
+    {EDIT_COOL, "frosty"},
+    {EDIT_COOL, "bluer"},
+    {EDIT_COOL, "bluish"},
+    {EDIT_FLIP, "flip horizontal"},
+    {EDIT_PIXELATE, "pixelation"},
+    {EDIT_POSTERIZE, "posterised"},
+    {EDIT_POSTERIZE, "poster"},
+    {EDIT_SKETCH, "sketched"},
+    {EDIT_SKETCH, "graphite"},
+    {EDIT_SKETCH, "hand drawn"},
+    {EDIT_EMBOSS, "embossing"},
+    {EDIT_EMBOSS, "carved"},
+    {EDIT_GLOW, "glowy"},
+    {EDIT_GLOW, "enchanted"},
+    {EDIT_GLOW, "sparkling"},
+    {EDIT_GLOW, "glitter"},
+    {EDIT_GLOW, "radiant"},
+    {EDIT_WATERCOLOR, "watercolors"},
+    {EDIT_WATERCOLOR, "watercolours"},
+    {EDIT_WATERCOLOR, "aquarelle"},
+    {EDIT_PASTEL, "softer colors"},
+    {EDIT_PASTEL, "softer colours"},
+    {EDIT_NIGHT, "starry"},
+    {EDIT_SUNSET, "golden"},
+    {EDIT_SUNSET, "twilight"},
+    {EDIT_DESATURATE, "less saturation"},
+    {EDIT_DESATURATE, "less vivid"},
+    {EDIT_DESATURATE, "less color"},
+    {EDIT_DESATURATE, "less colour"},
+    {EDIT_DESATURATE, "desaturated"},
+    {EDIT_DESATURATE, "dull"},
+    {EDIT_DESATURATE, "duller"},
+    {EDIT_LESS_CONTRAST, "reduced contrast"},
+    {EDIT_LESS_CONTRAST, "softer contrast"},
+    {EDIT_LESS_CONTRAST, "flatter"},
+    {EDIT_VINTAGE, "old picture"},
+    {EDIT_VINTAGE, "looks old"},
+    {EDIT_VINTAGE, "older"},
+    {EDIT_VINTAGE, "aged"},
+    {EDIT_VINTAGE, "old timey"},
+    {EDIT_VINTAGE, "old school"},
+    {EDIT_VINTAGE, "old style"},
+    {EDIT_VINTAGE, "nostalgic"},
+    {EDIT_VINTAGE, "polaroid"},
+    {EDIT_PAINTING, "painterly"},
+    {EDIT_PAINTING, "oil paint"},
+    {EDIT_PAINTING, "acrylic"},
+    {EDIT_PAINTING, "impressionist"},
+    {EDIT_PAINTING, "brush strokes"},
+    {EDIT_PAINTING, "brushstrokes"},
+    {EDIT_PAINTING, "canvas"},
+    {EDIT_VIGNETTE, "vignetting"},
+    {EDIT_VIGNETTE, "vignetted"},
+    {EDIT_VIGNETTE, "dark corners"},
+    {EDIT_VIGNETTE, "darker corners"},
+    {EDIT_VIGNETTE, "darkened corners"},
+    {EDIT_VIGNETTE, "dark edges"},
+    {EDIT_FRAME, "framing"},
+    {EDIT_FRAME, "picture frame"},
+    {EDIT_FRAME, "borders"},
+    {EDIT_FRAME, "bordered"},
+    {EDIT_SNOW, "snowfall"},
+    {EDIT_SNOW, "snowflake"},
+    {EDIT_SNOW, "snowstorm"},
+    {EDIT_SNOW, "blizzard"},
+    {EDIT_SNOW, "winter"},
+    {EDIT_DREAMY, "dreamier"},
+    {EDIT_DREAMY, "dream"},
+    {EDIT_DREAMY, "soft focus"},
+    {EDIT_DREAMY, "surreal"},
+    {EDIT_DREAMY, "heavenly"},
+    {EDIT_POP, "make it pop"},
+    {EDIT_POP, "pops"},
+    {EDIT_POP, "pop out"},
+    {EDIT_POP, "stand out"},
+    {EDIT_POP, "eye catching"},
+    {EDIT_CARTOON, "cartoons"},
+    {EDIT_CARTOON, "cartoony"},
+    {EDIT_CARTOON, "cartoon style"},
+    {EDIT_CARTOON, "comics"},
+    {EDIT_CARTOON, "anime"},
+    {EDIT_CARTOON, "manga"},
+    {EDIT_CARTOON, "animated"},
+    {EDIT_CARTOON, "toon"},
+    {EDIT_CROP, "crop it"},
+    {EDIT_CROP, "cropping"},
+    {EDIT_CROP, "trimmed"},
+    {EDIT_CROP, "trim the edges"},
+    {EDIT_CROP, "remove the margins"},
+};
+
+const size_t editor_text_phrases_len = sizeof(editor_text_phrases) / sizeof(editor_text_phrases[0]);
 
 const char editor_refusal[] =
     "Could not understand the prompt. Try: colorful, black and white, sepia, invert, blur, "
@@ -846,6 +950,33 @@ static size_t next_word(const char **p, const char **w)
     return n;
 }
 
+/* Walks every phrase the parser reads: the table's, then editor_text_phrases[]. Start with
+ * a zeroed cursor; returns NULL after the last phrase. */
+struct phrase_cursor {
+    size_t k, j;
+};
+
+static const char *next_phrase(struct phrase_cursor *c, enum edit_kind *kind)
+{
+    while (c->k < editor_vocabulary_len) {
+        const struct editor_word *w = &editor_vocabulary[c->k];
+
+        if (w->phrases[c->j]) {
+            *kind = w->kind;
+            return w->phrases[c->j++];
+        }
+        c->k++;
+        c->j = 0;
+    }
+    if (c->k - editor_vocabulary_len < editor_text_phrases_len) {
+        const struct editor_phrase *x = &editor_text_phrases[c->k++ - editor_vocabulary_len];
+
+        *kind = x->kind;
+        return x->phrase;
+    }
+    return NULL;
+}
+
 /* ---- typos ---- */
 
 /* True when a (na bytes) and b (nb bytes) are exactly one edit apart: one letter
@@ -888,19 +1019,20 @@ static void fix_typo(struct token *t)
 
     if (t->len < TYPO_MIN_LEN || t->flags != 0 || !all_letters(t->s, t->len))
         return;
-    for (size_t k = 0; k < editor_vocabulary_len; k++) {
-        for (const char *const *ph = editor_vocabulary[k].phrases; *ph; ph++) {
-            const char *p = *ph, *w;
-            size_t n;
+    struct phrase_cursor c = {0};
+    enum edit_kind kind;
 
-            while ((n = next_word(&p, &w)) > 0) {
-                if (n == t->len && memcmp(w, t->s, n) == 0)
-                    return; /* a vocabulary word as it is */
-                if (!best && n >= TYPO_MIN_LEN && w[0] == t->s[0] &&
-                    one_edit_apart(t->s, t->len, w, n)) {
-                    best = w;
-                    best_len = n;
-                }
+    for (const char *ph; (ph = next_phrase(&c, &kind)) != NULL;) {
+        const char *p = ph, *w;
+        size_t n;
+
+        while ((n = next_word(&p, &w)) > 0) {
+            if (n == t->len && memcmp(w, t->s, n) == 0)
+                return; /* a vocabulary word as it is */
+            if (!best && n >= TYPO_MIN_LEN && w[0] == t->s[0] &&
+                one_edit_apart(t->s, t->len, w, n)) {
+                best = w;
+                best_len = n;
             }
         }
     }
@@ -977,20 +1109,19 @@ static bool match_at(struct token *toks, size_t ntok, size_t i, struct match *ma
     const char *best_phrase = NULL;
     int best = -1;
 
-    for (size_t k = 0; k < editor_vocabulary_len; k++) {
-        for (const char *const *ph = editor_vocabulary[k].phrases; *ph; ph++) {
-            size_t n = match_phrase(toks, ntok, i, *ph, idx, PHRASE_WORDS_MAX);
-            size_t span = n ? idx[n - 1] - i : 0;
+    struct phrase_cursor c = {0};
+    enum edit_kind kind;
 
-            if (n == 0)
-                continue;
-            if (n > best_n || (n == best_n && span < best_span)) {
-                best_n = n;
-                best_span = span;
-                best = (int)editor_vocabulary[k].kind;
-                best_phrase = *ph;
-                memcpy(best_idx, idx, n * sizeof(idx[0]));
-            }
+    for (const char *ph; (ph = next_phrase(&c, &kind)) != NULL;) {
+        size_t n = match_phrase(toks, ntok, i, ph, idx, PHRASE_WORDS_MAX);
+        size_t span = n ? idx[n - 1] - i : 0;
+
+        if (n > 0 && (n > best_n || (n == best_n && span < best_span))) {
+            best_n = n;
+            best_span = span;
+            best = (int)kind;
+            best_phrase = ph;
+            memcpy(best_idx, idx, n * sizeof(idx[0]));
         }
     }
     if (best < 0)
