@@ -10,29 +10,33 @@
  *     A punctuation mark , . ; : ! ? ( ) or a line break ends a clause.
  *  2. Typos. A word of 6 or more letters that is neither a vocabulary word nor one of the
  *     parser's own words (filler, degree, negation, less, clause words, and a short list
- *     of everyday words that sit one letter away from a vocabulary word, like "marker")
- *     reads as the vocabulary word of 6 or more letters, with the same first letter, that
- *     it is one letter away from: one letter substituted, inserted, deleted, or two
+ *     of everyday words one letter away from a vocabulary word, like "insert", "showing")
+ *     reads as the first vocabulary word of 6 or more letters, with the same first letter,
+ *     that it is one letter away from: one letter substituted, inserted, deleted, or two
  *     neighbours swapped ("colorfull", "grayscal", "sharpne", "watercolr").
- *  3. Phrases. Every phrase of the table is looked for on word boundaries, longest phrase
+ *  3. Phrases. Every phrase of the table, then of editor_text_phrases[] (typed prompts'
+ *     extra synonyms, kept out of the speech grammar), is looked for on word boundaries,
+ *     longest phrase
  *     first at each word, each word used by at most one phrase, never across a punctuation
  *     break. "rotate"/"turn"/"spin"/"flip"/"mirror" may stand up to GAP_MAX words before the
  *     rest of their phrase ("rotate it to the left"), but not across a clause word.
- *  4. "less X". A less-word ("less", "reduce", "lower", "decrease", "tone down", ...)
+ *  4. "less X". A less-word ("less", "reduce", "lower", "decrease", "tone down", "too")
  *     followed, past filler and degree words only, by the first word of a phrase turns
  *     that edit into its opposite where the vocabulary has one (colorful <-> less
  *     colorful, brighter <-> darker, blur <-> sharpen, more <-> less contrast,
  *     warm <-> cool); where it has none, the phrase is dropped and its words and the
  *     less-word are reported as ignored. "more" and "increase"-like words are filler.
+ *     A less-word followed by "color(s)" ("reduce the colors") means less colorful.
  *  5. Negation. A negation word ("not", "no", "dont", "never", "without", "nothing",
  *     "stop", "remove", "instead of", ...) negates every phrase that starts after it in
  *     its clause. The clause ends at a punctuation break or a clause word ("and", "but",
  *     "then", "also", "plus", "instead", ...); once it has negated an edit it also ends at
  *     a word that starts a new request ("make", "add", "turn", "just", ...), so "don't make
  *     it dark" negates dark and "no blur make it sepia" keeps sepia. "or"/"nor" continue
- *     it. An edit negated anywhere is not applied at all, and neither is its opposite.
- *     Special case: a negation followed (past filler) by "color(s)"/"colour(s)" ("no
- *     color", "remove all the colour", "without colors") means black and white.
+ *     it. An edit negated anywhere is not applied at all (its opposite is not applied in
+ *     its place either). Special case: a negation that takes away ("no", "without",
+ *     "remove", "drain", ...) followed past filler by "color(s)"/"colour(s)" ("no color",
+ *     "remove all the colour") means black and white.
  *  6. Degree. A degree word ("slightly", "a bit", "a little", "a tad", "somewhat", "a
  *     touch", ... weak; "very", "much", "really", "super", "extremely", "way", "a lot",
  *     "lots", ... strong) sets the strength of the next phrase if only filler, degree and
