@@ -136,7 +136,7 @@ enum edit_kind {
     EDIT_KIND_COUNT /* not an edit: the number of edits */
 };
 
-#define EDITOR_MAX_PHRASES 12
+#define EDITOR_MAX_PHRASES 24
 
 /* One row per edit. Phrases are lowercase ASCII words separated by single spaces; the
  * list ends at the first NULL. */
@@ -151,19 +151,30 @@ struct editor_word {
 extern const struct editor_word editor_vocabulary[];
 extern const size_t editor_vocabulary_len; /* == EDIT_KIND_COUNT */
 
+/* More phrases the prompt parser reads (typed prompts only): word forms and synonyms kept
+ * out of the speech grammar, which builds on editor_vocabulary[] alone. Same format. */
+struct editor_phrase {
+    enum edit_kind kind;
+    const char *phrase;
+};
+extern const struct editor_phrase editor_text_phrases[];
+extern const size_t editor_text_phrases_len;
+
 /* The canonical name of k, or NULL if k is out of range. */
 const char *editor_kind_name(enum edit_kind k);
 
 /*
- * Finds the edits a prompt asks for. Pure; no allocation beyond a scratch copy of the
- * prompt (freed before return). The prompt is lowercased and split into words at
- * anything that is not an ASCII letter or digit ("&" reads as "and"); every vocabulary
- * phrase is looked for on word boundaries, longest phrase first, each word used by at
- * most one phrase. "rotate"/"turn"/"spin"/"flip" may be separated from their direction
- * by a few words ("rotate it to the left"). Edits are written to out in the order they
- * appear in the prompt, each at most once. Returns the number written (at most max;
+ * Finds the edits a prompt asks for: the kinds of editor_plan()'s steps, in order (so
+ * negated edits are left out and "less X" reads as X's opposite). Pure; no allocation
+ * beyond scratch space (freed before return). The prompt is lowercased and split into
+ * words at anything that is not an ASCII letter or digit ("&" reads as "and", an
+ * apostrophe inside a word is dropped: "don't" is "dont"); every vocabulary phrase is
+ * looked for on word boundaries, longest phrase first, each word used by at most one
+ * phrase. "rotate"/"turn"/"spin"/"flip" may be separated from their direction by a few
+ * words ("rotate it to the left"). Edits are written to out in the order they appear in
+ * the prompt, each at most once. Returns the number written (at most max;
  * max >= EDIT_KIND_COUNT always suffices); 0 if nothing is recognised, prompt is NULL,
- * or the scratch copy cannot be allocated.
+ * or scratch space cannot be allocated. The full rules head editor_vocab.c.
  */
 size_t editor_parse(const char *prompt, enum edit_kind *out, size_t max);
 

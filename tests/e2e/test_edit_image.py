@@ -145,6 +145,64 @@ def test_rotation_changes_the_size(server):
     assert fetch_image(server, body["result_image"]).size == (20, 60)
 
 
+# ---------------------------------------------------------------- what was read (SPEC §16)
+
+def test_applied_and_ignored_say_what_the_prompt_did(server):
+    user = new_user()
+    prompt = "draw a cat next to the tree and make it colorful"
+    r = edit(server, user, noisy_png(40, 30, seed=5), prompt)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    check_edit_shape(server, body, user, prompt)
+    assert body["applied"] == ["colorful"]
+    assert {"cat", "tree", "draw"} <= set(body["ignored"].split())
+    assert not {"colorful", "make", "it", "the"} & set(body["ignored"].split())
+    d = server.get(f"/api/drawings/{body['drawing_id']}", user).json()
+    assert [(e["applied"], e["ignored"]) for e in d["edits"]] == [
+        (["colorful"], body["ignored"])]
+
+
+def test_a_negated_edit_is_never_applied(server):
+    user = new_user()
+    data = noisy_png(48, 40, seed=9)
+    r = edit(server, user, data, "make it not blurry and sepia")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["applied"] == ["sepia"] and body["ignored"] == "not blurry"
+    # the very pixels of a plain sepia edit: no blur, and not its opposite either
+    plain = edit(server, user, data, "sepia").json()
+    assert plain["applied"] == ["sepia"] and plain["ignored"] == ""
+    assert (server.http.get(body["result_image"]).content
+            == server.http.get(plain["result_image"]).content)
+    # /edits answers the same way, and the drawing keeps both fields per edit, in order
+    r = edit_again(server, user, body["drawing_id"], "Add a frame, but no snow!")
+    assert r.status_code == 200, r.text
+    again = r.json()
+    assert again["applied"] == ["frame"] and again["ignored"] == "no snow"
+    d = server.get(f"/api/drawings/{body['drawing_id']}", user).json()
+    assert [(e["prompt"], e["applied"], e["ignored"]) for e in d["edits"]] == [
+        ("make it not blurry and sepia", ["sepia"], "not blurry"),
+        ("Add a frame, but no snow!", ["frame"], "no snow")]
+
+
+def test_less_degree_and_order_are_reported(server):
+    user = new_user()
+    r = edit(server, user, noisy_png(30, 30, seed=2),
+             "a bit less bright, then very blurry; no sepia")
+    assert r.status_code == 200, r.text
+    assert r.json()["applied"] == ["darker", "blur"]
+    assert r.json()["ignored"] == "no sepia"
+
+
+def test_a_prompt_whose_only_edit_is_negated_is_refused(server):
+    user = new_user()
+    r = edit(server, user, png_bytes(20, 20), "I don't want it blurry")
+    assert r.status_code == 422
+    assert "Could not understand" in r.json()["detail"]
+    assert server.media_files(user) == set()
+    assert server.gallery(user)["count"] == 0
+
+
 # ---------------------------------------------------------------- refused, nothing stored
 
 def test_unknown_prompt_is_422_naming_the_vocabulary_and_stores_nothing(server):

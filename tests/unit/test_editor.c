@@ -75,6 +75,15 @@ static void test_table(void)
         CHECK(np <= EDITOR_MAX_PHRASES);
         CHECK(strstr(editor_refusal, w->name) != NULL);
     }
+    /* the typed-only phrases: each alone reads as its edit, plain lowercase words too */
+    for (size_t i = 0; i < editor_text_phrases_len; i++) {
+        const struct editor_phrase *x = &editor_text_phrases[i];
+
+        CHECK((size_t)x->kind < EDIT_KIND_COUNT && x->phrase != NULL);
+        expect_parse(x->phrase, 1, (int)x->kind);
+        for (const char *c = x->phrase; *c; c++)
+            CHECK((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == ' ');
+    }
     CHECK(editor_kind_name(EDIT_KIND_COUNT) == NULL);
     CHECK_EQ_STR(editor_kind_name(EDIT_GRAYSCALE), "black and white");
 }
@@ -128,6 +137,37 @@ static void test_parse(void)
     expect_parse("\xc3\xa9\xc3\xa9 \xe2\x80\x9c!!\xe2\x80\x9d", 0);
     expect_parse("\xe2\x80\x9cSepia\xe2\x80\x9d", 1, EDIT_SEPIA);
     CHECK_EQ_INT(editor_parse(NULL, NULL, 0), 0);
+
+    /* SPEC §16: negation, less, the plan (tests/unit/prompts.tsv has many more) */
+    expect_parse("make it not blurry and sepia", 1, EDIT_SEPIA);
+    expect_parse("no sepia", 0);
+    expect_parse("no color", 1, EDIT_GRAYSCALE);
+    expect_parse("less bright", 1, EDIT_DARKER);
+    expect_parse("less blurry, more contrast", 2, EDIT_SHARPEN, EDIT_CONTRAST);
+
+    struct edit_plan plan = {.n = 3};
+    CHECK_EQ_INT(editor_plan(NULL, &plan), ERR_INVALID);
+    CHECK(plan.n == 0 && plan.ignored == NULL);
+    CHECK_EQ_INT(editor_plan("sepia", NULL), ERR_INVALID);
+    CHECK_EQ_INT(editor_plan("Draw a CAT, then make it very blurry!", &plan), ERR_OK);
+    CHECK_EQ_INT(plan.n, 1);
+    CHECK_EQ_INT(plan.steps[0].kind, EDIT_BLUR);
+    CHECK_EQ_INT(plan.steps[0].strength, EDIT_STRONG);
+    CHECK_EQ_STR(plan.ignored, "draw cat");
+    edit_plan_free(&plan);
+    CHECK(plan.ignored == NULL && plan.n == 0);
+    edit_plan_free(&plan); /* twice is fine */
+    edit_plan_free(NULL);
+    CHECK_EQ_INT(editor_plan("", &plan), ERR_OK);
+    CHECK(plan.n == 0 && plan.ignored && plan.ignored[0] == '\0');
+    edit_plan_free(&plan);
+    /* "&" grows to "and" in ignored: the string is sized for it */
+    CHECK_EQ_INT(editor_plan("&&& sepia &", &plan), ERR_OK);
+    CHECK_EQ_STR(plan.ignored, "");
+    edit_plan_free(&plan);
+    CHECK_EQ_INT(editor_plan("x&y&z sepia", &plan), ERR_OK);
+    CHECK_EQ_STR(plan.ignored, "x y z");
+    edit_plan_free(&plan);
 
     /* max is honoured */
     enum edit_kind two[2];
