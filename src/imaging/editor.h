@@ -240,7 +240,6 @@ enum err editor_local_apply_raw(const unsigned char *pixels, int width, int heig
 
 /* The same with a plan instead of a prompt (plan borrowed; ERR_REFUSED if it has no steps):
  * lets tests and benchmarks choose each step's strength. */
-enum err editor_local_apply_raw_plan(const unsigned char *pixels, int width, int height,
-                                     int bands, const struct edit_plan *plan,
-                                     unsigned char **out_pixels, int *out_w, int *out_h,
-                                     int *out_bands);
+enum err editor_local_apply_raw_plan(const unsigned char *pixels, int width, int height, int bands,
+                                     const struct edit_plan *plan, unsigned char **out_pixels,
+                                     int *out_w, int *out_h, int *out_bands);

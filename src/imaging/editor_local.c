@@ -3,10 +3,12 @@
  * editor_parse() recognises in a prompt, in order, with libvips.
  *
  * Every edit is a row of one table: up to four steps, each a small function of an 8-bit
- * image with its parameters, that together take 3-band sRGB to 3-band sRGB; alpha is
- * split off first and only geometric edits (rotate, flip) touch it, so transparency
- * survives every colour edit. Grey input is widened to sRGB. Nothing here is random, so
- * the same input and prompt give the same bytes.
+ * image with its parameters, that together take 3-band sRGB to 3-band sRGB, and how the
+ * edit honours strength (SPEC §16: mixed with the input, or its own parameters scaled).
+ * Alpha is split off first and only geometric edits (rotate, flip, crop) touch it, so
+ * transparency survives every colour edit. Grey input is widened to sRGB. Nothing here is
+ * random (snow, grain and brush strokes come from a fixed integer hash), so the same input
+ * and plan give the same bytes. docs/editor.md describes every edit.
  *
  * Owns no state: each call builds and releases a private pipeline, so it is thread-safe
  * once imaging_init() has run. Output buffers come from GLib (g_malloc); release them
@@ -101,15 +103,20 @@ static double blur_sigma(VipsImage *in, double divisor, double lo, double hi)
 }
 
 /* Runs fn (with p) on a copy of in shrunk by f and enlarges the result back to in's exact
- * size: about 1/f^2 of the cost, for effects that look the same at a coarser scale. */
+ * size: about 1/f^2 of the cost, for effects that look the same at a coarser scale. The
+ * small result is rendered to memory at once (1/f^2 of the picture): enlarging reads it
+ * in overlapping pieces, which would otherwise recompute it, and all that led to it. */
 static int at_scale(VipsImage *in, VipsImage **out, int f, step_fn fn, const double *p)
 {
-    VipsImage *ctx, **t = scratch(&ctx, 3);
+    VipsImage *ctx, **t = scratch(&ctx, 4);
     int rc = -1;
 
     if (vips_shrink(in, &t[0], f, f, NULL))
         goto out;
-    if (fn(t[0], &t[1], p))
+    if (fn(t[0], &t[3], p))
+        goto out;
+    t[1] = vips_image_copy_memory(t[3]);
+    if (!t[1])
         goto out;
     if (vips_resize(t[1], &t[2], (double)in->Xsize / t[1]->Xsize, "vscale",
                     (double)in->Ysize / t[1]->Ysize, "kernel", VIPS_KERNEL_LINEAR, NULL))
@@ -286,8 +293,8 @@ static int step_flip(VipsImage *in, VipsImage **out, const double *p)
     return vips_flip(in, out, p[0] ? VIPS_DIRECTION_VERTICAL : VIPS_DIRECTION_HORIZONTAL, NULL);
 }
 
-/* Blocks of about 1/48 of the shorter side (at least 4 px; times the amount): averaged, then enlarged
- * without smoothing, then trimmed or edge-extended back to the original size. */
+/* Blocks of about 1/48 of the shorter side (at least 4 px; times the amount): averaged, then
+ * enlarged without smoothing, then trimmed or edge-extended back to the original size. */
 static int step_pixelate(VipsImage *in, VipsImage **out, const double *p)
 {
     VipsImage *ctx, **t = scratch(&ctx, 2);
@@ -454,8 +461,8 @@ static int embed_colour(VipsImage *in, VipsImage **out, int x, int y, int w, int
                         const double *colour)
 {
     VipsArrayDouble *bg = vips_array_double_new(colour, 3);
-    int rc = vips_embed(in, out, x, y, w, h, "extend", VIPS_EXTEND_BACKGROUND, "background", bg,
-                        NULL);
+    int rc =
+        vips_embed(in, out, x, y, w, h, "extend", VIPS_EXTEND_BACKGROUND, "background", bg, NULL);
 
     vips_area_unref(VIPS_AREA(bg));
     return rc;
@@ -567,28 +574,45 @@ static int step_vignette(VipsImage *in, VipsImage **out, const double *p)
 }
 
 /* Deterministic film grain: a 256 x 256 tile of hashed noise, repeated; p: amplitude in
- * levels (+-). */
+ * levels (+-), then 0 for grain or the length L of brush strokes: the noise smeared along
+ * a diagonal of L px (on the tile wrapped around, so it repeats without seams). */
 #define GRAIN_TILE 256
 
 static int step_grain(VipsImage *in, VipsImage **out, const double *p)
 {
-    VipsImage *ctx, **t = scratch(&ctx, 5);
+    VipsImage *ctx, **t = scratch(&ctx, 9);
     signed char *tile = g_malloc(GRAIN_TILE * GRAIN_TILE);
-    int rc = -1;
+    VipsImage *noise;
+    int len = (int)p[1] | 1, rc = -1;
+    double gain = p[0] / 100.0;
 
     for (uint32_t y = 0; y < GRAIN_TILE; y++) {
         for (uint32_t x = 0; x < GRAIN_TILE; x++)
             tile[y * GRAIN_TILE + x] = (signed char)((int)(hash3(x, y, 7) % 201) - 100);
     }
-    t[0] = vips_image_new_from_memory_copy(tile, GRAIN_TILE * GRAIN_TILE, GRAIN_TILE, GRAIN_TILE,
-                                           1, VIPS_FORMAT_CHAR);
+    t[0] = vips_image_new_from_memory_copy(tile, GRAIN_TILE * GRAIN_TILE, GRAIN_TILE, GRAIN_TILE, 1,
+                                           VIPS_FORMAT_CHAR);
     if (!t[0])
         goto out;
-    if (vips_replicate(t[0], &t[1], in->Xsize / GRAIN_TILE + 1, in->Ysize / GRAIN_TILE + 1, NULL))
+    noise = t[0];
+    if (len > 1) {
+        t[5] = vips_image_new_matrix(len, len);
+        if (!t[5])
+            goto out;
+        for (int i = 0; i < len; i++)
+            *VIPS_MATRIX(t[5], i, len - 1 - i) = 1.0;
+        if (vips_replicate(t[0], &t[6], 3, 3, NULL) ||
+            vips_conv(t[6], &t[7], t[5], "precision", VIPS_PRECISION_FLOAT, NULL) ||
+            vips_extract_area(t[7], &t[8], GRAIN_TILE, GRAIN_TILE, GRAIN_TILE, GRAIN_TILE, NULL))
+            goto out;
+        noise = t[8];
+        gain /= sqrt(len);
+    }
+    if (vips_replicate(noise, &t[1], in->Xsize / GRAIN_TILE + 1, in->Ysize / GRAIN_TILE + 1, NULL))
         goto out;
     if (vips_extract_area(t[1], &t[2], 0, 0, in->Xsize, in->Ysize, NULL))
         goto out;
-    if (vips_linear1(t[2], &t[3], p[0] / 100.0, 0.0, NULL))
+    if (vips_linear1(t[2], &t[3], gain, 0.0, NULL))
         goto out;
     if (vips_add(in, t[3], &t[4], NULL))
         goto out;
@@ -616,7 +640,7 @@ static int step_frame(VipsImage *in, VipsImage **out, const double *p)
         rc = flat_image(w, h, outer, 3, out);
         goto out;
     }
-    lw = width >= 6 ? VIPS_MAX(1, width / 12) : 0;  /* the thin line */
+    lw = width >= 6 ? VIPS_MAX(1, width / 12) : 0;      /* the thin line */
     ow = width >= 3 ? (int)(width * 0.4 + 0.5) : width; /* the frame */
     mw = width - lw - ow;                               /* the mat: the rest */
     if (vips_extract_area(in, &t[0], width, width, w - 2 * width, h - 2 * width, NULL))
@@ -642,7 +666,7 @@ static int step_snow(VipsImage *in, VipsImage **out, const double *p)
     /* per layer: radius as a fraction of the shorter side, flakes per 100 x 100 px, peak */
     static const struct {
         double radius, density, peak;
-    } layers[3] = {{1.0 / 400, 9.0, 235.0}, {1.0 / 190, 2.5, 250.0}, {1.0 / 100, 0.5, 200.0}};
+    } layers[3] = {{1.0 / 260, 7.0, 240.0}, {1.0 / 140, 2.0, 250.0}, {1.0 / 75, 0.45, 215.0}};
     VipsImage *ctx, **t = scratch(&ctx, 4);
     int w = in->Xsize, h = in->Ysize, side = VIPS_MIN(w, h);
     double amount = p[P_AMOUNT];
@@ -656,7 +680,8 @@ static int step_snow(VipsImage *in, VipsImage **out, const double *p)
         if (l == 0 && n < 1)
             n = 1;
         for (long i = 0; i < n; i++) {
-            uint32_t hx = hash3((uint32_t)i, (uint32_t)l, 1), hy = hash3((uint32_t)i, (uint32_t)l, 2);
+            uint32_t hx = hash3((uint32_t)i, (uint32_t)l, 1),
+                     hy = hash3((uint32_t)i, (uint32_t)l, 2);
             double cx = (double)(hx % (uint32_t)(w * 16)) / 16.0;
             double cy = (double)(hy % (uint32_t)(h * 16)) / 16.0;
             double rr = r * (0.7 + 0.6 * (hash3((uint32_t)i, (uint32_t)l, 3) % 1000) / 1000.0);
@@ -684,8 +709,8 @@ static int step_snow(VipsImage *in, VipsImage **out, const double *p)
     {
         /* the scene: a little less saturated, cooler and lifted, as under falling snow */
         double a = 0.12 * VIPS_MIN(amount, 1.5);
-        double m[6] = {1.0 - a, 1.0 - a * 0.6, 1.0 - a * 0.2, 255 * a * 0.6, 255 * a * 0.6,
-                       255 * a * 0.9};
+        double m[6] = {1.0 - a,       1.0 - a * 0.6, 1.0 - a * 0.2,
+                       255 * a * 0.6, 255 * a * 0.6, 255 * a * 0.9};
 
         if (linear_uchar(in, &t[1], m, m + 3, 3))
             goto out;
@@ -710,7 +735,7 @@ static int step_sunset(VipsImage *in, VipsImage **out, const double *p)
     static const double top[3] = {232.0, 96.0, 72.0}, mid[3] = {248.0, 146.0, 70.0},
                         low[3] = {255.0, 206.0, 120.0};
     static const double evening[6] = {1.08, 0.96, 0.80, 10.0, 2.0, 0.0};
-    VipsImage *ctx, **t = scratch(&ctx, 9);
+    VipsImage *ctx, **t = scratch(&ctx, 10);
     int w = in->Xsize, h = in->Ysize, fw, fh, rc = -1;
     float *mask = NULL, *grad = NULL, *smooth = NULL;
     unsigned char *px = NULL;
@@ -728,11 +753,19 @@ static int step_sunset(VipsImage *in, VipsImage **out, const double *p)
         goto out;
     mask = g_malloc(sizeof(float) * fw * fh);
     smooth = g_malloc(sizeof(float) * fw * fh);
-    grad = g_malloc(sizeof(float) * 3 * fw * fh);
+    grad = g_malloc(sizeof(float) * 3 * h);
+    for (int y = 0; y < h; y++) { /* the gradient: one column, top to the horizon at 65% */
+        double g = clip01((y + 0.5) / h / 0.65);
+
+        for (int k = 0; k < 3; k++) {
+            double v = g < 0.5 ? top[k] + (mid[k] - top[k]) * g * 2.0
+                               : mid[k] + (low[k] - mid[k]) * (g - 0.5) * 2.0;
+            grad[(size_t)y * 3 + k] = (float)(v / 255.0);
+        }
+    }
     for (int y = 0; y < fh; y++) {
         double yy = (y + 0.5) / fh;
         double up = clip01((0.8 - yy) / 0.3); /* the upper half counts, fading out by 80% */
-        double g = clip01(yy / 0.65);          /* gradient: 0 at the top, 1 at the horizon */
 
         for (int x = 0; x < fw; x++) {
             const unsigned char *c = px + ((size_t)y * fw + x) * 3;
@@ -742,11 +775,6 @@ static int step_sunset(VipsImage *in, VipsImage **out, const double *p)
             double bright = clip01((luma - 185.0) / 50.0);
 
             mask[y * fw + x] = (float)(up * VIPS_MAX(blue, 0.85 * bright));
-            for (int k = 0; k < 3; k++) {
-                double v = g < 0.5 ? top[k] + (mid[k] - top[k]) * g * 2.0
-                                   : mid[k] + (low[k] - mid[k]) * (g - 0.5) * 2.0;
-                grad[((size_t)y * fw + x) * 3 + k] = (float)(v / 255.0);
-            }
         }
     }
     /* smooth the mask (3 x 3 box) so the sky's edge blends */
@@ -769,7 +797,11 @@ static int step_sunset(VipsImage *in, VipsImage **out, const double *p)
         }
     }
     /* the sky: gradient * (0.45 + 0.75 * luma / 255) */
-    if (field_image(grad, fw, fh, 3, w, h, &t[2]) || field_image(smooth, fw, fh, 1, w, h, &t[3]))
+    if (field_image(grad, 1, h, 3, 1, h, &t[9]))
+        goto out;
+    if (vips_embed(t[9], &t[2], 0, 0, w, h, "extend", VIPS_EXTEND_COPY, NULL))
+        goto out;
+    if (field_image(smooth, fw, fh, 1, w, h, &t[3]))
         goto out;
     if (step_luma(in, &t[4], NULL))
         goto out;
@@ -829,8 +861,7 @@ static int paint_smooth(VipsImage *in, VipsImage **out, double window, double ta
 /* A 3 x 3 sharpening kernel on uchar: brush edges crisp again after enlarging. */
 static int crisp(VipsImage *in, VipsImage **out, double a)
 {
-    VipsImage *m = vips_image_new_matrixv(3, 3, 0.0, -a, 0.0, -a, 1.0 + 4.0 * a, -a, 0.0, -a,
-                                          0.0);
+    VipsImage *m = vips_image_new_matrixv(3, 3, 0.0, -a, 0.0, -a, 1.0 + 4.0 * a, -a, 0.0, -a, 0.0);
     VipsImage *t = NULL;
     int rc;
 
@@ -844,20 +875,23 @@ static int crisp(VipsImage *in, VipsImage **out, double a)
     return rc;
 }
 
-/* Painting: brush-stroke patches (the window grows with the amount: 3, 5 or 7 px on a copy
- * of about 700 px), a little more colour, crisp stroke edges. */
+/* Painting: brush-stroke patches (the window grows with the amount: 5, 7 or 9 px on a copy
+ * of about 400 px), a little more colour, crisp stroke edges, and the texture of diagonal
+ * strokes of 9 px. */
 static int step_painting(VipsImage *in, VipsImage **out, const double *p)
 {
-    VipsImage *ctx, **t = scratch(&ctx, 2);
-    double sat[2] = {1.0 + 0.18 * p[P_AMOUNT], 1.0};
-    double window = p[P_AMOUNT] < 1.0 ? 3.0 : p[P_AMOUNT] > 1.0 ? 7.0 : 5.0;
+    VipsImage *ctx, **t = scratch(&ctx, 3);
+    double sat[2] = {1.0 + 0.2 * p[P_AMOUNT], 1.0}, grain[2] = {14.0, 9.0};
+    double window = p[P_AMOUNT] < 1.0 ? 5.0 : p[P_AMOUNT] > 1.0 ? 9.0 : 7.0;
     int rc = -1;
 
-    if (paint_smooth(in, &t[0], window, 700.0))
+    if (paint_smooth(in, &t[0], window, 400.0))
         goto out;
     if (step_saturate(t[0], &t[1], sat))
         goto out;
-    rc = crisp(t[1], out, 0.35);
+    if (crisp(t[1], &t[2], 0.5))
+        goto out;
+    rc = step_grain(t[2], out, grain);
 out:
     g_object_unref(ctx);
     return rc;
@@ -891,6 +925,15 @@ static int step_cartoon(VipsImage *in, VipsImage **out, const double *p)
     }
     if (smooth_twice(small, &t[1], q))
         goto out;
+    /* used twice below: rendered once */
+    {
+        VipsImage *mem = vips_image_copy_memory(t[1]);
+
+        if (!mem)
+            goto out;
+        g_object_unref(t[1]);
+        t[1] = mem;
+    }
     /* outlines: Sobel of the smoothed lightness, thresholded, on the shrunk copy */
     if (step_luma(t[1], &t[2], NULL) || vips_sobel(t[2], &t[3], NULL))
         goto out;
@@ -903,10 +946,8 @@ static int step_cartoon(VipsImage *in, VipsImage **out, const double *p)
         if (vips_resize(t[1], &t[5], sx, "vscale", sy, "kernel", VIPS_KERNEL_LINEAR, NULL) ||
             vips_resize(t[4], &t[6], sx, "vscale", sy, "kernel", VIPS_KERNEL_LINEAR, NULL))
             goto out;
-        if (vips_embed(t[5], &t[7], 0, 0, in->Xsize, in->Ysize, "extend", VIPS_EXTEND_COPY,
-                       NULL) ||
-            vips_embed(t[6], &t[8], 0, 0, in->Xsize, in->Ysize, "extend", VIPS_EXTEND_COPY,
-                       NULL))
+        if (vips_embed(t[5], &t[7], 0, 0, in->Xsize, in->Ysize, "extend", VIPS_EXTEND_COPY, NULL) ||
+            vips_embed(t[6], &t[8], 0, 0, in->Xsize, in->Ysize, "extend", VIPS_EXTEND_COPY, NULL))
             goto out;
     } else {
         t[7] = t[1];
@@ -1062,8 +1103,7 @@ static const struct {
     [EDIT_DESATURATE] = {{{step_saturate, {0.5, 1.0}}}},
     [EDIT_LESS_CONTRAST] = {{{step_linear, {0.7, 128.0 * (1.0 - 0.7)}}}},
     /* mostly sepia, faded blacks and whites, dark corners, a little grain */
-    [EDIT_VINTAGE] = {{{step_recomb,
-                        {0.52, 0.58, 0.14, 0.30, 0.62, 0.13, 0.22, 0.43, 0.30}},
+    [EDIT_VINTAGE] = {{{step_recomb, {0.52, 0.58, 0.14, 0.30, 0.62, 0.13, 0.22, 0.43, 0.30}},
                        {step_linear3, {0.82, 0.80, 0.74, 34.0, 30.0, 28.0}},
                        {step_vignette, {0.45}},
                        {step_grain, {6.0}}}},
@@ -1221,8 +1261,8 @@ static int apply_one(const struct edit_step *op, VipsImage **colour, VipsImage *
         }
     }
     if ((*colour)->Bands != 3 || (*colour)->BandFmt != VIPS_FORMAT_UCHAR) {
-        vips_error("editor", "%s gave %d bands of format %d", editor_kind_name(k),
-                   (*colour)->Bands, (int)(*colour)->BandFmt);
+        vips_error("editor", "%s gave %d bands of format %d", editor_kind_name(k), (*colour)->Bands,
+                   (int)(*colour)->BandFmt);
         return -1;
     }
     return 0;
@@ -1342,10 +1382,9 @@ enum err editor_local_apply(const void *png, size_t len, const char *prompt, voi
     return rc;
 }
 
-enum err editor_local_apply_raw_plan(const unsigned char *pixels, int width, int height,
-                                     int bands, const struct edit_plan *plan,
-                                     unsigned char **out_pixels, int *out_w, int *out_h,
-                                     int *out_bands)
+enum err editor_local_apply_raw_plan(const unsigned char *pixels, int width, int height, int bands,
+                                     const struct edit_plan *plan, unsigned char **out_pixels,
+                                     int *out_w, int *out_h, int *out_bands)
 {
     VipsImage *in = NULL, *img = NULL;
     void *buf = NULL;

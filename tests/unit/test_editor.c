@@ -273,9 +273,9 @@ static void test_geometry(void)
 static void test_alpha_kept(void)
 {
     static const char *const prompts[] = {
-        "invert", "sepia",    "blur",  "make it colorful", "glow",  "neon",     "pixelate",
-        "watercolor", "vintage", "painting", "vignette", "frame", "snow", "dreamy", "pop",
-        "cartoon",    "sunset",  "less colorful", "less contrast"};
+        "invert",     "sepia",   "blur",     "make it colorful", "glow",         "neon", "pixelate",
+        "watercolor", "vintage", "painting", "vignette",         "frame",        "snow", "dreamy",
+        "pop",        "cartoon", "sunset",   "less colorful",    "less contrast"};
 
     for (int bands = 2; bands <= 4; bands += 2) {
         struct raw in = make_image(120, 80, bands);
@@ -416,9 +416,8 @@ static void test_strength(void)
     for (size_t k = 0; k < EDIT_KIND_COUNT; k++) {
         static const enum edit_strength order[3] = {EDIT_WEAK, EDIT_PLAIN, EDIT_STRONG};
         double d[3] = {0.0, 0.0, 0.0};
-        bool geometric = k == EDIT_ROTATE_LEFT || k == EDIT_ROTATE_RIGHT ||
-                         k == EDIT_UPSIDE_DOWN || k == EDIT_FLIP || k == EDIT_FLIP_VERTICAL ||
-                         k == EDIT_CROP;
+        bool geometric = k == EDIT_ROTATE_LEFT || k == EDIT_ROTATE_RIGHT || k == EDIT_UPSIDE_DOWN ||
+                         k == EDIT_FLIP || k == EDIT_FLIP_VERTICAL || k == EDIT_CROP;
 
         if (geometric)
             continue;
@@ -515,7 +514,8 @@ static void test_sunset_sky(void)
     }
     CHECK_EQ_INT(edit_one(&in, EDIT_SUNSET, EDIT_PLAIN, &r), ERR_OK);
     if (r.px) {
-        const unsigned char *sky = pixel(r.px, r.w, 3, 60, 10), *grass = pixel(r.px, r.w, 3, 60, 85);
+        const unsigned char *sky = pixel(r.px, r.w, 3, 60, 10),
+                            *grass = pixel(r.px, r.w, 3, 60, 85);
 
         CHECK(sky[0] > 200 && sky[0] > sky[1] + 40 && sky[1] > sky[2]); /* orange, not blue */
         CHECK(grass[1] > grass[0] && grass[0] >= 70 && grass[2] <= 60); /* still green, warmer */
