@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times each of the local editor's operations on a 2048x2048 drawing (the benchmark
 # drawing of bench/edits.py), one at a time, with build/editor_bench: the edit itself
-# (pixels in, pixels out) and file to file (PNG in, PNG out), median of RUNS runs.
+# (pixels in, pixels out) and file to file (PNG in, PNG out), median and best of RUNS runs.
 # Prints a Markdown table. Builds nothing: expects build/editor_bench.
 #   bench/editor_ops.sh [RUNS] [SIDE] [OPERATION...]
 set -euo pipefail
@@ -21,10 +21,10 @@ trap 'rm -f "$tmp"' EXIT
 open(sys.argv[1], 'wb').write(edits.drawing_png(int(sys.argv[2])))" "$tmp" "$SIDE"
 echo "$(nproc) cores, ${SIDE}x${SIDE} RGB, median of $RUNS runs"
 echo
-echo "| Operation | pixels to pixels | PNG to PNG |"
-echo "|---|---:|---:|"
+echo "| Operation | pixels to pixels, median | best | PNG to PNG, median | best |"
+echo "|---|---:|---:|---:|---:|"
 for op in "${ops[@]}"; do
     build/editor_bench "$tmp" "$op" "$RUNS" 2>/dev/null |
-        awk -v op="$op" '/pixels to pixels/ {raw = $7} /PNG to PNG/ {png = $8}
-            END {printf "| %s | %s ms | %s ms |\n", op, raw, png}'
+        awk -v op="$op" '/pixels to pixels/ {raw = $7; rawb = $10} /PNG to PNG/ {png = $8; pngb = $11}
+            END {printf "| %s | %s ms | %s ms | %s ms | %s ms |\n", op, raw, rawb, png, pngb}'
 done
