@@ -248,3 +248,9 @@ enum err editor_local_apply_plan(const void *png, size_t len, const struct edit_
 enum err editor_local_apply_raw(const unsigned char *pixels, int width, int height, int bands,
                                 const char *prompt, unsigned char **out_pixels, int *out_w,
                                 int *out_h, int *out_bands);
+
+/* The same with a plan instead of a prompt (plan borrowed; ERR_REFUSED if it has no steps):
+ * lets tests and benchmarks choose each step's strength. */
+enum err editor_local_apply_raw_plan(const unsigned char *pixels, int width, int height, int bands,
+                                     const struct edit_plan *plan, unsigned char **out_pixels,
+                                     int *out_w, int *out_h, int *out_bands);

@@ -312,8 +312,10 @@ static void test_geometry(void)
 /* The left half of an RGBA/GA image is transparent: it must stay so. */
 static void test_alpha_kept(void)
 {
-    static const char *const prompts[] = {"invert", "sepia", "blur",     "make it colorful",
-                                          "glow",   "neon",  "pixelate", "watercolor"};
+    static const char *const prompts[] = {
+        "invert",     "sepia",   "blur",     "make it colorful", "glow",         "neon", "pixelate",
+        "watercolor", "vintage", "painting", "vignette",         "frame",        "snow", "dreamy",
+        "pop",        "cartoon", "sunset",   "less colorful",    "less contrast"};
 
     for (int bands = 2; bands <= 4; bands += 2) {
         struct raw in = make_image(120, 80, bands);
@@ -409,12 +411,168 @@ static void test_tiny(void)
             bool quarter = k == EDIT_ROTATE_LEFT || k == EDIT_ROTATE_RIGHT;
 
             CHECK_EQ_INT(edit_raw(&in, editor_vocabulary[k].name, &r), ERR_OK);
-            CHECK_EQ_INT(r.w, quarter ? h : w);
-            CHECK_EQ_INT(r.h, quarter ? w : h);
+            if (k == EDIT_CROP) { /* nothing to trim here: the centred 90%, at least 1 px */
+                CHECK_EQ_INT(r.w, w * 9 / 10 > 0 ? (int)(w * 0.9 + 0.5) : 1);
+                CHECK_EQ_INT(r.h, h * 9 / 10 > 0 ? (int)(h * 0.9 + 0.5) : 1);
+            } else {
+                CHECK_EQ_INT(r.w, quarter ? h : w);
+                CHECK_EQ_INT(r.h, quarter ? w : h);
+            }
             editor_output_free(r.px);
         }
         free(in.px);
     }
+}
+
+/* Runs one step of kind k at strength st on in (a plan, not a prompt). */
+static enum err edit_one(const struct raw *in, enum edit_kind k, enum edit_strength st,
+                         struct result *out)
+{
+    struct edit_plan plan = {.steps = {{k, st}}, .n = 1, .ignored = NULL};
+
+    memset(out, 0, sizeof(*out));
+    return editor_local_apply_raw_plan(in->px, in->w, in->h, in->bands, &plan, &out->px, &out->w,
+                                       &out->h, &out->bands);
+}
+
+/* Mean absolute difference of the colour bands from the (RGB) input, same size. */
+static double mean_diff(const struct raw *in, const struct result *r)
+{
+    double sum = 0.0;
+
+    for (int i = 0; i < in->w * in->h; i++) {
+        for (int c = 0; c < 3; c++)
+            sum += abs((int)in->px[(size_t)i * 3 + c] - (int)r->px[(size_t)i * r->bands + c]);
+    }
+    return sum / (3.0 * in->w * in->h);
+}
+
+/* SPEC §16: for every edit with a degree, weak changes the pixels less than plain and
+ * plain less than strong, on a colourful image; and each strength is deterministic. */
+static void test_strength(void)
+{
+    struct raw in = make_image(160, 120, 3);
+
+    for (size_t k = 0; k < EDIT_KIND_COUNT; k++) {
+        static const enum edit_strength order[3] = {EDIT_WEAK, EDIT_PLAIN, EDIT_STRONG};
+        double d[3] = {0.0, 0.0, 0.0};
+        bool geometric = k == EDIT_ROTATE_LEFT || k == EDIT_ROTATE_RIGHT || k == EDIT_UPSIDE_DOWN ||
+                         k == EDIT_FLIP || k == EDIT_FLIP_VERTICAL || k == EDIT_CROP;
+
+        if (geometric)
+            continue;
+        for (int s = 0; s < 3; s++) {
+            struct result r, again;
+
+            CHECK_EQ_INT(edit_one(&in, (enum edit_kind)k, order[s], &r), ERR_OK);
+            CHECK_EQ_INT(edit_one(&in, (enum edit_kind)k, order[s], &again), ERR_OK);
+            if (!r.px || !again.px || r.w != in.w || r.h != in.h || r.bands != 3) {
+                CHECK(!"edit failed or changed the size");
+                editor_output_free(r.px);
+                editor_output_free(again.px);
+                continue;
+            }
+            CHECK(memcmp(r.px, again.px, (size_t)r.w * r.h * 3) == 0);
+            d[s] = mean_diff(&in, &r);
+            editor_output_free(r.px);
+            editor_output_free(again.px);
+        }
+        check_count++;
+        if (!(d[0] < d[1] && d[1] < d[2])) {
+            check_failures++;
+            fprintf(stderr, "  strength of %s: weak %.2f, plain %.2f, strong %.2f\n",
+                    editor_kind_name((enum edit_kind)k), d[0], d[1], d[2]);
+        }
+    }
+    free(in.px);
+}
+
+/* A drawing on a white page with a 30 px margin: crop trims to it (plus a small margin)
+ * and cuts alpha to the same rectangle; a picture with no margin loses 5% a side. */
+static void test_crop(void)
+{
+    struct raw in = make_image(200, 150, 4);
+    struct result r;
+
+    for (int y = 0; y < in.h; y++) {
+        for (int x = 0; x < in.w; x++) {
+            unsigned char *p = in.px + ((size_t)y * in.w + x) * 4;
+            bool inside = x >= 30 && x < 170 && y >= 40 && y < 110;
+
+            p[0] = inside ? (unsigned char)(x + 40) : 255;
+            p[1] = inside ? 30 : 255;
+            p[2] = inside ? (unsigned char)(y + 60) : 255;
+            p[3] = inside && x >= 100 ? 255 : 200; /* a step of alpha inside the drawing */
+        }
+    }
+    CHECK_EQ_INT(edit_one(&in, EDIT_CROP, EDIT_PLAIN, &r), ERR_OK);
+    /* the box 30..169 x 40..109, plus 3 px (150 / 50) each side */
+    CHECK_EQ_INT(r.w, 140 + 6);
+    CHECK_EQ_INT(r.h, 70 + 6);
+    CHECK_EQ_INT(r.bands, 4);
+    if (r.px && r.w == 146 && r.h == 76) {
+        /* output (x, y) is input (x + 27, y + 37), colour and alpha alike */
+        for (int y = 0; y < r.h; y += 5) {
+            for (int x = 0; x < r.w; x += 5) {
+                const unsigned char *a = pixel(r.px, r.w, 4, x, y);
+                const unsigned char *b = pixel(in.px, in.w, 4, x + 27, y + 37);
+
+                CHECK(memcmp(a, b, 4) == 0);
+            }
+        }
+    }
+    editor_output_free(r.px);
+    free(in.px);
+
+    in = make_image(100, 60, 3);
+    CHECK_EQ_INT(edit_one(&in, EDIT_CROP, EDIT_PLAIN, &r), ERR_OK);
+    CHECK_EQ_INT(r.w, 90);
+    CHECK_EQ_INT(r.h, 54);
+    if (r.px && r.w == 90 && r.h == 54)
+        CHECK(memcmp(pixel(r.px, 90, 3, 0, 0), pixel(in.px, 100, 3, 5, 3), 3) == 0);
+    editor_output_free(r.px);
+    free(in.px);
+}
+
+/* A picture with a blue sky over green grass: sunset turns the sky orange-gold (red above
+ * blue, as a sunset sky is; the old grade made it sage green) and warms the grass without
+ * making it orange; a picture without sky still gets warmer. */
+static void test_sunset_sky(void)
+{
+    struct raw in = {malloc(120 * 90 * 3), 120, 90, 3};
+    struct result r;
+
+    for (int y = 0; y < in.h; y++) {
+        for (int x = 0; x < in.w; x++) {
+            unsigned char *p = in.px + ((size_t)y * in.w + x) * 3;
+            bool sky = y < 50;
+
+            p[0] = sky ? 110 : 70;
+            p[1] = sky ? 180 : 150;
+            p[2] = sky ? 240 : 60;
+        }
+    }
+    CHECK_EQ_INT(edit_one(&in, EDIT_SUNSET, EDIT_PLAIN, &r), ERR_OK);
+    if (r.px) {
+        const unsigned char *sky = pixel(r.px, r.w, 3, 60, 10),
+                            *grass = pixel(r.px, r.w, 3, 60, 85);
+
+        CHECK(sky[0] > 200 && sky[0] > sky[1] + 40 && sky[1] > sky[2]); /* orange, not blue */
+        CHECK(grass[1] > grass[0] && grass[0] >= 70 && grass[2] <= 60); /* still green, warmer */
+    }
+    editor_output_free(r.px);
+    /* no sky: all grass */
+    for (int i = 0; i < in.w * in.h; i++) {
+        in.px[i * 3] = 70, in.px[i * 3 + 1] = 150, in.px[i * 3 + 2] = 60;
+    }
+    CHECK_EQ_INT(edit_one(&in, EDIT_SUNSET, EDIT_PLAIN, &r), ERR_OK);
+    if (r.px) {
+        const unsigned char *p = pixel(r.px, r.w, 3, 60, 10);
+
+        CHECK(p[0] > 70 && p[2] < 60 && p[1] > p[0]);
+    }
+    editor_output_free(r.px);
+    free(in.px);
 }
 
 /* Large images take the shrink-and-enlarge paths of glow and watercolor: the size and the
@@ -653,6 +811,9 @@ int main(int argc, char **argv)
     test_alpha_kept();
     test_every_op();
     test_large_paths();
+    test_strength();
+    test_crop();
+    test_sunset_sky();
     test_tiny();
     test_png();
     test_threads();
