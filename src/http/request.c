@@ -681,6 +681,10 @@ void response_error(struct request *req, struct response *res, enum err err)
     res->n_headers = 0;
     if (err == ERR_VALIDATION && req->error_list) {
         rc = response_json(res, status, json_pack("{s:O}", "detail", req->error_list));
+    } else if (req->error_transcription && !req->error_drawing_id) {
+        rc = response_json(
+            res, status,
+            json_pack("{s:s, s:s}", "detail", detail, "transcription", req->error_transcription));
     } else if (req->error_drawing_id) {
         rc = response_json(
             res, status,

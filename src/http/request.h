@@ -62,8 +62,9 @@ struct request {
 
     /* set by request_fail*() for the error renderer */
     const char *error_detail;
-    json_t *error_list; /* FastAPI's 422 list, owned */
-    const char *error_drawing_id; /* a drawing saved although the request failed */
+    json_t *error_list;              /* FastAPI's 422 list, owned */
+    const char *error_drawing_id;    /* a drawing saved although the request failed */
+    const char *error_transcription; /* a refused voice prompt: what was heard (SPEC §16) */
 };
 
 struct header {
