@@ -561,9 +561,10 @@ static void transcribe_json_line(const struct config *cfg, struct transcriber *t
     }
     if (scores && pcm && transcriber_local_probe(tr, pcm, n, &p) == ERR_OK)
         json_object_set_new(o, "scores",
-                            json_pack("{s:s?, s:s?, s:f, s:i, s:b}", "grammar", p.hyp, "general",
-                                      p.general, "oog", p.oog_per_frame, "frames", p.frames,
-                                      "refused", p.refused));
+                            json_pack("{s:s?, s:s?, s:f, s:f, s:i, s:b}", "grammar", p.hyp,
+                                      "general", p.general, "oog", p.oog_per_frame, "worst",
+                                      p.worst_word_per_frame, "frames", p.frames, "refused",
+                                      p.refused));
 out:
     if (o && rc != ERR_OK) {
         json_object_set_new(o, "error", json_string(err_name(rc)));

@@ -126,6 +126,7 @@ struct transcriber_probe {
     char *hyp;            /* the mode's hypothesis (grammar or general model) */
     char *general;        /* grammar mode: the general model's hypothesis */
     double oog_per_frame; /* grammar mode: phone loop - grammar acoustic score */
+    double worst_word_per_frame; /* grammar mode: the same for its worst-fitting word */
     int frames;           /* speech frames (10 ms) */
     bool refused;         /* grammar mode: the out-of-grammar guard refuses it */
 };

@@ -10,8 +10,11 @@
  *
  * Grammar mode refuses out-of-grammar speech: the same audio is also decoded with a
  * free phone loop (allphone search). A grammar path always exists, but when the speech
- * is not a command its acoustic score is far below the phone loop's; the difference
- * per frame is compared with OOG_MAX_PER_FRAME. The text must also parse as an edit.
+ * is not a command its acoustic score is below the phone loop's; the difference per
+ * frame is compared with OOG_MAX_PER_FRAME. The text must also parse as an edit. A
+ * refusal decodes the audio once more with the general language model: its words are
+ * what the refusal reports as heard. Every search starts a new stream, so no front-end
+ * state carries over between utterances (the same audio, the same text).
  */
 #include "speech/transcriber.h"
 
@@ -47,6 +50,16 @@
  * sentences: a partial guard, see docs/voice.md.
  */
 #define OOG_MAX_PER_FRAME 45.0
+
+/*
+ * Word and phone insertion penalties of the grammar decoder (pocketsphinx's defaults are
+ * 0.65 and 1.0). Lower ones make extra words and longer chains of items costlier, so
+ * that speech which is not a command less often finds a command-shaped path. Measured on
+ * the labelled set (tests/voice/labels.txt): commands right 62 -> 64 of 88, other
+ * sentences refused 24 -> 38 of 60.
+ */
+#define GRAMMAR_WIP "0.2"
+#define GRAMMAR_PIP "0.5"
 
 /* Fewer speech frames than this (10 ms each) is no speech at all. */
 #define MIN_SPEECH_FRAMES 20
@@ -279,7 +292,7 @@ static enum err decoder_new(struct transcriber_local *t, ps_decoder_t **out)
                           "-cmn", "batch", NULL);
     else
         cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", t->hmm, "-dict", t->dict, "-allphone_ci",
-                          "yes", "-cmn", "batch", NULL);
+                          "yes", "-cmn", "batch", "-wip", GRAMMAR_WIP, "-pip", GRAMMAR_PIP, NULL);
     if (!cfg)
         return ERR_UNAVAILABLE;
     ps = ps_init(cfg);
@@ -373,8 +386,14 @@ struct utt {
     long long ascr; /* summed acoustic score of the best path (log base 1.0001) */
 };
 
+/* The samples of one 10 ms frame at 16 kHz; a bound on the frames of n samples. */
+#define FRAME_SAMPLES 160
+#define FRAMES_MAX(n) ((n) / FRAME_SAMPLES + 16)
+
+/* Runs one search over the utterance. fr (FRAMES_MAX(n) entries, or NULL) receives the
+ * best path's acoustic score spread over the frames of each segment. */
 static enum err run_search(ps_decoder_t *ps, const char *search, const int16_t *pcm, size_t n,
-                           struct utt *u)
+                           struct utt *u, double *fr)
 {
     const char *hyp;
     int32 score = 0;
@@ -397,8 +416,15 @@ static enum err run_search(ps_decoder_t *ps, const char *search, const int16_t *
     for (ps_seg_t *seg = ps_seg_iter(ps); seg; seg = ps_seg_next(seg)) {
         int32 ascr = 0, lscr = 0, lback = 0;
 
+        int sf = 0, ef = 0;
+
         ps_seg_prob(seg, &ascr, &lscr, &lback);
         u->ascr += ascr;
+        ps_seg_frames(seg, &sf, &ef);
+        if (fr && sf >= 0 && ef >= sf && (size_t)ef < FRAMES_MAX(n)) {
+            for (int f = sf; f <= ef; f++)
+                fr[f] = (double)ascr / (ef - sf + 1);
+        }
     }
     while (hyp && *hyp == ' ')
         hyp++;
@@ -415,6 +441,7 @@ struct heard {
     struct utt g;  /* the mode's hypothesis: the grammar's, or the general model's */
     char *general; /* grammar mode: the general model's hypothesis (malloc'd or NULL) */
     double oog;    /* grammar mode: (phone loop - grammar) acoustic score per frame */
+    double worst;  /* grammar mode: the same, for the grammar's worst-fitting word */
 };
 
 static void heard_free(struct heard *h)
@@ -434,24 +461,44 @@ static enum err recognise_grammar(ps_decoder_t *ps, const int16_t *pcm, size_t n
 {
     struct utt ph, lm;
     enum edit_kind kinds[EDIT_KIND_COUNT];
-    enum err rc = run_search(ps, "phones", pcm, n, &ph);
+    double *fr = calloc(FRAMES_MAX(n), sizeof(*fr));
+    enum err rc = fr ? run_search(ps, "phones", pcm, n, &ph, fr) : ERR_NOMEM;
 
     if (rc != ERR_OK)
-        return rc;
+        goto out;
     free(ph.hyp);
-    rc = run_search(ps, "grammar", pcm, n, &h->g);
+    rc = run_search(ps, "grammar", pcm, n, &h->g, NULL);
     if (rc != ERR_OK)
-        return rc;
+        goto out;
     if (h->g.frames > 0)
         h->oog = (double)(ph.ascr - h->g.ascr) / h->g.frames;
+    /* each word of the grammar's path against the phone loop over the same frames */
+    for (ps_seg_t *seg = ps_seg_iter(ps); seg; seg = ps_seg_next(seg)) {
+        const char *w = ps_seg_word(seg);
+        int32 ascr = 0, lscr = 0, lback = 0;
+        int sf = 0, ef = 0;
+        double loop = 0.0;
+
+        ps_seg_prob(seg, &ascr, &lscr, &lback);
+        ps_seg_frames(seg, &sf, &ef);
+        if (!w || w[0] == '<' || w[0] == '[' || sf < 0 || ef - sf < 4 ||
+            (size_t)ef >= FRAMES_MAX(n))
+            continue;
+        for (int f = sf; f <= ef; f++)
+            loop += fr[f];
+        if ((loop - ascr) / (ef - sf + 1) > h->worst)
+            h->worst = (loop - ascr) / (ef - sf + 1);
+    }
     if (!always_general && h->g.hyp && !out_of_grammar(h) &&
         editor_parse(h->g.hyp, kinds, EDIT_KIND_COUNT) > 0)
-        return ERR_OK;
-    rc = run_search(ps, "general", pcm, n, &lm);
+        goto out;
+    rc = run_search(ps, "general", pcm, n, &lm, NULL);
     if (rc != ERR_OK)
-        return rc;
+        goto out;
     h->general = lm.hyp;
-    return ERR_OK;
+out:
+    free(fr);
+    return rc;
 }
 
 /* Dither, take a decoder, run the mode's searches, give it back. */
@@ -470,7 +517,7 @@ static enum err recognise(struct transcriber_local *t, const int16_t *pcm, size_
     if (t->mode == TRANSCRIBER_GRAMMAR)
         rc = recognise_grammar(ps, in, n, always_general, h);
     else
-        rc = run_search(ps, NULL, in, n, &h->g);
+        rc = run_search(ps, NULL, in, n, &h->g, NULL);
     pool_give(&t->pool, slot);
     free(in);
     return rc;
@@ -578,6 +625,7 @@ enum err transcriber_local_probe(struct transcriber *base, const int16_t *pcm, s
         p->general = h.general;
         h.g.hyp = h.general = NULL;
         p->oog_per_frame = h.oog;
+        p->worst_word_per_frame = h.worst;
         p->frames = h.g.frames;
         p->refused = t->mode == TRANSCRIBER_GRAMMAR && out_of_grammar(&h);
     }
