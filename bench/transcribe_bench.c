@@ -87,7 +87,7 @@ static int run_mode(enum transcriber_mode mode, const char *name, int argc, char
         a = now_s();
         if (audio_decode(data, len, &lim, &pcm, &n, &why) == ERR_OK) {
             double b = now_s();
-            enum err rc = transcriber_local_run(t, pcm, n, "en", &text, &why);
+            enum err rc = transcriber_local_run(t, pcm, n, "en", &text, NULL, &why);
 
             asr_s += now_s() - b;
             dec_s += b - a;

@@ -412,13 +412,22 @@ static void saved_start(struct run *r)
 
 /* ---- a voice order: decode, transcribe, then edit ------------------------------------------ */
 
+/* SPEC §16: the detail of a voice prompt whose words are not an edit. */
+#define VOICE_REFUSAL "Could not understand the prompt"
+
 static void heard(void *arg, enum err rc, const char *text, const char *why)
 {
     struct run *r = arg;
     const char *refusal = NULL;
 
     if (rc != ERR_OK) {
-        finish(r, rc, why, false, NULL);
+        /* a refusal reports what was heard (SPEC §16), "" when nothing was */
+        if (rc == ERR_REFUSED) {
+            r->heard = strdup(text ? text : "");
+            if (!r->heard)
+                rc = ERR_NOMEM;
+        }
+        finish(r, rc, rc == ERR_NOMEM ? NULL : why, false, NULL);
         return;
     }
     r->heard = strdup(text);
@@ -429,7 +438,7 @@ static void heard(void *arg, enum err rc, const char *text, const char *why)
     r->o.prompt = r->heard;
     /* what was heard must be something the editor can do, before anything is stored */
     if (edits_check_prompt(r->e, r->heard, &refusal) != ERR_OK) {
-        finish(r, ERR_REFUSED, refusal, false, NULL);
+        finish(r, ERR_REFUSED, VOICE_REFUSAL, false, NULL);
         return;
     }
     r->start(r); /* already on the cpu pool: a new drawing's first step runs right here */

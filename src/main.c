@@ -4,8 +4,10 @@
  * SIGTERM/SIGINT and tears down in reverse. Exit status: 0 done, 1 failed, 2 bad usage or config.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +19,12 @@
 #include "app.h"
 #include "audio/decode.h"
 #include "edits.h"
+#include "config.h"
 #include "export.h"
 #include "gc.h"
-#include "config.h"
+#include "jobs.h"
 #include "handlers/handlers.h"
 #include "http/server.h"
-#include "jobs.h"
 #include "imaging/editor.h"
 #include "util/httpc.h"
 #include "storage/storage.h"
@@ -58,6 +60,7 @@ static void usage(FILE *out)
             "                                     the first line of F); prints its id\n"
             "  user delete --email E              delete an account, its drawings and objects\n"
             "  transcribe AUDIO [--language en] [--mode grammar|general]\n"
+            "  transcribe --json AUDIO... (one JSON line per file, one decoder for all)\n"
             "                                     print what the local transcriber hears\n"
             "  help                               this text and the configuration table\n"
             "\n"
@@ -538,8 +541,65 @@ static bool transcriber_is_local(const struct config *cfg)
 {
     if (strcmp(cfg->transcriber, "local") == 0)
         return true;
-    return strcmp(cfg->transcriber, "auto") == 0 &&
-           !(cfg->gemini_api_key && *cfg->gemini_api_key);
+    return strcmp(cfg->transcriber, "auto") == 0 && !(cfg->gemini_api_key && *cfg->gemini_api_key);
+}
+
+/* One JSON line for one file of `transcribe --json`: {"file", "text", "edits"} when it
+ * is accepted, {"file", "error", "heard"} when not; "scores" with the probe's numbers. */
+static void transcribe_json_line(const struct config *cfg, struct transcriber *tr, const char *path,
+                                 const char *language, bool scores)
+{
+    struct audio_limits lim = {(size_t)cfg->max_audio_bytes, (double)cfg->max_audio_seconds};
+    struct transcriber_probe p = {0};
+    enum edit_kind kinds[EDIT_KIND_COUNT];
+    unsigned char *in = NULL;
+    int16_t *pcm = NULL;
+    char *text = NULL, *heard = NULL, *line = NULL;
+    const char *why = NULL;
+    size_t len = 0, n = 0, k;
+    json_t *o = json_pack("{s:s}", "file", path), *edits;
+    enum err rc = ERR_INVALID;
+
+    if (!o)
+        goto out;
+    if (!read_file(path, cfg->max_audio_bytes, &in, &len)) {
+        why = "cannot read the file";
+        goto out;
+    }
+    rc = audio_decode(in, len, &lim, &pcm, &n, &why);
+    if (rc == ERR_OK)
+        rc = transcriber_local_run(tr, pcm, n, language, &text, &heard, &why);
+    if (rc == ERR_OK) {
+        json_object_set_new(o, "text", json_string(text));
+        edits = json_array();
+        k = editor_parse(text, kinds, EDIT_KIND_COUNT);
+        for (size_t i = 0; i < k && edits; i++)
+            json_array_append_new(edits, json_string(editor_kind_name(kinds[i])));
+        json_object_set_new(o, "edits", edits);
+    }
+    if (scores && pcm && transcriber_local_probe(tr, pcm, n, &p) == ERR_OK)
+        json_object_set_new(o, "scores",
+                            json_pack("{s:s?, s:s?, s:f, s:f, s:i, s:b}", "grammar", p.hyp,
+                                      "general", p.general, "oog", p.oog_per_frame, "worst",
+                                      p.worst_word_per_frame, "frames", p.frames, "refused",
+                                      p.refused));
+out:
+    if (o && rc != ERR_OK) {
+        json_object_set_new(o, "error", json_string(err_name(rc)));
+        json_object_set_new(o, "why", json_string(why ? why : ""));
+        json_object_set_new(o, "heard", json_string(heard ? heard : ""));
+    }
+    line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    printf("%s\n", line ? line : "{\"error\": \"nomem\"}");
+    fflush(stdout);
+    free(line);
+    json_decref(o);
+    free(p.hyp);
+    free(p.general);
+    free(text);
+    free(heard);
+    free(pcm);
+    free(in);
 }
 
 /* The same path as a voice prompt: decode (limits), then the transcriber. Prints the
@@ -549,8 +609,11 @@ static int cmd_transcribe(const struct config *cfg, int argc, char **argv)
     static const struct option opts[] = {
         {"language", required_argument, NULL, 'l'},
         {"mode", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'},
+        {"scores", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
+    bool json = false, scores = false;
     struct transcriber_local_options topt = {
         .mode = editor_is_local(cfg) ? TRANSCRIBER_GRAMMAR : TRANSCRIBER_GENERAL,
         .pool_size = 1,
@@ -570,6 +633,10 @@ static int cmd_transcribe(const struct config *cfg, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l') {
             language = optarg;
+        } else if (c == 'j') {
+            json = true;
+        } else if (c == 's') {
+            json = scores = true;
         } else if (c == 'm' && strcmp(optarg, "grammar") == 0) {
             topt.mode = TRANSCRIBER_GRAMMAR;
         } else if (c == 'm' && strcmp(optarg, "general") == 0) {
@@ -580,14 +647,15 @@ static int cmd_transcribe(const struct config *cfg, int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind != argc - 1) {
+    if (optind > argc - 1 || (!json && optind != argc - 1)) {
         fprintf(stderr, "usage: novadraw transcribe AUDIO [--language en] "
                         "[--mode grammar|general]\n");
         return EXIT_USAGE;
     }
     if (!transcriber_is_local(cfg)) {
-        fprintf(stderr, "novadraw transcribe: runs the local transcriber only (TRANSCRIBER=%s; "
-                        "the server uses that one)\n",
+        fprintf(stderr,
+                "novadraw transcribe: runs the local transcriber only (TRANSCRIBER=%s; "
+                "the server uses that one)\n",
                 cfg->transcriber);
         return 1;
     }
@@ -597,6 +665,17 @@ static int cmd_transcribe(const struct config *cfg, int argc, char **argv)
                 "(supports: en) (invalid)\n",
                 language);
         return EXIT_USAGE;
+    }
+    if (json) {
+        rc = transcriber_local_open(&topt, &tr, &why);
+        if (rc != ERR_OK) {
+            fprintf(stderr, "novadraw transcribe: %s (%s)\n", why ? why : "failed", err_name(rc));
+            return 1;
+        }
+        for (int i = optind; i < argc; i++)
+            transcribe_json_line(cfg, tr, argv[i], language, scores);
+        transcriber_close(tr);
+        return 0;
     }
     if (stat(argv[optind], &st) == 0 && st.st_size > cfg->max_audio_bytes) {
         fprintf(stderr, "novadraw transcribe: The audio file is larger than the limit. "
@@ -611,7 +690,7 @@ static int cmd_transcribe(const struct config *cfg, int argc, char **argv)
     if (rc == ERR_OK)
         rc = transcriber_local_open(&topt, &tr, &why);
     if (rc == ERR_OK)
-        rc = transcriber_local_run(tr, pcm, n, language, &text, &why);
+        rc = transcriber_local_run(tr, pcm, n, language, &text, NULL, &why);
     if (rc != ERR_OK) {
         fprintf(stderr, "novadraw transcribe: %s (%s)\n", why ? why : "failed", err_name(rc));
         goto out;

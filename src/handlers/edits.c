@@ -68,6 +68,9 @@ static void on_done(void *arg, const struct edit_outcome *o)
             request_fail(req, rc, arena_strdup(req->arena, o->why));
         if (o->drawing_id)
             req->error_drawing_id = arena_strdup(req->arena, o->drawing_id);
+        /* a refused voice prompt says what was heard ("" when nothing was) */
+        if (rc == ERR_REFUSED && o->transcription)
+            req->error_transcription = arena_strdup(req->arena, o->transcription);
         response_error(req, p->res, rc);
     }
     request_resume(req);

@@ -694,6 +694,10 @@ void response_error(struct request *req, struct response *res, enum err err)
         rc = ERR_NOMEM; /* a 422 that lists only some of what is wrong is not sent */
     } else if (err == ERR_VALIDATION && req->error_list) {
         rc = response_json(res, status, json_pack("{s:O}", "detail", req->error_list));
+    } else if (req->error_transcription && !req->error_drawing_id) {
+        rc = response_json(
+            res, status,
+            json_pack("{s:s, s:s}", "detail", detail, "transcription", req->error_transcription));
     } else if (req->error_drawing_id) {
         rc = response_json(
             res, status,

@@ -62,10 +62,11 @@ struct request {
 
     /* set by request_fail*() for the error renderer */
     const char *error_detail;
-    json_t *error_list; /* FastAPI's 422 list, owned */
-    bool error_list_lost; /* an entry could not be built: the list is not whole */
-    const char *error_drawing_id; /* a drawing saved although the request failed */
-    const char *error_challenge;  /* a 401's WWW-Authenticate value; NULL: "Bearer" */
+    json_t *error_list;              /* FastAPI's 422 list, owned */
+    bool error_list_lost;            /* an entry could not be built: the list is not whole */
+    const char *error_drawing_id;    /* a drawing saved although the request failed */
+    const char *error_challenge;     /* a 401's WWW-Authenticate value; NULL: "Bearer" */
+    const char *error_transcription; /* a refused voice prompt: what was heard (SPEC §16) */
 };
 
 struct header {

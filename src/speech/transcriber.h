@@ -36,6 +36,7 @@ struct pool;
  * ERR_NOMEM, ERR_INTERNAL; why is a client-safe sentence or NULL.
  */
 typedef void (*transcribe_done_fn)(void *arg, enum err rc, const char *text, const char *why);
+/* With ERR_REFUSED, text is what was heard (NULL if nothing): the 422 reports it. */
 
 struct transcriber;
 struct transcriber_ops {
@@ -60,8 +61,7 @@ static inline enum err transcriber_language_ok(struct transcriber *t, const char
 }
 
 static inline void transcriber_transcribe(struct transcriber *t, const int16_t *pcm, size_t n,
-                                          const char *language, transcribe_done_fn done,
-                                          void *arg)
+                                          const char *language, transcribe_done_fn done, void *arg)
 {
     t->ops->transcribe(t, pcm, n, language, done, arg);
 }
@@ -119,22 +119,28 @@ enum err transcriber_local_open(const struct transcriber_local_options *opt,
 /* True for the tags the local transcriber accepts: "en" and "en-*" / "en_*", any case. */
 int transcriber_local_language_ok(const char *language);
 
-/*
- * Runs one utterance without the checks transcribe() applies (language, out-of-grammar,
- * editor_parse) and reports the raw hypothesis (*hyp: malloc'd, NULL when no words), the
- * out-of-grammar score per frame (grammar mode; 0 in general mode) and the number of
- * speech frames. For calibration, tests and benchmarks. Outputs may be NULL.
- */
-enum err transcriber_local_probe(struct transcriber *t, const int16_t *pcm, size_t n, char **hyp,
-                                 double *oog_per_frame, int *frames);
+/* What one utterance gave, before the checks transcribe() applies (language,
+ * editor_parse). For calibration, tests and benchmarks; the strings are malloc'd (NULL
+ * when no words) and the caller frees them. */
+struct transcriber_probe {
+    char *hyp;            /* the mode's hypothesis (grammar or general model) */
+    char *general;        /* grammar mode: the general model's hypothesis */
+    double oog_per_frame; /* grammar mode: phone loop - grammar acoustic score */
+    double worst_word_per_frame; /* grammar mode: the same for its worst-fitting word */
+    int frames;           /* speech frames (10 ms) */
+    bool refused;         /* grammar mode: the out-of-grammar guard refuses it */
+};
+enum err transcriber_local_probe(struct transcriber *t, const int16_t *pcm, size_t n,
+                                 struct transcriber_probe *p);
 
 /*
  * Runs the local transcriber synchronously: the text (malloc'd, caller frees) or the
- * error with a static *why. For the CLI and benchmarks; the server goes through
- * transcriber_transcribe().
+ * error with a static *why. On ERR_REFUSED *heard (if not NULL) is what was heard
+ * (malloc'd, or NULL when nothing was). For the CLI and benchmarks; the server goes
+ * through transcriber_transcribe().
  */
 enum err transcriber_local_run(struct transcriber *t, const int16_t *pcm, size_t n,
-                               const char *language, char **text, const char **why);
+                               const char *language, char **text, char **heard, const char **why);
 
 /* ---- pieces the backends share (transcriber.c) ---- */
 

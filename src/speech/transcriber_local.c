@@ -10,8 +10,11 @@
  *
  * Grammar mode refuses out-of-grammar speech: the same audio is also decoded with a
  * free phone loop (allphone search). A grammar path always exists, but when the speech
- * is not a command its acoustic score is far below the phone loop's; the difference
- * per frame is compared with OOG_MAX_PER_FRAME. The text must also parse as an edit.
+ * is not a command its acoustic score is below the phone loop's; the difference per
+ * frame is compared with OOG_MAX_PER_FRAME. The text must also parse as an edit. A
+ * refusal decodes the audio once more with the general language model: its words are
+ * what the refusal reports as heard. Every search starts a new stream, so no front-end
+ * state carries over between utterances (the same audio, the same text).
  */
 #include "speech/transcriber.h"
 
@@ -47,6 +50,16 @@
  * sentences: a partial guard, see docs/voice.md.
  */
 #define OOG_MAX_PER_FRAME 45.0
+
+/*
+ * Word and phone insertion penalties of the grammar decoder (pocketsphinx's defaults are
+ * 0.65 and 1.0). Lower ones make extra words and longer chains of items costlier, so
+ * that speech which is not a command less often finds a command-shaped path. Measured on
+ * the labelled set (tests/voice/labels.txt): commands right 62 -> 64 of 88, other
+ * sentences refused 24 -> 38 of 60.
+ */
+#define GRAMMAR_WIP "0.2"
+#define GRAMMAR_PIP "0.5"
 
 /* Fewer speech frames than this (10 ms each) is no speech at all. */
 #define MIN_SPEECH_FRAMES 20
@@ -257,8 +270,8 @@ static enum err build_jsgf(ps_decoder_t *ps, char **out)
     if (verbs == 0)
         buf_str(&b, "<VOID>");
     buf_str(&b, ";\n<item> = [<lead>] [<degree>] <edit> [<suffix>] | <apart>;\n"
-               "public <command> = [please] <item> ( ( and | then | and then ) <item> )* "
-               "[please];\n");
+                "public <command> = [please] <item> ( ( and | then | and then ) <item> )* "
+                "[please];\n");
     if (b.failed || used == 0) {
         free(b.p);
         return b.failed ? ERR_NOMEM : ERR_INTERNAL;
@@ -276,10 +289,10 @@ static enum err decoder_new(struct transcriber_local *t, ps_decoder_t **out)
 
     if (t->mode == TRANSCRIBER_GENERAL)
         cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", t->hmm, "-dict", t->dict, "-lm", t->lm,
-                          NULL);
+                          "-cmn", "batch", NULL);
     else
         cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", t->hmm, "-dict", t->dict, "-allphone_ci",
-                          "yes", NULL);
+                          "yes", "-cmn", "batch", "-wip", GRAMMAR_WIP, "-pip", GRAMMAR_PIP, NULL);
     if (!cfg)
         return ERR_UNAVAILABLE;
     ps = ps_init(cfg);
@@ -296,7 +309,7 @@ static enum err decoder_new(struct transcriber_local *t, ps_decoder_t **out)
             goto fail;
         if (ps_set_jsgf_string(ps, "grammar", t->jsgf) != 0 ||
             ps_set_allphone_file(ps, "phones", t->phone_lm) != 0 ||
-            ps_set_search(ps, "grammar") != 0)
+            ps_set_lm_file(ps, "general", t->lm) != 0 || ps_set_search(ps, "grammar") != 0)
             goto fail;
     }
     *out = ps;
@@ -373,8 +386,14 @@ struct utt {
     long long ascr; /* summed acoustic score of the best path (log base 1.0001) */
 };
 
+/* The samples of one 10 ms frame at 16 kHz; a bound on the frames of n samples. */
+#define FRAME_SAMPLES 160
+#define FRAMES_MAX(n) ((n) / FRAME_SAMPLES + 16)
+
+/* Runs one search over the utterance. fr (FRAMES_MAX(n) entries, or NULL) receives the
+ * best path's acoustic score spread over the frames of each segment. */
 static enum err run_search(ps_decoder_t *ps, const char *search, const int16_t *pcm, size_t n,
-                           struct utt *u)
+                           struct utt *u, double *fr)
 {
     const char *hyp;
     int32 score = 0;
@@ -382,7 +401,9 @@ static enum err run_search(ps_decoder_t *ps, const char *search, const int16_t *
     memset(u, 0, sizeof(*u));
     if (search && ps_set_search(ps, search) != 0)
         return ERR_INTERNAL;
-    if (ps_start_utt(ps) < 0)
+    /* a new stream for every utterance: the front end's noise estimate and the voice
+     * activity detector start from scratch, so nothing carries over between requests */
+    if (ps_start_stream(ps) < 0 || ps_start_utt(ps) < 0)
         return ERR_INTERNAL;
     if (ps_process_raw(ps, pcm, n, FALSE, TRUE) < 0) {
         ps_end_utt(ps);
@@ -395,8 +416,15 @@ static enum err run_search(ps_decoder_t *ps, const char *search, const int16_t *
     for (ps_seg_t *seg = ps_seg_iter(ps); seg; seg = ps_seg_next(seg)) {
         int32 ascr = 0, lscr = 0, lback = 0;
 
+        int sf = 0, ef = 0;
+
         ps_seg_prob(seg, &ascr, &lscr, &lback);
         u->ascr += ascr;
+        ps_seg_frames(seg, &sf, &ef);
+        if (fr && sf >= 0 && ef >= sf && (size_t)ef < FRAMES_MAX(n)) {
+            for (int f = sf; f <= ef; f++)
+                fr[f] = (double)ascr / (ef - sf + 1);
+        }
     }
     while (hyp && *hyp == ' ')
         hyp++;
@@ -408,40 +436,88 @@ static enum err run_search(ps_decoder_t *ps, const char *search, const int16_t *
     return ERR_OK;
 }
 
-/* Grammar mode on one decoder: the grammar hypothesis and its out-of-grammar score. */
-static enum err recognise_grammar(ps_decoder_t *ps, const int16_t *pcm, size_t n, struct utt *g,
-                                  double *oog)
+/* What one recognition found (grammar mode runs three searches on the same audio). */
+struct heard {
+    struct utt g;  /* the mode's hypothesis: the grammar's, or the general model's */
+    char *general; /* grammar mode: the general model's hypothesis (malloc'd or NULL) */
+    double oog;    /* grammar mode: (phone loop - grammar) acoustic score per frame */
+    double worst;  /* grammar mode: the same, for the grammar's worst-fitting word */
+};
+
+static void heard_free(struct heard *h)
 {
-    struct utt ph;
-    enum err rc = run_search(ps, "phones", pcm, n, &ph);
+    free(h->g.hyp);
+    free(h->general);
+    memset(h, 0, sizeof(*h));
+}
+
+static bool out_of_grammar(const struct heard *h);
+
+/* Grammar mode on one decoder: the phone loop and the grammar; when the guard refuses
+ * the grammar's hypothesis (or always, for probes), also the general model, whose words
+ * are what the refusal reports as heard. */
+static enum err recognise_grammar(ps_decoder_t *ps, const int16_t *pcm, size_t n,
+                                  bool always_general, struct heard *h)
+{
+    struct utt ph, lm;
+    enum edit_kind kinds[EDIT_KIND_COUNT];
+    double *fr = calloc(FRAMES_MAX(n), sizeof(*fr));
+    enum err rc = fr ? run_search(ps, "phones", pcm, n, &ph, fr) : ERR_NOMEM;
 
     if (rc != ERR_OK)
-        return rc;
+        goto out;
     free(ph.hyp);
-    rc = run_search(ps, "grammar", pcm, n, g);
+    rc = run_search(ps, "grammar", pcm, n, &h->g, NULL);
     if (rc != ERR_OK)
-        return rc;
-    *oog = g->frames > 0 ? (double)(ph.ascr - g->ascr) / g->frames : 0.0;
-    return ERR_OK;
+        goto out;
+    if (h->g.frames > 0)
+        h->oog = (double)(ph.ascr - h->g.ascr) / h->g.frames;
+    /* each word of the grammar's path against the phone loop over the same frames */
+    for (ps_seg_t *seg = ps_seg_iter(ps); seg; seg = ps_seg_next(seg)) {
+        const char *w = ps_seg_word(seg);
+        int32 ascr = 0, lscr = 0, lback = 0;
+        int sf = 0, ef = 0;
+        double loop = 0.0;
+
+        ps_seg_prob(seg, &ascr, &lscr, &lback);
+        ps_seg_frames(seg, &sf, &ef);
+        if (!w || w[0] == '<' || w[0] == '[' || sf < 0 || ef - sf < 4 ||
+            (size_t)ef >= FRAMES_MAX(n))
+            continue;
+        for (int f = sf; f <= ef; f++)
+            loop += fr[f];
+        if ((loop - ascr) / (ef - sf + 1) > h->worst)
+            h->worst = (loop - ascr) / (ef - sf + 1);
+    }
+    if (!always_general && h->g.hyp && !out_of_grammar(h) &&
+        editor_parse(h->g.hyp, kinds, EDIT_KIND_COUNT) > 0)
+        goto out;
+    rc = run_search(ps, "general", pcm, n, &lm, NULL);
+    if (rc != ERR_OK)
+        goto out;
+    h->general = lm.hyp;
+out:
+    free(fr);
+    return rc;
 }
 
 /* Dither, take a decoder, run the mode's searches, give it back. */
-static enum err recognise(struct transcriber_local *t, const int16_t *pcm, size_t n, struct utt *u,
-                          double *oog)
+static enum err recognise(struct transcriber_local *t, const int16_t *pcm, size_t n,
+                          bool always_general, struct heard *h)
 {
     int16_t *in = dithered(pcm, n);
     ps_decoder_t *ps;
     size_t slot = 0;
     enum err rc;
 
-    *oog = 0.0;
+    memset(h, 0, sizeof(*h));
     if (!in)
         return ERR_NOMEM;
     ps = pool_take(&t->pool, &slot);
     if (t->mode == TRANSCRIBER_GRAMMAR)
-        rc = recognise_grammar(ps, in, n, u, oog);
+        rc = recognise_grammar(ps, in, n, always_general, h);
     else
-        rc = run_search(ps, NULL, in, n, u);
+        rc = run_search(ps, NULL, in, n, &h->g, NULL);
     pool_give(&t->pool, slot);
     free(in);
     return rc;
@@ -464,73 +540,96 @@ int transcriber_local_language_ok(const char *language)
     return language[3] != '\0' && strlen(language) <= 35;
 }
 
+/* The out-of-grammar guard (see the comment at the top and docs/voice.md): true when
+ * the grammar's hypothesis should be refused as speech that is not a command. */
+static bool out_of_grammar(const struct heard *h)
+{
+    return h->oog > OOG_MAX_PER_FRAME;
+}
+
 enum err transcriber_local_run(struct transcriber *base, const int16_t *pcm, size_t n,
-                               const char *language, char **text, const char **why)
+                               const char *language, char **text, char **heard_text,
+                               const char **why)
 {
     struct transcriber_local *t = (struct transcriber_local *)base;
-    struct utt u = {0};
+    struct heard h = {0};
     enum edit_kind kinds[EDIT_KIND_COUNT];
-    double oog = 0.0;
     enum err rc = ERR_INVALID;
     const char *reason = "Invalid arguments.";
 
+    if (heard_text)
+        *heard_text = NULL;
     if (!pcm || !text)
         goto out;
     if (!transcriber_local_language_ok(language)) {
         reason = LANG_REFUSAL;
         goto out;
     }
-    rc = recognise(t, pcm, n, &u, &oog);
+    rc = recognise(t, pcm, n, false, &h);
     reason = "Transcription failed.";
     if (rc != ERR_OK)
         goto out;
 
     rc = ERR_REFUSED;
     reason = "Could not understand the audio: no speech was recognised.";
-    if (!u.hyp || u.frames < MIN_SPEECH_FRAMES)
+    if (t->mode == TRANSCRIBER_GRAMMAR) {
+        log_debug("transcriber: grammar '%s', general '%s', %d frames, out-of-grammar "
+                  "%.0f/frame",
+                  h.g.hyp ? h.g.hyp : "", h.general ? h.general : "", h.g.frames, h.oog);
+        /* what was heard, for the refusal: the general model's words say what the user
+         * said better than a grammar that forces every sentence into a command */
+        if (heard_text && (h.general || h.g.hyp)) {
+            *heard_text = strdup(h.general ? h.general : h.g.hyp);
+            if (!*heard_text) {
+                rc = ERR_NOMEM;
+                goto out;
+            }
+        }
+    }
+    if (!h.g.hyp || h.g.frames < MIN_SPEECH_FRAMES)
         goto out;
     if (t->mode == TRANSCRIBER_GRAMMAR) {
-        log_debug("transcriber: grammar '%s', %d frames, out-of-grammar %.0f/frame", u.hyp,
-                  u.frames, oog);
-        reason = "Could not understand the audio as an edit command. Try: make it black and "
-                 "white, colorful, sepia, rotate left, brighter...";
-        if (oog > OOG_MAX_PER_FRAME)
+        reason = "Could not understand the prompt"; /* SPEC §16, with what was heard */
+        if (out_of_grammar(&h))
             goto out;
-        if (editor_parse(u.hyp, kinds, EDIT_KIND_COUNT) == 0)
+        if (editor_parse(h.g.hyp, kinds, EDIT_KIND_COUNT) == 0)
             goto out;
     }
-    *text = u.hyp;
-    u.hyp = NULL;
+    *text = h.g.hyp;
+    h.g.hyp = NULL;
     rc = ERR_OK;
 out:
     if (rc != ERR_OK && why)
         *why = rc == ERR_NOMEM ? "Out of memory." : reason;
-    free(u.hyp);
+    if (rc != ERR_REFUSED && heard_text) {
+        free(*heard_text);
+        *heard_text = NULL;
+    }
+    heard_free(&h);
     return rc;
 }
 
-enum err transcriber_local_probe(struct transcriber *base, const int16_t *pcm, size_t n, char **hyp,
-                                 double *oog_per_frame, int *frames)
+enum err transcriber_local_probe(struct transcriber *base, const int16_t *pcm, size_t n,
+                                 struct transcriber_probe *p)
 {
     struct transcriber_local *t = (struct transcriber_local *)base;
-    struct utt u = {0};
-    double oog = 0.0;
+    struct heard h = {0};
     enum err rc;
 
-    if (!t || base->ops != &transcriber_local_ops || !pcm)
+    if (!t || base->ops != &transcriber_local_ops || !pcm || !p)
         return ERR_INVALID;
-    rc = recognise(t, pcm, n, &u, &oog);
+    memset(p, 0, sizeof(*p));
+    rc = recognise(t, pcm, n, true, &h);
     if (rc == ERR_OK) {
-        if (oog_per_frame)
-            *oog_per_frame = oog;
-        if (frames)
-            *frames = u.frames;
-        if (hyp) {
-            *hyp = u.hyp;
-            u.hyp = NULL;
-        }
+        p->hyp = h.g.hyp;
+        p->general = h.general;
+        h.g.hyp = h.general = NULL;
+        p->oog_per_frame = h.oog;
+        p->worst_word_per_frame = h.worst;
+        p->frames = h.g.frames;
+        p->refused = t->mode == TRANSCRIBER_GRAMMAR && out_of_grammar(&h);
     }
-    free(u.hyp);
+    heard_free(&h);
     return rc;
 }
 
@@ -552,8 +651,7 @@ static void local_close(struct transcriber *base)
     free(t);
 }
 
-static enum err local_language_ok(struct transcriber *base, const char *language,
-                                  const char **why)
+static enum err local_language_ok(struct transcriber *base, const char *language, const char **why)
 {
     (void)base;
     if (transcriber_local_language_ok(language))
@@ -563,15 +661,18 @@ static enum err local_language_ok(struct transcriber *base, const char *language
 }
 
 /* The interface's call: recognition runs here, on the caller's (CPU pool) thread. */
+/* The interface's call: recognition runs here, on the caller's (CPU pool) thread. A
+ * refusal carries what was heard as its text. */
 static void local_transcribe(struct transcriber *base, const int16_t *pcm, size_t n,
                              const char *language, transcribe_done_fn done, void *arg)
 {
-    char *text = NULL;
+    char *text = NULL, *heard_text = NULL;
     const char *why = NULL;
-    enum err rc = transcriber_local_run(base, pcm, n, language, &text, &why);
+    enum err rc = transcriber_local_run(base, pcm, n, language, &text, &heard_text, &why);
 
-    done(arg, rc, text, why);
+    done(arg, rc, rc == ERR_OK ? text : heard_text, why);
     free(text);
+    free(heard_text);
 }
 
 const struct transcriber_ops transcriber_local_ops = {
