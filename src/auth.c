@@ -260,6 +260,12 @@ static bool claim_time(jwt_t *jwt, const char *name, bool *present, long *value)
 enum err auth_verify(const struct auth *a, const char *token, int64_t now,
                      char user_id[ID_UUID_LEN], int64_t *issued_at)
 {
+    return auth_verify_until(a, token, now, user_id, issued_at, NULL);
+}
+
+enum err auth_verify_until(const struct auth *a, const char *token, int64_t now,
+                           char user_id[ID_UUID_LEN], int64_t *issued_at, int64_t *expires)
+{
     jwt_t *jwt = NULL;
     const char *sub;
     bool has_exp, has_nbf, has_iat;
@@ -283,6 +289,8 @@ enum err auth_verify(const struct auth *a, const char *token, int64_t now,
         goto out;
     if (issued_at)
         *issued_at = has_iat ? iat : -1;
+    if (expires)
+        *expires = exp;
     rc = ERR_OK;
 out:
     jwt_free(jwt);
