@@ -35,7 +35,7 @@
 #define POOL_MAX 64
 #define POOL_WAIT_MS 10000    /* a borrower waits this long for a free connection */
 #define CONNECT_TIMEOUT_S "5" /* unless the URL says otherwise */
-#define MAX_ARGS 8            /* parameters of the longest statement, with room */
+#define MAX_ARGS 12           /* parameters of the longest statement (9), with room */
 #define I64_LEN 24            /* "-9223372036854775808" and a NUL, with room */
 
 
