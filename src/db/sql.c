@@ -562,7 +562,7 @@ static const char *const postgres_migrations[] = {
     /* 7: as SQLite's */
     "ALTER TABLE edits ADD COLUMN applied text, ADD COLUMN ignored text;\n",
     /* 8: nothing: the search's matches are drawings rows already (SQLite's is an index) */
-    "SELECT 1;\n",
+    "DO $$ BEGIN END $$;\n",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
