@@ -9,6 +9,10 @@
  *  - a drawing counts as edited when its FIRST edit arrives;
  *  - deleting a drawing undoes all three, BEFORE the delete, so it still sees the
  *    edits that ON DELETE CASCADE is about to remove.
+ * Migration 8 adds the same counters per (user, tutorial) (user_tutorials, a row
+ * while the user has a drawing of that tutorial), moved by the drawings' own rows
+ * (insert, delete, and an update of owner, tutorial or edited), so the gallery's
+ * tutorial filter is counted in O(1) as well.
  * PostgreSQL: ids are uuid, times timestamptz (the API's milliseconds converted
  * exactly: a timestamptz holds microseconds, the interval product is exact below
  * 2^53); subqueries are not allowed in a trigger's WHEN, so the first-edit test is in
