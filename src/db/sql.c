@@ -377,7 +377,8 @@ static const char *const sqlite_migrations[] = {
     "  INSERT INTO user_tutorials(user_id, tutorial_id, drawing_count, edited_count)\n"
     "    VALUES (NEW.user_id, NEW.tutorial_id, 1, NEW.edited)\n"
     "    ON CONFLICT (user_id, tutorial_id) DO UPDATE\n"
-    "    SET drawing_count = drawing_count + 1, edited_count = edited_count + excluded.edited_count;\n"
+    "    SET drawing_count = drawing_count + 1,\n"
+    "        edited_count = edited_count + excluded.edited_count;\n"
     "END;\n"
     "CREATE TRIGGER user_tutorials_delete AFTER DELETE ON drawings\n"
     "WHEN OLD.tutorial_id IS NOT NULL\n"
@@ -388,7 +389,8 @@ static const char *const sqlite_migrations[] = {
     "  DELETE FROM user_tutorials\n"
     "   WHERE user_id = OLD.user_id AND tutorial_id = OLD.tutorial_id AND drawing_count = 0;\n"
     "END;\n"
-    "CREATE TRIGGER user_tutorials_update AFTER UPDATE OF user_id, tutorial_id, edited ON drawings\n"
+    "CREATE TRIGGER user_tutorials_update\n"
+    "  AFTER UPDATE OF user_id, tutorial_id, edited ON drawings\n"
     "WHEN OLD.user_id IS NOT NEW.user_id OR OLD.tutorial_id IS NOT NEW.tutorial_id\n"
     "  OR OLD.edited IS NOT NEW.edited\n"
     "BEGIN\n"
@@ -401,7 +403,8 @@ static const char *const sqlite_migrations[] = {
     "  INSERT INTO user_tutorials(user_id, tutorial_id, drawing_count, edited_count)\n"
     "    SELECT NEW.user_id, NEW.tutorial_id, 1, NEW.edited WHERE NEW.tutorial_id IS NOT NULL\n"
     "    ON CONFLICT (user_id, tutorial_id) DO UPDATE\n"
-    "    SET drawing_count = drawing_count + 1, edited_count = edited_count + excluded.edited_count;\n"
+    "    SET drawing_count = drawing_count + 1,\n"
+    "        edited_count = edited_count + excluded.edited_count;\n"
     "END;\n",
 };
 
@@ -644,7 +647,8 @@ static const char *const postgres_migrations[] = {
     "$$;\n"
     "CREATE TRIGGER user_tutorials_count AFTER INSERT OR DELETE ON drawings\n"
     "  FOR EACH ROW EXECUTE FUNCTION user_tutorials_count();\n"
-    "CREATE TRIGGER user_tutorials_update AFTER UPDATE OF user_id, tutorial_id, edited ON drawings\n"
+    "CREATE TRIGGER user_tutorials_update\n"
+    "  AFTER UPDATE OF user_id, tutorial_id, edited ON drawings\n"
     "  FOR EACH ROW WHEN ((OLD.user_id, OLD.tutorial_id, OLD.edited)\n"
     "                     IS DISTINCT FROM (NEW.user_id, NEW.tutorial_id, NEW.edited))\n"
     "  EXECUTE FUNCTION user_tutorials_count();\n",

@@ -26,7 +26,7 @@
 #define BUSY_TIMEOUT_MS 5000
 #define WAL_RETRY_MS 10
 #define SQLITE_MMAP_BYTES "268435456" /* 256 MiB of address space, not memory */
-#define SQLITE_CACHE_KIB "-8192"        /* per connection: 8 MiB */
+#define SQLITE_CACHE_KIB "-8192"      /* per connection: 8 MiB */
 
 struct db_sqlite;
 

@@ -456,8 +456,8 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     token = arena_strndup(x->req.arena, h, n);
     if (!token)
         return ERR_NOMEM;
-    if (auth_cache_verify(x->srv->tokens, app->auth, token, time_now_ms() / 1000,
-                          x->req.user_id, &iat) != ERR_OK)
+    if (auth_cache_verify(x->srv->tokens, app->auth, token, time_now_ms() / 1000, x->req.user_id,
+                          &iat) != ERR_OK)
         return request_fail(&x->req, ERR_UNAUTHORIZED, "Could not validate credentials");
     /* a token of a deleted account is refused; a new user's row is made */
     rc = db_user_admit(app->db, x->req.user_id, iat < 0 ? -1 : iat * 1000);
