@@ -259,6 +259,13 @@ static bool claim_time(jwt_t *jwt, const char *name, bool *present, long *value)
 enum err auth_verify(const struct auth *a, const char *token, int64_t now,
                      char user_id[ID_UUID_LEN], int64_t *issued_at, bool *expired)
 {
+    return auth_verify_until(a, token, now, user_id, issued_at, expired, NULL);
+}
+
+enum err auth_verify_until(const struct auth *a, const char *token, int64_t now,
+                           char user_id[ID_UUID_LEN], int64_t *issued_at, bool *expired,
+                           int64_t *expires)
+{
     jwt_t *jwt = NULL;
     const char *sub;
     bool has_exp, has_nbf, has_iat, late;
@@ -292,6 +299,8 @@ enum err auth_verify(const struct auth *a, const char *token, int64_t now,
     memcpy(user_id, canon, ID_UUID_LEN);
     if (issued_at)
         *issued_at = has_iat ? iat : -1;
+    if (expires)
+        *expires = exp;
     rc = ERR_OK;
 out:
     jwt_free(jwt);

@@ -41,6 +41,12 @@ void auth_close(struct auth *a); /* accepts NULL; wipes the secret */
 enum err auth_verify(const struct auth *a, const char *token, int64_t now,
                      char user_id[ID_UUID_LEN], int64_t *issued_at, bool *expired);
 
+/* auth_verify, also writing the exp claim (seconds) to *expires if not NULL: the
+ * answer stays the same until then (auth_cache.h relies on it). */
+enum err auth_verify_until(const struct auth *a, const char *token, int64_t now,
+                           char user_id[ID_UUID_LEN], int64_t *issued_at, bool *expired,
+                           int64_t *expires);
+
 /* Mints a token for user_id valid ttl seconds from now. *out is malloc'd. */
 enum err auth_mint(const struct auth *a, const char *user_id, int64_t now, long ttl, char **out);
 

@@ -9,6 +9,10 @@
  *  - a drawing counts as edited when its FIRST edit arrives;
  *  - deleting a drawing undoes all three, BEFORE the delete, so it still sees the
  *    edits that ON DELETE CASCADE is about to remove.
+ * Migration 8 adds the same counters per (user, tutorial) (user_tutorials, a row
+ * while the user has a drawing of that tutorial), moved by the drawings' own rows
+ * (insert, delete, and an update of owner, tutorial or edited), so the gallery's
+ * tutorial filter is counted in O(1) as well.
  * PostgreSQL: ids are uuid, times timestamptz (the API's milliseconds converted
  * exactly: a timestamptz holds microseconds, the interval product is exact below
  * 2^53); subqueries are not allowed in a trigger's WHEN, so the first-edit test is in
@@ -349,6 +353,59 @@ static const char *const sqlite_migrations[] = {
     /* 7: what the local editor applied and ignored, per edit (SPEC §16) */
     "ALTER TABLE edits ADD COLUMN applied TEXT;\n"
     "ALTER TABLE edits ADD COLUMN ignored TEXT;\n",
+    /* 8: the search's matches find their drawings by id and test the user, the dates and
+     * the other filters on the index alone, one B-tree search a match, not two */
+    "CREATE INDEX drawings_search_filter\n"
+    "  ON drawings(id, user_id, created_at, edited, tutorial_id);\n"
+    /* and per (user, tutorial) counters, kept like the users' (a row while the user has
+     * a drawing of that tutorial), so a tutorial's count is O(1) too. An update that
+     * moves a drawing (owner, tutorial or edited) takes it out of its old row and puts
+     * it into its new one. */
+    "CREATE TABLE user_tutorials (\n"
+    "  user_id TEXT NOT NULL,\n"
+    "  tutorial_id TEXT NOT NULL,\n"
+    "  drawing_count INTEGER NOT NULL DEFAULT 0,\n"
+    "  edited_count INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY (user_id, tutorial_id)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO user_tutorials(user_id, tutorial_id, drawing_count, edited_count)\n"
+    "  SELECT user_id, tutorial_id, count(*), sum(edited) FROM drawings\n"
+    "   WHERE tutorial_id IS NOT NULL GROUP BY user_id, tutorial_id;\n"
+    "CREATE TRIGGER user_tutorials_insert AFTER INSERT ON drawings\n"
+    "WHEN NEW.tutorial_id IS NOT NULL\n"
+    "BEGIN\n"
+    "  INSERT INTO user_tutorials(user_id, tutorial_id, drawing_count, edited_count)\n"
+    "    VALUES (NEW.user_id, NEW.tutorial_id, 1, NEW.edited)\n"
+    "    ON CONFLICT (user_id, tutorial_id) DO UPDATE\n"
+    "    SET drawing_count = drawing_count + 1,\n"
+    "        edited_count = edited_count + excluded.edited_count;\n"
+    "END;\n"
+    "CREATE TRIGGER user_tutorials_delete AFTER DELETE ON drawings\n"
+    "WHEN OLD.tutorial_id IS NOT NULL\n"
+    "BEGIN\n"
+    "  UPDATE user_tutorials\n"
+    "     SET drawing_count = drawing_count - 1, edited_count = edited_count - OLD.edited\n"
+    "   WHERE user_id = OLD.user_id AND tutorial_id = OLD.tutorial_id;\n"
+    "  DELETE FROM user_tutorials\n"
+    "   WHERE user_id = OLD.user_id AND tutorial_id = OLD.tutorial_id AND drawing_count = 0;\n"
+    "END;\n"
+    "CREATE TRIGGER user_tutorials_update\n"
+    "  AFTER UPDATE OF user_id, tutorial_id, edited ON drawings\n"
+    "WHEN OLD.user_id IS NOT NEW.user_id OR OLD.tutorial_id IS NOT NEW.tutorial_id\n"
+    "  OR OLD.edited IS NOT NEW.edited\n"
+    "BEGIN\n"
+    "  UPDATE user_tutorials\n"
+    "     SET drawing_count = drawing_count - 1, edited_count = edited_count - OLD.edited\n"
+    "   WHERE OLD.tutorial_id IS NOT NULL\n"
+    "     AND user_id = OLD.user_id AND tutorial_id = OLD.tutorial_id;\n"
+    "  DELETE FROM user_tutorials\n"
+    "   WHERE user_id = OLD.user_id AND tutorial_id = OLD.tutorial_id AND drawing_count = 0;\n"
+    "  INSERT INTO user_tutorials(user_id, tutorial_id, drawing_count, edited_count)\n"
+    "    SELECT NEW.user_id, NEW.tutorial_id, 1, NEW.edited WHERE NEW.tutorial_id IS NOT NULL\n"
+    "    ON CONFLICT (user_id, tutorial_id) DO UPDATE\n"
+    "    SET drawing_count = drawing_count + 1,\n"
+    "        edited_count = edited_count + excluded.edited_count;\n"
+    "END;\n",
 };
 
 static const char *const postgres_migrations[] = {
@@ -557,6 +614,44 @@ static const char *const postgres_migrations[] = {
     "  FOR EACH ROW EXECUTE FUNCTION pending_version();\n",
     /* 7: as SQLite's */
     "ALTER TABLE edits ADD COLUMN applied text, ADD COLUMN ignored text;\n",
+    /* 8: as SQLite's counters (the search's matches are drawings rows already: no
+     * index for them) */
+    "CREATE TABLE user_tutorials (\n"
+    "  user_id uuid NOT NULL,\n"
+    "  tutorial_id uuid NOT NULL,\n"
+    "  drawing_count bigint NOT NULL DEFAULT 0,\n"
+    "  edited_count bigint NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY (user_id, tutorial_id)\n"
+    ");\n"
+    "INSERT INTO user_tutorials(user_id, tutorial_id, drawing_count, edited_count)\n"
+    "  SELECT user_id, tutorial_id, count(*), sum(edited) FROM drawings\n"
+    "   WHERE tutorial_id IS NOT NULL GROUP BY user_id, tutorial_id;\n"
+    "CREATE FUNCTION user_tutorials_count() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  IF TG_OP <> 'INSERT' AND OLD.tutorial_id IS NOT NULL THEN\n"
+    "    UPDATE user_tutorials\n"
+    "       SET drawing_count = drawing_count - 1, edited_count = edited_count - OLD.edited\n"
+    "     WHERE user_id = OLD.user_id AND tutorial_id = OLD.tutorial_id;\n"
+    "    DELETE FROM user_tutorials\n"
+    "     WHERE user_id = OLD.user_id AND tutorial_id = OLD.tutorial_id AND drawing_count = 0;\n"
+    "  END IF;\n"
+    "  IF TG_OP <> 'DELETE' AND NEW.tutorial_id IS NOT NULL THEN\n"
+    "    INSERT INTO user_tutorials AS t(user_id, tutorial_id, drawing_count, edited_count)\n"
+    "      VALUES (NEW.user_id, NEW.tutorial_id, 1, NEW.edited)\n"
+    "      ON CONFLICT (user_id, tutorial_id) DO UPDATE\n"
+    "      SET drawing_count = t.drawing_count + 1,\n"
+    "          edited_count = t.edited_count + excluded.edited_count;\n"
+    "  END IF;\n"
+    "  RETURN NULL;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE TRIGGER user_tutorials_count AFTER INSERT OR DELETE ON drawings\n"
+    "  FOR EACH ROW EXECUTE FUNCTION user_tutorials_count();\n"
+    "CREATE TRIGGER user_tutorials_update\n"
+    "  AFTER UPDATE OF user_id, tutorial_id, edited ON drawings\n"
+    "  FOR EACH ROW WHEN ((OLD.user_id, OLD.tutorial_id, OLD.edited)\n"
+    "                     IS DISTINCT FROM (NEW.user_id, NEW.tutorial_id, NEW.edited))\n"
+    "  EXECUTE FUNCTION user_tutorials_count();\n",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

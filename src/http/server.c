@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth_cache.h"
 #include "util/grow.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -54,6 +55,7 @@ struct http_server {
     atomic_bool stopping; /* set by http_server_quiesce: close connections after answering */
     atomic_ulong next_id;
     unsigned id_prefix;
+    struct auth_cache *tokens; /* verified tokens; NULL: verify every time */
 };
 
 /* A deferred answer's states (see request_defer): the handler's thread and the
@@ -470,8 +472,8 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     token = arena_strndup(x->req.arena, h, n);
     if (!token)
         return ERR_NOMEM;
-    if (auth_verify(app->auth, token, time_now_ms() / 1000, x->req.user_id, &iat, &expired) !=
-        ERR_OK)
+    if (auth_cache_verify(x->srv->tokens, app->auth, token, time_now_ms() / 1000, x->req.user_id,
+                          &iat, &expired) != ERR_OK)
         return request_fail_token(&x->req, expired);
     /* a token of a deleted account is refused; a new user's row is made */
     rc = db_user_admit(app->db, x->req.user_id, iat < 0 ? -1 : iat * 1000);
@@ -737,8 +739,11 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     s->n_routes = n_routes;
     if (!id_random(&s->id_prefix, sizeof(s->id_prefix)))
         s->id_prefix = (unsigned)getpid();
+    if (auth_cache_new(AUTH_CACHE_DEFAULT, &s->tokens) != ERR_OK)
+        s->tokens = NULL; /* slower, not wrong */
     if (resolve(cfg->host, cfg->port, &ss, &sslen) != 0) {
         log_error("http: cannot resolve HOST %s", cfg->host);
+        auth_cache_free(s->tokens);
         free(s);
         return ERR_INVALID;
     }
@@ -757,6 +762,7 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     if (!s->daemon) {
         log_error("http: cannot listen on %s:%ld (in use, or not an address here?)", cfg->host,
                   cfg->port);
+        auth_cache_free(s->tokens);
         free(s);
         return ERR_UNAVAILABLE;
     }
@@ -793,5 +799,6 @@ void http_server_free(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->daemon);
+    auth_cache_free(s->tokens);
     free(s);
 }

@@ -1311,6 +1311,17 @@ static void test_gallery_filters(struct db *db, const char *t_old, const char *t
     f.from_ms = GF_BASE + 7001;
     f.to_ms = GALLERY_TIME_MAX;
     gf_expect(&g, &f, 0, 100, "", 0, __LINE__);
+    /* bounds just around all of them (the count is then the user's counter), and just
+     * inside the first or the last */
+    f.from_ms = GF_BASE;
+    f.to_ms = GF_BASE + 7001;
+    gf_expect(&g, &f, 0, 100, "76543210", 8, __LINE__);
+    gf_expect(&g, &f, 6, 100, "10", 8, __LINE__);
+    f.to_ms = GF_BASE + 7000;
+    gf_expect(&g, &f, 0, 100, "6543210", 7, __LINE__);
+    f.from_ms = GF_BASE + 1;
+    f.to_ms = GF_BASE + 7001;
+    gf_expect(&g, &f, 0, 100, "7654321", 7, __LINE__);
 
     /* tutorial; edited; both; with paging and the count of all that match */
     f = GALLERY_FILTER_NONE;
@@ -1419,6 +1430,20 @@ static void test_gallery_filters(struct db *db, const char *t_old, const char *t
     CHECK(v3 > v2);
     gf_search(&g, "sepia", "1", __LINE__); /* deleted: out of the index */
     gf_search(&g, "down", "", __LINE__);
+    /* a tutorial's counts follow a deletion and a first edit */
+    f = GALLERY_FILTER_NONE;
+    f.tutorial_id = t_old;
+    gf_expect(&g, &f, 0, 100, "0", 1, __LINE__);
+    f.edited = 1;
+    gf_expect(&g, &f, 0, 100, "0", 1, __LINE__);
+    f.tutorial_id = t_new; /* 2 had no edit until the one appended above */
+    gf_expect(&g, &f, 0, 100, "2", 1, __LINE__);
+    f.edited = 0;
+    gf_expect(&g, &f, 0, 100, "", 0, __LINE__);
+    f.edited = -1;
+    f.from_ms = GF_BASE; /* bounds around all: still the counters */
+    f.to_ms = GF_BASE + 7001;
+    gf_expect(&g, &f, 0, 100, "2", 1, __LINE__);
     /* another user's changes leave this user's version alone */
     CHECK_OK(db_drawing_delete(db, other, buf, a, &d));
     CHECK_OK(db_user_version(db, user, &v1));
