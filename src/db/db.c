@@ -824,7 +824,7 @@ enum err db_gallery_list(struct db *db, const char *user_id, const struct galler
     if (offset < 0 || limit < 1 || limit > DB_LIST_MAX)
         return ERR_INVALID;
     if (f->words) {
-        search = sql_search_text(db->drv->dialect, f->words);
+        search = sql_search_text(db->drv->dialect, f->words, user_id, f->tutorial_id);
         if (!search)
             return *f->words ? ERR_NOMEM : ERR_INVALID; /* no word: nothing to search */
     }

@@ -102,7 +102,11 @@ const char *sql_migrations_table(enum db_dialect d);
  * The search of the gallery's q in dialect d's syntax, from words (words.h: words
  * joined by single spaces, at least one; each only letters, digits and marks, so no
  * syntax can come from them): every word a prefix of a token, quoted ("w"* for FTS5,
- * 'w':* joined by & for a tsquery). Passed as a parameter. malloc'd; NULL when out of
- * memory or words is empty.
+ * 'w':* joined by & for a tsquery). For SQLite it begins with the scope tokens of the
+ * search documents (migration 9): the user's, and the tutorial's when tutorial_id is not
+ * NULL (both canonical uuids), so the index alone finds a user's matches; PostgreSQL
+ * ignores both (its statement tests them). Passed as a parameter. malloc'd; NULL when
+ * out of memory, words is empty, or (SQLite) user_id is missing.
  */
-char *sql_search_text(enum db_dialect d, const char *words);
+char *sql_search_text(enum db_dialect d, const char *words, const char *user_id,
+                      const char *tutorial_id);
