@@ -5,8 +5,10 @@
 #                             each held D ms by the fake (default 5000), while 4
 #                             connections loop on the gallery; reports latency, status,
 #                             gallery latency during the burst, server peak RSS.
-#   MODE=cpu bench/edits.sh   K edits (default 50) of a 1024x1024 drawing, 2 in flight,
-#                             D=0; reports server CPU seconds (utime+stime) per edit.
+#   MODE=cpu bench/edits.sh   K edits (default 50) of a SIZE x SIZE drawing (default
+#                             1024), 2 in flight, D=0; reports server CPU seconds
+#                             (utime+stime) per edit. PERF=FILE: perf record -g of the
+#                             server during the edits, into FILE.
 #   STORAGE=s3 bench/edits.sh (either mode) stores in S3: s3rver (tests/s3/node_modules,
 #                             `make s3deps`) behind tests/s3/verify_proxy.py, which checks
 #                             every request's SigV4 signature, as the e2e fixtures run them
@@ -19,7 +21,7 @@ cd "$(dirname "$0")/.."
 MODE=${MODE:-burst}
 case $MODE in
   burst) K=${K:-1000} D=${D:-5000} ;;
-  cpu)   K=${K:-50}   D=${D:-0} ;;
+  cpu)   K=${K:-50}   D=${D:-0} SIZE=${SIZE:-1024} ;;
   *) echo "MODE must be burst or cpu" >&2; exit 2 ;;
 esac
 STORAGE=${STORAGE:-local}
@@ -126,9 +128,17 @@ if [ "$MODE" = burst ]; then
   $PY bench/edits.py --url "http://127.0.0.1:$port" --token "$TOKEN" -k "$K" \
     --gallery-probe --pid "$server_pid"
 else
-  echo "MODE=cpu: $K edits of a 1024x1024 PNG, 2 in flight, fake Gemini delay ${D} ms"
+  echo "MODE=cpu: $K edits of a ${SIZE}x${SIZE} PNG, 2 in flight, fake Gemini delay ${D} ms"
+  perf_pid=
+  if [ -n "${PERF:-}" ]; then
+    perf record -q -g -o "$PERF" -p "$server_pid" 2>/dev/null &
+    perf_pid=$!
+  fi
   $PY bench/edits.py --url "http://127.0.0.1:$port" --token "$TOKEN" -k 2 -n "$K" \
-    --size 1024 --pid "$server_pid"
+    --size "$SIZE" --pid "$server_pid"
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" && wait "$perf_pid" || true
+  fi
 fi
 
 # where the machine's CPU went: the server is one of three processes on these cores
