@@ -1,6 +1,6 @@
 # NovaDraw backend. The README's two commands:
 #   make run    install missing packages, build, serve on the embedded defaults
-#   make test   the same set-up, then every test (unit, end-to-end), twice: on SQLite,
+#   make test   the same set-up, then every test (unit, OpenAPI, end-to-end), twice: on SQLite,
 #               then the db contract and the whole e2e suite on PostgreSQL
 # and: make sanitize (the same two passes under ASan+UBSan), make bench, make clean.
 # The PostgreSQL pass (make test-pg) runs on a throwaway cluster that scripts/pg.sh
