@@ -105,6 +105,116 @@ def test_openapi_security_and_public_routes(novadraw_bin):
         assert "Idempotency-Key" in names, path
 
 
+SAMPLE_PARAMS = {"drawing_id": "550e8400-e29b-41d4-a716-446655440000", "token": "A" * 43,
+                 "key": "users/550e8400-e29b-41d4-a716-446655440000/original/x.png", "file": "x.js"}
+
+
+def test_openapi_security_matches_the_server(server, novadraw_bin):
+    """Every routed operation the document calls public answers without a token; every
+    other one answers 401 without one (so `security` cannot drift from the table)."""
+    doc = json.loads(DOC.read_text())
+    for method, pattern in route_table(novadraw_bin):
+        path = openapi_path(pattern)
+        op = doc["paths"][path][method.lower()]
+        url = re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PARAMS[m.group(1)], path)
+        r = server.request(method, url, allow_redirects=False)
+        if op.get("security") == []:
+            assert r.status_code != 401, (method, path, r.status_code)
+        else:
+            assert r.status_code == 401, (method, path, r.status_code)
+        # and the answer is one the document lists
+        assert str(r.status_code) in op["responses"], (method, path, r.status_code)
+
+
+def conforms(doc: dict, schema: dict, value, where="$"):
+    """A small structural check of value against a schema of the document: types,
+    required and known properties of objects (recursively), const and enum."""
+    schema = resolve(doc, schema)
+    if "anyOf" in schema:
+        errors = []
+        for alt in schema["anyOf"]:
+            try:
+                conforms(doc, alt, value, where)
+                return
+            except AssertionError as e:
+                errors.append(str(e))
+        raise AssertionError(f"{where}: matches no alternative: {errors}")
+    types = schema.get("type")
+    if types:
+        types = [types] if isinstance(types, str) else types
+        pytypes = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
+                   "integer": int, "number": (int, float)}
+        ok = any(isinstance(value, pytypes[t]) and not (t in ("integer", "number") and isinstance(value, bool))
+                 for t in types)
+        assert ok, f"{where}: {value!r} is not {types}"
+    if "const" in schema:
+        assert value == schema["const"], f"{where}: {value!r} != {schema['const']!r}"
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}"
+    if isinstance(value, dict) and "properties" in schema:
+        assert set(schema.get("required", [])) <= set(value), f"{where}: missing {set(schema['required']) - set(value)}"
+        assert set(value) <= set(schema["properties"]), f"{where}: undocumented {set(value) - set(schema['properties'])}"
+        for k, v in value.items():
+            conforms(doc, schema["properties"][k], v, f"{where}.{k}")
+    if isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            conforms(doc, schema["items"], v, f"{where}[{i}]")
+
+
+def answer_schema(doc, method, path, status):
+    resp = resolve(doc, doc["paths"][path][method]["responses"][str(status)])
+    return resp["content"]["application/json"]["schema"]
+
+
+def test_real_answers_match_the_documented_schemas(server):
+    doc = json.loads(DOC.read_text())
+    user = new_user()
+
+    def check(method, path, r):
+        conforms(doc, answer_schema(doc, method, path, r.status_code), r.json())
+
+    r = server.upload(user, png_bytes(8, 8))
+    check("post", "/api/drawings", r)
+    did = r.json()["id"]
+    r = server.request("POST", "/api/edit-image", user, files={"file": ("d.png", png_bytes(8, 8), "image/png")},
+                       data={"prompt": "make it black and white and draw a cat"})
+    assert r.status_code == 200, r.text
+    check("post", "/api/edit-image", r)
+    r = server.request("POST", f"/api/drawings/{did}/edits", user, data={"prompt": "blur"})
+    check("post", "/api/drawings/{drawing_id}/edits", r)
+    check("get", "/api/drawings/{drawing_id}", server.get(f"/api/drawings/{did}", user))
+    check("get", "/api/drawings/gallery", server.get("/api/drawings/gallery", user))
+    check("get", "/api/drawings/stats/summary", server.get("/api/drawings/stats/summary", user))
+    check("get", "/api/tutorials", server.get("/api/tutorials", user))
+    r = server.request("POST", f"/api/drawings/{did}/share", user, json={"expires_in": 600})
+    check("post", "/api/drawings/{drawing_id}/share", r)
+    token = r.json()["token"]
+    check("get", "/api/drawings/{drawing_id}/shares", server.get(f"/api/drawings/{did}/shares", user))
+    check("get", "/api/shared/{token}", server.get(f"/api/shared/{token}"))
+    check("delete", "/api/shares/{token}", server.delete(f"/api/shares/{token}", user))
+    r = server.request("POST", "/api/drawings/bulk-delete", user, json={"ids": [did, str(new_user())]})
+    check("post", "/api/drawings/bulk-delete", r)
+    check("get", "/health", server.get("/health"))
+    email = f"schema-{new_user()[:8]}@example.com"
+    r = server.request("POST", "/api/auth/register", json={"email": email, "password": "correct horse"})
+    check("post", "/api/auth/register", r)
+    r = server.request("POST", "/api/auth/login", data={"username": email, "password": "correct horse"})
+    check("post", "/api/auth/login", r)
+    bearer = {"Authorization": "Bearer " + r.json()["access_token"]}
+    check("get", "/api/auth/me", server.get("/api/auth/me", headers=bearer))
+    # errors: the 422 list, a detail, the voice refusal shape is documented too
+    check("get", "/api/drawings/gallery", server.get("/api/drawings/gallery?page=0&limit=x", user))
+    check("get", "/api/drawings/{drawing_id}", server.get("/api/drawings/not-a-uuid", user))
+    check("get", "/api/drawings/{drawing_id}", server.get(f"/api/drawings/{new_user()}", user))
+    check("get", "/api/drawings/gallery", server.get("/api/drawings/gallery"))
+    r = server.request("POST", "/api/edit-image", user, files={"file": ("d.png", png_bytes(8, 8), "image/png")},
+                       data={"prompt": "what is the weather like"})
+    assert r.status_code == 422
+    check("post", "/api/edit-image", r)
+    conforms(doc, {"$ref": "#/components/schemas/VoiceRefusal"},
+             {"detail": "Could not understand the prompt", "transcription": "call my mom"})
+
+
 # ------------------------------------------------------------------ version
 
 def test_version_everywhere(server):
