@@ -1,6 +1,6 @@
 # NovaDraw backend. The README's two commands:
 #   make run    install missing packages, build, serve on the embedded defaults
-#   make test   the same set-up, then every test (unit, end-to-end), twice: on SQLite,
+#   make test   the same set-up, then every test (unit, OpenAPI, end-to-end), twice: on SQLite,
 #               then the db contract and the whole e2e suite on PostgreSQL
 # and: make sanitize (the same two passes under ASan+UBSan), make bench, make clean.
 # The PostgreSQL pass (make test-pg) runs on a throwaway cluster that scripts/pg.sh
@@ -12,7 +12,7 @@ PYTHON     ?= /usr/bin/python3
 PYTEST     ?= $(PYTHON) -m pytest
 MESON_OPTS ?=
 
-.PHONY: all deps s3deps build run test test-pg unit unit-db e2e sanitize sanitize-run bench format clean
+.PHONY: all deps s3deps openapideps openapi build run test test-pg unit unit-db e2e sanitize sanitize-run bench format clean
 
 all: build
 
@@ -24,6 +24,16 @@ S3RVER_STAMP = tests/s3/node_modules/.package-lock.json
 $(S3RVER_STAMP): tests/s3/package.json tests/s3/package-lock.json | deps
 	npm ci --prefix tests/s3 --no-audit --no-fund --loglevel=error
 s3deps: $(S3RVER_STAMP)
+
+# The OpenAPI validator (npm @apidevtools/swagger-parser), pinned by tests/openapi/package-lock.json.
+OPENAPI_STAMP = tests/openapi/node_modules/.package-lock.json
+$(OPENAPI_STAMP): tests/openapi/package.json tests/openapi/package-lock.json | deps
+	npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error
+openapideps: $(OPENAPI_STAMP)
+
+# docs/openapi.json against the OpenAPI 3.1 schema (the e2e suite compares it with the routes)
+openapi: openapideps
+	node tests/openapi/validate.js docs/openapi.json
 
 $(BUILD)/build.ninja: | deps
 	meson setup $(BUILD) $(MESON_OPTS)
@@ -49,7 +59,7 @@ test-pg: build
 	@echo "== PostgreSQL pass: db contract and end-to-end suite"
 	scripts/pg.sh run $(MAKE) --no-print-directory unit-db e2e
 
-test: unit e2e test-pg
+test: unit openapi e2e test-pg
 
 $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \

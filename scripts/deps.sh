@@ -11,7 +11,7 @@ packages=(
   # libraries (each wrapped by one module)
   libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libpq-dev libssl-dev
   libcurl4-openssl-dev libargon2-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
-  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us libarchive-dev
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us libarchive-dev zlib1g-dev
   # tests and benchmarks (boto3/botocore: the independent S3 client and SigV4 oracle)
   postgresql curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
   python3-boto3 python3-botocore espeak-ng ffmpeg

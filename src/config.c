@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http/cors.h" /* pure: the origin syntax CORS_ORIGINS is checked against */
+
 enum var_type { V_STR, V_LONG, V_BYTES, V_CHOICE };
 
 /* IMAGE_EDITOR's values; EDITOR holding one of them earns a notice (SPEC §16) */
@@ -47,6 +49,8 @@ static const struct var vars[] = {
      "HTTP worker threads (0 = 2 per core)"},
     {"LOG_LEVEL", V_CHOICE, F(log_level), "info", 0, 0, "debug|info|warn|error", 0,
      "least severe log level printed"},
+    {"CORS_ORIGINS", V_STR, F(cors_origins), NULL, 0, 0, NULL, 0,
+     "browser origins allowed to call the API: scheme://host[:port],... or * (default none)"},
     {"DATABASE_URL", V_STR, F(database_url), NULL, 0, 0, NULL, V_SECRET,
      "sqlite:///path.db or postgresql://user:pass@host:port/db (default SQLite in DATA_DIR)"},
     {"SPACES_KEY", V_STR, F(spaces_key), NULL, 0, 0, NULL, V_SECRET, "S3 access key"},
@@ -292,6 +296,23 @@ static int derive(struct config *cfg, FILE *errs)
         bad++;
     }
     strip_trailing_slashes(cfg->public_base_url);
+    {
+        struct cors *c = NULL;
+        const char *entry = NULL;
+        size_t len = 0;
+        if (cors_parse(cfg->cors_origins, &c, &entry, &len) != 0) {
+            char shown[201]; /* the entry on one line: control characters as '?' */
+            size_t n = len < sizeof(shown) - 1 ? len : sizeof(shown) - 1;
+            for (size_t i = 0; i < n; i++)
+                shown[i] = (unsigned char)entry[i] < 0x20 || entry[i] == 0x7f ? '?' : entry[i];
+            shown[n] = '\0';
+            fprintf(errs, "config: CORS_ORIGINS: each entry must be an origin "
+                          "scheme://host[:port] (no path) or * (got '%s')\n",
+                    shown);
+            bad++;
+        }
+        cors_free(c);
+    }
     cfg->registration_open = !cfg->registration || strcmp(cfg->registration, "open") == 0;
 
     /* database */

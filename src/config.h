@@ -23,6 +23,7 @@ struct config {
     char *data_dir;
     long http_threads;
     char *log_level;
+    char *cors_origins; /* CORS_ORIGINS as given (validated by http/cors.h), or NULL */
 
     /* database */
     char *database_url;

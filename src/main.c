@@ -62,6 +62,8 @@ static void usage(FILE *out)
             "  transcribe AUDIO [--language en] [--mode grammar|general]\n"
             "  transcribe --json AUDIO... (one JSON line per file, one decoder for all)\n"
             "                                     print what the local transcriber hears\n"
+            "  routes                             print the HTTP route table (METHOD PATTERN)\n"
+            "  version, --version                 print the version\n"
             "  help                               this text and the configuration table\n"
             "\n"
             "configuration (environment, or .env in the working directory):\n");
@@ -152,6 +154,15 @@ out_app:
 out_imaging:
     imaging_shutdown();
     return status;
+}
+
+/* The route table, one "METHOD PATTERN" a line, in matching order (the OpenAPI
+ * document's drift test compares it with docs/openapi.json). */
+static int cmd_routes(void)
+{
+    for (size_t i = 0; i < n_routes; i++)
+        printf("%s %s\n", http_method_name(routes[i].method), routes[i].pattern);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static int cmd_token(const struct config *cfg, int argc, char **argv)
@@ -822,6 +833,12 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("novadraw %s\n", NOVADRAW_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "routes") == 0) /* no configuration needed: the table is compiled in */
+        return cmd_routes();
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "migrate") != 0 &&
         strcmp(cmd, "tutorial") != 0 && strcmp(cmd, "edit") != 0 && strcmp(cmd, "storage") != 0 &&
         strcmp(cmd, "gc") != 0 && strcmp(cmd, "transcribe") != 0 && strcmp(cmd, "user") != 0) {

@@ -59,6 +59,8 @@ static void run_call(void *arg)
             request_fail(req, rc, "Email already registered");
         if (rc == ERR_OK)
             rc = token_answer(c->res, 201, &t);
+        if (rc == ERR_OK) /* the new account, as its owner reads it */
+            response_header(c->res, "Location", "/api/auth/me");
         break;
     case CALL_LOGIN:
         rc = accounts_login(app, c->email, c->password, c->password_len, now, req->arena, &t,

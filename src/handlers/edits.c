@@ -59,6 +59,9 @@ static void on_done(void *arg, const struct edit_outcome *o)
         jsonw_init(&w, 1024);
         api_json_drawing(&w, o->drawing, req->app, req->arena);
         rc = response_jsonw(p->res, 201, &w);
+        if (rc == ERR_OK) /* the new drawing's own URL (RFC 9110 §15.3.2) */
+            response_header(p->res, "Location",
+                            arena_printf(req->arena, "/api/drawings/%s", o->drawing->id));
     } else if (rc == ERR_OK) {
         rc = write_success(p, o);
     }

@@ -1,5 +1,5 @@
 /*
- * health.c - GET /health: 200 {"status": "ok"} while the database answers.
+ * health.c - GET /health: 200 {"status": "ok", "version": …} while the database answers.
  */
 #include "handlers/handlers.h"
 
@@ -9,5 +9,5 @@ enum err handle_health(struct request *req, struct response *res)
 {
     if (db_ping(req->app->db) != ERR_OK)
         return request_fail(req, ERR_UNAVAILABLE, "Database unavailable");
-    return response_json(res, 200, json_pack("{s:s}", "status", "ok"));
+    return response_json(res, 200, json_pack("{s:s, s:s}", "status", "ok", "version", NOVADRAW_VERSION));
 }

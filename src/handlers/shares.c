@@ -61,7 +61,10 @@ enum err handle_share_create(struct request *req, struct response *res)
         return rc;
     jsonw_init(&w, 256);
     api_json_share_created(&w, &s, req->app, req->arena);
-    return response_jsonw(res, 201, &w);
+    rc = response_jsonw(res, 201, &w);
+    if (rc == ERR_OK) /* the new link, as the API reads it */
+        response_header(res, "Location", arena_printf(req->arena, "/api/shared/%s", s.token));
+    return rc;
 }
 
 enum err handle_share_list(struct request *req, struct response *res)

@@ -582,7 +582,7 @@ enum err request_uuid(struct request *req, const char *where, const char *name, 
 
 void response_header(struct response *res, const char *name, const char *value)
 {
-    if (res->n_headers < RESPONSE_MAX_HEADERS) {
+    if (value && res->n_headers < RESPONSE_MAX_HEADERS) {
         res->headers[res->n_headers].name = name;
         res->headers[res->n_headers].value = value;
         res->n_headers++;

@@ -53,6 +53,7 @@ struct request {
     struct form_field *fields;                   /* multipart fields, in arrival order */
     size_t n_fields;
     const char *if_none_match;                   /* header, or NULL */
+    const char *range, *if_range;                /* headers, or NULL (the media routes') */
     const char *content_type;                    /* header of a BODY_JSON route, or NULL */
     const unsigned char *body;                   /* a BODY_JSON route's raw body (server.c's), */
     size_t body_len;                             /* NUL-terminated; NULL when none came */
@@ -83,7 +84,8 @@ struct response {
     char *body;            /* malloc'd, owned; or NULL */
     size_t body_len;
     int fd;                /* >= 0: serve this file instead of body (owned) */
-    uint64_t fd_size;
+    uint64_t fd_size;      /* bytes of it to send, */
+    uint64_t fd_offset;    /* from here */
     struct response_stream *stream; /* set: stream this body (response_stream()); owned */
     struct header headers[RESPONSE_MAX_HEADERS];
     size_t n_headers;

@@ -67,6 +67,23 @@ static bool match_path(const char *pattern, const char *path, struct arena *a,
     return *p == '\0' && *u == '\0';
 }
 
+/* Appends a method to the Allow list unless it is there (or the list is full). */
+static void allow_add(struct route_match *out, size_t *used, const char *name)
+{
+    size_t k = strlen(name);
+
+    if (strstr(out->allow, name))
+        return;
+    if (*used + k + 3 >= sizeof(out->allow))
+        return;
+    if (*used) {
+        memcpy(out->allow + *used, ", ", 2);
+        *used += 2;
+    }
+    memcpy(out->allow + *used, name, k + 1);
+    *used += k;
+}
+
 void router_match(const struct route *routes, size_t n, enum http_method method,
                   const char *path, struct arena *a, struct route_match *out)
 {
@@ -82,18 +99,9 @@ void router_match(const struct route *routes, size_t n, enum http_method method,
             out->route = &routes[i];
             memcpy(out->params, params, sizeof(params));
         }
-        if (!out->path_known || !strstr(out->allow, http_method_name(routes[i].method))) {
-            const char *name = http_method_name(routes[i].method);
-            size_t k = strlen(name);
-            if (used + k + 3 < sizeof(out->allow)) {
-                if (used) {
-                    memcpy(out->allow + used, ", ", 2);
-                    used += 2;
-                }
-                memcpy(out->allow + used, name, k + 1);
-                used += k;
-            }
-        }
+        allow_add(out, &used, http_method_name(routes[i].method));
+        if (routes[i].method == HTTP_GET) /* every GET route answers HEAD too */
+            allow_add(out, &used, "HEAD");
         out->path_known = true;
     }
 }

@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "auth_cache.h"
+#include "http/cors.h"
+#include "http/gzip.h"
 #include "util/grow.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -56,6 +58,7 @@ struct http_server {
     atomic_ulong next_id;
     unsigned id_prefix;
     struct auth_cache *tokens; /* verified tokens; NULL: verify every time */
+    struct cors *cors;         /* CORS_ORIGINS; NULL: no origin allowed */
 };
 
 /* A deferred answer's states (see request_defer): the handler's thread and the
@@ -239,11 +242,60 @@ static void stream_free(void *cls)
 
 /* ---- responses -------------------------------------------------------------- */
 
+static const char *header_of(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/*
+ * A JSON body over GZIP_MIN_BYTES is gzipped when the client takes it (never a file
+ * or a stream); such answers vary by Accept-Encoding. The gzipped body is another
+ * representation, so its ETag becomes weak (If-None-Match compares weakly).
+ */
+static bool maybe_gzip(struct MHD_Connection *conn, struct exchange *x)
+{
+    struct response *res = &x->res;
+    char *z;
+    size_t zlen;
+
+    if (!res->body || res->stream || res->fd >= 0 || res->body_len <= GZIP_MIN_BYTES ||
+        !res->content_type || strncmp(res->content_type, "application/json", 16) != 0)
+        return false;
+    if (!gzip_accepted(header_of(conn, MHD_HTTP_HEADER_ACCEPT_ENCODING)) ||
+        !gzip_compress(res->body, res->body_len, &z, &zlen))
+        return true; /* sent as it is, but it could have been gzipped: Vary all the same */
+    free(res->body);
+    res->body = z;
+    res->body_len = zlen;
+    response_header(res, "Content-Encoding", "gzip");
+    for (size_t i = 0; i < res->n_headers; i++)
+        if (strcasecmp(res->headers[i].name, "ETag") == 0 &&
+            strncmp(res->headers[i].value, "W/", 2) != 0)
+            res->headers[i].value = arena_printf(x->req.arena, "W/%s", res->headers[i].value);
+    return true;
+}
+
+/* CORS_ORIGINS (SPEC §14): an allowed origin may read the answer and its headers. */
+static void add_cors(struct MHD_Connection *conn, struct exchange *x, struct MHD_Response *r)
+{
+    const char *origin;
+
+    if (!cors_enabled(x->srv->cors))
+        return;
+    MHD_add_response_header(r, "Vary", "Origin");
+    origin = header_of(conn, "Origin");
+    if (!cors_allowed(x->srv->cors, origin)) /* other origins: no CORS headers */
+        return;
+    MHD_add_response_header(r, "Access-Control-Allow-Origin", origin); /* checked: no CR/LF */
+    MHD_add_response_header(r, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchange *x)
 {
     struct response *res = &x->res;
     struct MHD_Response *r;
     enum MHD_Result ok;
+    bool vary_encoding = maybe_gzip(conn, x);
 
     if (res->stream) {
         res->stream->conn = conn;
@@ -252,7 +304,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
         if (r)
             res->stream = NULL; /* MHD calls stream_free when done with it */
     } else if (res->fd >= 0) {
-        r = MHD_create_response_from_fd64(res->fd_size, res->fd);
+        r = MHD_create_response_from_fd_at_offset64(res->fd_size, res->fd, res->fd_offset);
         if (r)
             res->fd = -1; /* MHD closes it now */
     } else {
@@ -269,6 +321,9 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
     MHD_add_response_header(r, "X-Request-Id", x->req.id);
     for (size_t i = 0; i < res->n_headers; i++)
         MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
+    if (vary_encoding)
+        MHD_add_response_header(r, "Vary", "Accept-Encoding");
+    add_cors(conn, x, r);
     if (atomic_load(&x->srv->stopping))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ok = MHD_queue_response(conn, (unsigned)res->status, r);
@@ -501,6 +556,17 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
         x->body_cap = BODY_OVERHEAD;
         return send_detail(conn, x, 414, "Request target too long or with too many parameters");
     }
+    /* a CORS preflight from an allowed origin: answered here, for any path, without a
+     * token (browsers send none); other OPTIONS requests are routed (404/405) */
+    if (x->req.method == HTTP_OPTIONS && header_of(conn, "Access-Control-Request-Method") &&
+        cors_allowed(srv->cors, header_of(conn, "Origin"))) {
+        x->body_cap = BODY_OVERHEAD;
+        x->res.status = 204;
+        response_header(&x->res, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
+        response_header(&x->res, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+        response_header(&x->res, "Access-Control-Max-Age", CORS_MAX_AGE);
+        return send_response(conn, x);
+    }
     router_match(srv->routes, srv->n_routes, x->req.method, url, x->req.arena, &m);
     if (!m.route) {
         x->body_cap = BODY_OVERHEAD;
@@ -531,6 +597,8 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     x->req.if_none_match =
         arena_strdup(x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                                MHD_HTTP_HEADER_IF_NONE_MATCH));
+    x->req.range = arena_strdup(x->req.arena, header_of(conn, MHD_HTTP_HEADER_RANGE));
+    x->req.if_range = arena_strdup(x->req.arena, header_of(conn, MHD_HTTP_HEADER_IF_RANGE));
     if (m.route->body == BODY_JSON) {
         x->req.content_type =
             arena_strdup(x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -741,9 +809,20 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
         s->id_prefix = (unsigned)getpid();
     if (auth_cache_new(AUTH_CACHE_DEFAULT, &s->tokens) != ERR_OK)
         s->tokens = NULL; /* slower, not wrong */
+    {
+        const char *bad;
+        size_t bad_len;
+        if (cors_parse(cfg->cors_origins, &s->cors, &bad, &bad_len) != 0) { /* config checked it */
+            log_error("http: CORS_ORIGINS cannot be read");
+            auth_cache_free(s->tokens);
+            free(s);
+            return ERR_INVALID;
+        }
+    }
     if (resolve(cfg->host, cfg->port, &ss, &sslen) != 0) {
         log_error("http: cannot resolve HOST %s", cfg->host);
         auth_cache_free(s->tokens);
+        cors_free(s->cors);
         free(s);
         return ERR_INVALID;
     }
@@ -763,6 +842,7 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
         log_error("http: cannot listen on %s:%ld (in use, or not an address here?)", cfg->host,
                   cfg->port);
         auth_cache_free(s->tokens);
+        cors_free(s->cors);
         free(s);
         return ERR_UNAVAILABLE;
     }
@@ -800,5 +880,6 @@ void http_server_free(struct http_server *s)
         return;
     MHD_stop_daemon(s->daemon);
     auth_cache_free(s->tokens);
+    cors_free(s->cors);
     free(s);
 }

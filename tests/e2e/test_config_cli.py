@@ -212,7 +212,7 @@ def test_dotenv_sets_port(server_factory, tmp_path):
     p = free_port()
     cwd = write_dotenv(tmp_path / "envdir", f"# settings\nPORT={p}\n")
     s = server_factory(env={"PORT": None}, port=p, cwd=cwd)
-    assert s.get("/health").json() == {"status": "ok"}
+    assert s.get("/health").json()["status"] == "ok"
 
 
 def test_real_environment_wins_over_dotenv(server_factory, tmp_path):

@@ -283,7 +283,7 @@ static void test_router(struct arena *a)
     CHECK(m.route == &rt[4]);
     router_match(rt, 6, HTTP_PUT, "/api/drawings/abc", a, &m);
     CHECK(m.route == NULL && m.path_known);
-    CHECK_EQ_STR(m.allow, "GET, DELETE");
+    CHECK_EQ_STR(m.allow, "GET, HEAD, DELETE");
     router_match(rt, 6, HTTP_GET, "/api/drawings", a, &m);
     CHECK(m.route == NULL && m.path_known);
     CHECK_EQ_STR(m.allow, "POST");

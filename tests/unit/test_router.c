@@ -201,7 +201,7 @@ static void test_rest_param(struct arena *a)
     /* at least one character */
     CHECK_404(a, HTTP_GET, "/media/");
     CHECK_404(a, HTTP_GET, "/media");
-    CHECK_405(a, HTTP_PUT, "/media/k", "GET");
+    CHECK_405(a, HTTP_PUT, "/media/k", "GET, HEAD");
     /* a "*" parameter is only a rest at the pattern's end */
     CHECK_404(a, HTTP_GET, "/rest/a/tail");
     CHECK_404(a, HTTP_GET, "/rest/a/b/tail");
@@ -216,21 +216,21 @@ static void test_too_many_params(struct arena *a)
 
 static void test_404_vs_405(struct arena *a)
 {
-    CHECK_405(a, HTTP_POST, "/health", "GET");
-    CHECK_405(a, HTTP_DELETE, "/health", "GET");
-    CHECK_405(a, HTTP_OTHER, "/health", "GET");
-    CHECK_405(a, HTTP_OPTIONS, "/health", "GET");
+    CHECK_405(a, HTTP_POST, "/health", "GET, HEAD");
+    CHECK_405(a, HTTP_DELETE, "/health", "GET, HEAD");
+    CHECK_405(a, HTTP_OTHER, "/health", "GET, HEAD");
+    CHECK_405(a, HTTP_OPTIONS, "/health", "GET, HEAD");
     CHECK_405(a, HTTP_GET, "/api/drawings", "POST");
     /* every method of the path, each once, in table order */
-    CHECK_405(a, HTTP_PATCH, "/api/drawings/x", "GET, DELETE");
-    CHECK_405(a, HTTP_POST, "/api/drawings/x", "GET, DELETE");
+    CHECK_405(a, HTTP_PATCH, "/api/drawings/x", "GET, HEAD, DELETE");
+    CHECK_405(a, HTTP_POST, "/api/drawings/x", "GET, HEAD, DELETE");
     /* the literal route's path also matches the parameter route's pattern: for
      * DELETE, "gallery" is a drawing_id (as in FastAPI, where routes are tried in order) */
     match(a, HTTP_DELETE, "/api/drawings/gallery");
     CHECK(m.route == &rt[6]);
     CHECK_EQ_STR(m.params[0], "gallery");
-    CHECK_405(a, HTTP_PUT, "/api/drawings/gallery", "GET, DELETE");
-    CHECK_405(a, HTTP_PUT, "/api/drawings/stats/summary", "GET");
+    CHECK_405(a, HTTP_PUT, "/api/drawings/gallery", "GET, HEAD, DELETE");
+    CHECK_405(a, HTTP_PUT, "/api/drawings/stats/summary", "GET, HEAD");
 
     /* HEAD is answered by the GET route */
     CHECK_ROUTE(a, HTTP_HEAD, "/health", 0);
@@ -263,7 +263,7 @@ static void test_real_table(struct arena *a)
     CHECK_EQ_STR(r.params[0], "users/x/original/y.png");
     router_match(routes, n_routes, HTTP_PATCH, "/api/drawings/abc", a, &r);
     CHECK(!r.route && r.path_known);
-    CHECK_EQ_STR(r.allow, "GET, DELETE");
+    CHECK_EQ_STR(r.allow, "GET, HEAD, DELETE");
     router_match(routes, n_routes, HTTP_GET, "/api/drawings", a, &r);
     CHECK(!r.route && r.path_known);
     CHECK_EQ_STR(r.allow, "POST");
