@@ -47,9 +47,9 @@ struct idempotency {
     const char *key;            /* the header's value (arena); NULL: the request has none */
     struct digest *body, *part; /* the fingerprint so far, and the current part's bytes */
     uint64_t part_len;
-    bool hash_failed;           /* out of memory while hashing: the claim fails (500) */
-    char owner[33];             /* this request's claim: a random token */
-    bool held;                  /* claimed, and the answer not yet stored or given up */
+    bool hash_failed; /* out of memory while hashing: the claim fails (500) */
+    char owner[33];   /* this request's claim: a random token */
+    bool held;        /* claimed, and the answer not yet stored or given up */
 };
 
 /*

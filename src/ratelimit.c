@@ -11,8 +11,7 @@
 
 #define MINUTE_MS 60000
 
-enum err ratelimit_edit(struct app *app, const char *user_id, int64_t now_ms,
-                        struct ratelimit *out)
+enum err ratelimit_edit(struct app *app, const char *user_id, int64_t now_ms, struct ratelimit *out)
 {
     struct ratelimit r = {.limit = app->cfg->rate_limit_edits};
     int64_t minute = now_ms / MINUTE_MS, count = 0;

@@ -76,7 +76,7 @@ struct exchange {
     size_t fields_cap;
     unsigned char *raw; /* a BODY_JSON route's body, JSON_BODY_MAX + 1 bytes; owned */
     bool body_too_large, body_malformed, queued;
-    bool target_refused; /* on_uri refused the request target */
+    bool target_refused;     /* on_uri refused the request target */
     struct idempotency idem; /* a ROUTE_IDEMPOTENT route's key and fingerprint */
     struct ratelimit rate;   /* a ROUTE_RATE_LIMITED route's count, for its headers */
 };
@@ -562,9 +562,9 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     /* SPEC §14, before a byte of the body is read: the key's syntax, then the edit
      * count (a key already seen does no new work, so it is not counted) */
     if (m.route->guard & ROUTE_IDEMPOTENT) {
-        rc = idempotency_start(&x->req, &x->idem,
-                               MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                           "Idempotency-Key"));
+        rc = idempotency_start(
+            &x->req, &x->idem,
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key"));
         if (rc != ERR_OK)
             return send_error(conn, x, rc);
     }
@@ -657,8 +657,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         else if (x->raw) {
             memcpy(x->raw + x->body_seen - n, upload_data, n); /* body_seen <= cap: fits */
             idempotency_data(&x->idem, upload_data, n);
-        }
-        else if (x->pp && !x->body_malformed && MHD_post_process(x->pp, upload_data, n) != MHD_YES)
+        } else if (x->pp && !x->body_malformed &&
+                   MHD_post_process(x->pp, upload_data, n) != MHD_YES)
             x->body_malformed = true;
         *upload_data_size = 0;
         return MHD_YES;
