@@ -101,6 +101,8 @@ static const struct var vars[] = {
      "threads for image work (0 = one per core)"},
     {"EDIT_QUEUE", V_LONG, F(edit_queue), "4096", 1, 1000000, NULL, 0,
      "edits in flight before new ones get 503 + Retry-After"},
+    {"RATE_LIMIT_EDITS", V_LONG, F(rate_limit_edits), "20", 0, 1000000, NULL, 0,
+     "edits per user per minute over all edit routes, shared by every server (0 = off)"},
     {"TRANSCRIBER", V_CHOICE, F(transcriber), "auto", 0, 0, "auto|local|gemini|openai", 0,
      "speech-to-text (auto = gemini if GEMINI_API_KEY is set, else local)"},
     {"SPEECH_MODEL_DIR", V_STR, F(speech_model_dir), NULL, 0, 0, NULL, 0,

@@ -55,6 +55,7 @@ struct config {
     char *gemini_api_key, *gemini_model, *gemini_base_url, *gemini_transcribe_model;
     long gemini_timeout, gemini_retries;
     long edit_workers, edit_queue;
+    long rate_limit_edits; /* per user per minute; 0: off */
     long job_lease_seconds;
     char *transcriber;
     char *speech_model_dir; /* NULL: the package's */

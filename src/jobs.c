@@ -3,7 +3,8 @@
  * database with a lease, runs them, and marks them done or due again later with
  * exponential backoff. Several servers can run it on one database: the claim gives
  * each job to exactly one of them, and a job whose server died comes back when its
- * lease expires.
+ * lease expires. It also deletes the expired rows of idempotency keys and rate
+ * counts (SPEC §14) once a minute.
  *
  * Owns struct jobs (its thread, mutex and condition variable); the app is borrowed.
  * The only state shared with other threads is `stop`, under the mutex.
@@ -16,11 +17,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "idempotency.h"
+#include "ratelimit.h"
 #include "util/arena.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
 #define JOBS_PER_ROUND 64 /* then check for stop and sleep, so one round is bounded */
+#define SWEEP_MS 60000    /* expired idempotency keys and old rate counts, this often */
 
 struct jobs {
     struct app *app;
@@ -164,14 +168,28 @@ static void run_round(struct jobs *j)
     }
 }
 
+/* The database's expired rows of SPEC §14 (every server sweeps; harmless). */
+static void sweep(struct jobs *j, int64_t *last_ms)
+{
+    int64_t now = time_now_ms();
+
+    if (now - *last_ms < SWEEP_MS)
+        return;
+    *last_ms = now;
+    idempotency_prune(j->app, now);
+    ratelimit_prune(j->app, now);
+}
+
 static void *worker(void *arg)
 {
     struct jobs *j = arg;
+    int64_t swept_ms = 0;
 
     for (;;) {
         struct timespec until;
 
         run_round(j);
+        sweep(j, &swept_ms);
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += JOBS_POLL_MS / 1000;
         until.tv_nsec += (long)(JOBS_POLL_MS % 1000) * 1000000L;

@@ -1577,3 +1577,136 @@ enum err db_share_open(struct db *db, const unsigned char hash[DB_SHARE_HASH_LEN
     db->drv->release(db, c);
     return rc;
 }
+
+/* ---- rate limits and idempotency keys ------------------------------------ */
+
+enum err db_rate_hit(struct db *db, const char *user_id, int64_t minute, int64_t *count)
+{
+    const struct db_arg args[] = {ARG_T(user_id), ARG_I(minute)};
+
+    if (!db || !is_uuid(user_id) || !count)
+        return ERR_INVALID;
+    return one_i64(db, Q_RATE_HIT, args, NARGS(args), count);
+}
+
+enum err db_rate_prune(struct db *db, int64_t before, int64_t *n)
+{
+    const struct db_arg args[] = {ARG_I(before)};
+
+    if (!db)
+        return ERR_INVALID;
+    return run_alone(db, Q_RATE_PRUNE, args, NARGS(args), n);
+}
+
+static bool idem_args_ok(const char *user_id, const char *key, const char *owner)
+{
+    return is_uuid(user_id) && key && *key && owner && *owner;
+}
+
+static enum err idem_read(struct db *db, const char *user_id, const char *key, struct arena *a,
+                          struct db_idem *out)
+{
+    const struct db_arg args[] = {ARG_T(user_id), ARG_T(key)};
+    struct db_idem r = {0};
+    struct db_conn *c = NULL;
+    int64_t status = 0;
+    enum err rc = first_row_alone(db, Q_IDEM_GET, args, NARGS(args), &c);
+
+    if (rc == ERR_OK)
+        rc = col_text(db, c, 0, a, &r.fingerprint);
+    if (rc == ERR_OK && !is_null(db, c, 1)) {
+        r.done = true;
+        rc = db->drv->i64(c, 1, &status);
+        r.status = (int)status;
+    }
+    if (rc == ERR_OK)
+        rc = col_text(db, c, 2, a, &r.content_type);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, 3, a, &r.headers);
+    if (rc == ERR_OK)
+        rc = col_text(db, c, 4, a, &r.body);
+    db->drv->release(db, c);
+    if (rc == ERR_OK && !r.fingerprint)
+        rc = ERR_INTERNAL;
+    if (rc == ERR_OK)
+        *out = r;
+    return rc;
+}
+
+enum err db_idem_claim(struct db *db, const char *user_id, const char *key,
+                       const char *fingerprint, const char *owner, int64_t now_ms,
+                       int64_t lease_until_ms, int64_t expired_ms, struct arena *a,
+                       struct db_idem *out)
+{
+    const struct db_arg args[] = {ARG_T(user_id),  ARG_T(key),          ARG_T(fingerprint),
+                                  ARG_T(owner),    ARG_I(now_ms),       ARG_I(lease_until_ms),
+                                  ARG_I(expired_ms)};
+    enum err rc = ERR_NOT_FOUND;
+
+    if (!db || !idem_args_ok(user_id, key, owner) || !fingerprint || !a || !out)
+        return ERR_INVALID;
+    /* a row read as gone was released in between: claim again (twice at most) */
+    for (int tries = 0; tries < 2 && rc == ERR_NOT_FOUND; tries++) {
+        struct db_conn *c = NULL;
+
+        rc = first_row_alone(db, Q_IDEM_CLAIM, args, NARGS(args), &c);
+        db->drv->release(db, c);
+        if (rc != ERR_NOT_FOUND)
+            return rc; /* ERR_OK: ours */
+        rc = idem_read(db, user_id, key, a, out);
+        if (rc == ERR_OK)
+            return ERR_CONFLICT;
+    }
+    return rc == ERR_NOT_FOUND ? ERR_CONFLICT : rc;
+}
+
+enum err db_idem_complete(struct db *db, const char *user_id, const char *key, const char *owner,
+                          int status, const char *content_type, const char *headers,
+                          const char *body)
+{
+    const struct db_arg args[] = {ARG_T(user_id), ARG_T(key),          ARG_T(owner),
+                                  ARG_I(status),  ARG_T(content_type), ARG_T(headers),
+                                  ARG_T(body)};
+    int64_t changed = 0;
+    enum err rc;
+
+    if (!db || !idem_args_ok(user_id, key, owner) || !body)
+        return ERR_INVALID;
+    rc = run_alone(db, Q_IDEM_COMPLETE, args, NARGS(args), &changed);
+    return rc == ERR_OK && changed == 0 ? ERR_NOT_FOUND : rc;
+}
+
+enum err db_idem_release(struct db *db, const char *user_id, const char *key, const char *owner)
+{
+    const struct db_arg args[] = {ARG_T(user_id), ARG_T(key), ARG_T(owner)};
+
+    if (!db || !idem_args_ok(user_id, key, owner))
+        return ERR_INVALID;
+    return run_alone(db, Q_IDEM_RELEASE, args, NARGS(args), NULL);
+}
+
+enum err db_idem_exists(struct db *db, const char *user_id, const char *key, int64_t after_ms,
+                        bool *exists)
+{
+    const struct db_arg args[] = {ARG_T(user_id), ARG_T(key), ARG_I(after_ms)};
+    int64_t one = 0;
+    enum err rc;
+
+    if (!db || !is_uuid(user_id) || !key || !exists)
+        return ERR_INVALID;
+    rc = one_i64(db, Q_IDEM_EXISTS, args, NARGS(args), &one);
+    if (rc == ERR_OK || rc == ERR_NOT_FOUND) {
+        *exists = rc == ERR_OK;
+        rc = ERR_OK;
+    }
+    return rc;
+}
+
+enum err db_idem_prune(struct db *db, int64_t before_ms, int64_t *n)
+{
+    const struct db_arg args[] = {ARG_I(before_ms)};
+
+    if (!db)
+        return ERR_INVALID;
+    return run_alone(db, Q_IDEM_PRUNE, args, NARGS(args), n);
+}

@@ -306,3 +306,47 @@ enum err db_share_revoke(struct db *db, const char *user_id,
  * before now_ms. */
 enum err db_share_open(struct db *db, const unsigned char hash[DB_SHARE_HASH_LEN], int64_t now_ms,
                        struct arena *a, struct drawing *out);
+
+/*
+ * Rate limits and idempotency keys (SPEC §14), shared by every server on the database.
+ *
+ * db_rate_hit counts one edit of user_id in minute (ms / 60000) and gives the count so
+ * far, in one atomic statement; db_rate_prune forgets minutes before `before`.
+ */
+enum err db_rate_hit(struct db *db, const char *user_id, int64_t minute, int64_t *count);
+enum err db_rate_prune(struct db *db, int64_t before, int64_t *n);
+
+/* A key's row as db_idem_claim found it (strings in the caller's arena). */
+struct db_idem {
+    char *fingerprint;
+    bool done;          /* false: still running */
+    int status;         /* done: the answer's */
+    char *content_type; /* done: or NULL */
+    char *headers;      /* done: "Name: value\n" lines, or NULL */
+    char *body;         /* done: or NULL */
+};
+
+/*
+ * Claims (user_id, key) for this request (fingerprint) as owner, until lease_until_ms:
+ * ERR_OK when the key is new, expired (created at or before expired_ms: it is made
+ * new), or still running past its lease with the same fingerprint (taken over; the
+ * old owner can no longer complete it). Otherwise ERR_CONFLICT with *out the row as
+ * it is (another request's, running or done). One statement, then a read.
+ */
+enum err db_idem_claim(struct db *db, const char *user_id, const char *key,
+                       const char *fingerprint, const char *owner, int64_t now_ms,
+                       int64_t lease_until_ms, int64_t expired_ms, struct arena *a,
+                       struct db_idem *out);
+/* The final answer of owner's claim, in one statement: ERR_NOT_FOUND if the claim is
+ * no longer owner's (taken over, or expired and pruned). headers, content_type may be
+ * NULL; body is text. */
+enum err db_idem_complete(struct db *db, const char *user_id, const char *key, const char *owner,
+                          int status, const char *content_type, const char *headers,
+                          const char *body);
+/* Gives owner's running claim up (the key may be used again at once). */
+enum err db_idem_release(struct db *db, const char *user_id, const char *key, const char *owner);
+/* Whether user_id has a row for key created after after_ms. */
+enum err db_idem_exists(struct db *db, const char *user_id, const char *key, int64_t after_ms,
+                        bool *exists);
+/* Deletes the keys created at or before before_ms; *n (may be NULL) gets how many. */
+enum err db_idem_prune(struct db *db, int64_t before_ms, int64_t *n);

@@ -86,6 +86,8 @@ bool sql_retry_safe(enum sql_query q)
     case Q_GALLERY_SEARCH_OLD:
     case Q_EDIT_WORDS_TODO:
     case Q_EDIT_WORDS_SET:
+    case Q_IDEM_GET:
+    case Q_IDEM_EXISTS:
         return true;
     default:
         return false;
@@ -523,6 +525,32 @@ static const char *const sqlite_migrations[] = {
     "  UPDATE drawings SET skey = NULL WHERE id = NEW.id;\n"
     SEARCH_REINDEX("NEW.id")
     "END;\n",
+    /* 10: SPEC §14. Idempotency keys: a row per (user, key), inserted running (status
+     * NULL) under its owner's lease before the work starts, completed with the
+     * final answer in one statement; expired rows are deleted by the job worker. Edit
+     * counts per user and fixed minute (minute = ms / 60000), shared by every
+     * server; old windows likewise. */
+    "CREATE TABLE idempotency_keys (\n"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  key TEXT NOT NULL,\n"
+    "  fingerprint TEXT NOT NULL,\n"
+    "  owner TEXT NOT NULL,\n"
+    "  lease_until INTEGER NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  status INTEGER,\n"
+    "  content_type TEXT,\n"
+    "  headers TEXT,\n"
+    "  body TEXT,\n"
+    "  PRIMARY KEY (user_id, key)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);\n"
+    "CREATE TABLE rate_counts (\n"
+    "  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  minute INTEGER NOT NULL,\n"
+    "  count INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (user_id, minute)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX rate_counts_minute ON rate_counts(minute);\n",
 };
 #undef SEARCH_DOC
 #undef SEARCH_REINDEX
@@ -774,6 +802,28 @@ static const char *const postgres_migrations[] = {
     /* 9: SQLite's search index; the GIN index and its statement stay as they are (kept
      * so that a version means the same schema step on both) */
     "DO $$ BEGIN END $$;\n",
+    /* 10: as SQLite's */
+    "CREATE TABLE idempotency_keys (\n"
+    "  user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  key text NOT NULL,\n"
+    "  fingerprint text NOT NULL,\n"
+    "  owner text NOT NULL,\n"
+    "  lease_until timestamptz NOT NULL,\n"
+    "  created_at timestamptz NOT NULL,\n"
+    "  status integer,\n"
+    "  content_type text,\n"
+    "  headers text,\n"
+    "  body text,\n"
+    "  PRIMARY KEY (user_id, key)\n"
+    ");\n"
+    "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);\n"
+    "CREATE TABLE rate_counts (\n"
+    "  user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  minute bigint NOT NULL,\n"
+    "  count bigint NOT NULL,\n"
+    "  PRIMARY KEY (user_id, minute)\n"
+    ");\n"
+    "CREATE INDEX rate_counts_minute ON rate_counts(minute);\n",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -79,6 +79,15 @@ enum sql_query {
     Q_GALLERY_SEARCH_OLD,
     Q_EDIT_WORDS_TODO,
     Q_EDIT_WORDS_SET,
+    /* rate limits and idempotency keys (SPEC §14) */
+    Q_RATE_HIT,
+    Q_RATE_PRUNE,
+    Q_IDEM_CLAIM,
+    Q_IDEM_GET,
+    Q_IDEM_EXISTS,
+    Q_IDEM_COMPLETE,
+    Q_IDEM_RELEASE,
+    Q_IDEM_PRUNE,
     SQL_COUNT
 };
 

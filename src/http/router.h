@@ -30,7 +30,12 @@ struct route {
     bool auth;             /* needs a bearer token */
     enum route_body body;
     bool secret_path;      /* its path holds a capability (a share token): logged as its pattern */
+    unsigned guard;        /* ROUTE_* below: what the server checks before the handler runs */
 };
+
+/* route.guard (SPEC §14) */
+#define ROUTE_RATE_LIMITED 1u /* an edit: counts against RATE_LIMIT_EDITS (ratelimit.h) */
+#define ROUTE_IDEMPOTENT 2u   /* takes an Idempotency-Key (idempotency.h) */
 
 struct route_match {
     const struct route *route;        /* NULL: no route for this method */

@@ -27,6 +27,8 @@
 #include "auth_cache.h"
 #include "http/cors.h"
 #include "http/gzip.h"
+#include "idempotency.h"
+#include "ratelimit.h"
 #include "util/grow.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -77,7 +79,9 @@ struct exchange {
     size_t fields_cap;
     unsigned char *raw; /* a BODY_JSON route's body, JSON_BODY_MAX + 1 bytes; owned */
     bool body_too_large, body_malformed, queued;
-    bool target_refused; /* on_uri refused the request target */
+    bool target_refused;     /* on_uri refused the request target */
+    struct idempotency idem; /* a ROUTE_IDEMPOTENT route's key and fingerprint */
+    struct ratelimit rate;   /* a ROUTE_RATE_LIMITED route's count, for its headers */
 };
 
 /* A streamed body (response_stream): shared by MHD's side (the content reader and its
@@ -133,6 +137,12 @@ static void exchange_free(struct exchange *x)
 {
     if (!x)
         return;
+    /* an answer made but never sent (the client went away) is final all the same;
+     * work still running (only at a forced stop) leaves its key to the lease */
+    if (x->idem.held && atomic_load(&x->defer) != DEFER_RUNNING &&
+        atomic_load(&x->defer) != DEFER_SUSPENDED)
+        idempotency_settle(&x->req, &x->idem, &x->res);
+    idempotency_end(&x->idem);
     if (x->pp)
         MHD_destroy_post_processor(x->pp);
     for (size_t i = 0; i < x->req.n_fields; i++)
@@ -290,13 +300,33 @@ static void add_cors(struct MHD_Connection *conn, struct exchange *x, struct MHD
     MHD_add_response_header(r, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
 }
 
+/* A rate-limited route's RateLimit-* headers (and Retry-After on its 429). */
+static void add_rate_headers(struct MHD_Response *r, const struct exchange *x)
+{
+    char v[24];
+
+    if (x->rate.limit <= 0)
+        return;
+    snprintf(v, sizeof(v), "%ld", x->rate.limit);
+    MHD_add_response_header(r, "RateLimit-Limit", v);
+    snprintf(v, sizeof(v), "%ld", x->rate.remaining);
+    MHD_add_response_header(r, "RateLimit-Remaining", v);
+    snprintf(v, sizeof(v), "%ld", x->rate.reset);
+    MHD_add_response_header(r, "RateLimit-Reset", v);
+    if (x->res.status == 429)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+}
+
+/* Every answer goes out here, deferred ones too: the one place it is final. */
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchange *x)
 {
     struct response *res = &x->res;
     struct MHD_Response *r;
     enum MHD_Result ok;
-    bool vary_encoding = maybe_gzip(conn, x);
+    bool vary_encoding;
 
+    idempotency_settle(&x->req, &x->idem, res); /* a held key stores it first, as it is */
+    vary_encoding = maybe_gzip(conn, x);        /* then it may be gzipped for this client */
     if (res->stream) {
         res->stream->conn = conn;
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, res->stream,
@@ -324,6 +354,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
     if (vary_encoding)
         MHD_add_response_header(r, "Vary", "Accept-Encoding");
     add_cors(conn, x, r);
+    add_rate_headers(r, x);
     if (atomic_load(&x->srv->stopping))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ok = MHD_queue_response(conn, (unsigned)res->status, r);
@@ -464,11 +495,13 @@ static enum MHD_Result on_post_data(void *cls, enum MHD_ValueKind kind, const ch
             x->body_malformed = true;
             return MHD_NO;
         }
+        idempotency_part(&x->idem, key, filename);
     }
     if (!f)
         return MHD_NO;
     if (size > 0)
         f->started = true;
+    idempotency_data(&x->idem, data, size);
     if (!field_append(f, data, size)) {
         x->body_malformed = true;
         return MHD_NO;
@@ -593,6 +626,20 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
         if (*end == '\0' && n > x->body_cap)
             return send_error(conn, x, ERR_TOO_LARGE); /* refused before a byte is read */
     }
+    /* SPEC §14, before a byte of the body is read: the key's syntax, then the edit
+     * count (a key already seen does no new work, so it is not counted) */
+    if (m.route->guard & ROUTE_IDEMPOTENT) {
+        rc = idempotency_start(
+            &x->req, &x->idem,
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key"));
+        if (rc != ERR_OK)
+            return send_error(conn, x, rc);
+    }
+    if ((m.route->guard & ROUTE_RATE_LIMITED) && !idempotency_seen(&x->req, &x->idem)) {
+        rc = ratelimit_edit(srv->app, x->req.user_id, time_now_ms(), &x->rate);
+        if (rc != ERR_OK)
+            return send_error(conn, x, rc);
+    }
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, x);
     x->req.if_none_match =
         arena_strdup(x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -606,6 +653,7 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
         x->raw = malloc(JSON_BODY_MAX + 1);
         if (!x->raw)
             return send_error(conn, x, ERR_NOMEM);
+        idempotency_part(&x->idem, "", NULL); /* the fingerprint takes the body whole */
     } else if (m.route->body != BODY_NONE) {
         const char *ct =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -675,9 +723,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO; /* a body without end: stop reading and close */
         if (x->body_seen > x->body_cap)
             x->body_too_large = true; /* MHD cannot answer mid-upload: drain, then 413 */
-        else if (x->raw)
+        else if (x->raw) {
             memcpy(x->raw + x->body_seen - n, upload_data, n); /* body_seen <= cap: fits */
-        else if (x->pp && !x->body_malformed && MHD_post_process(x->pp, upload_data, n) != MHD_YES)
+            idempotency_data(&x->idem, upload_data, n);
+        } else if (x->pp && !x->body_malformed &&
+                   MHD_post_process(x->pp, upload_data, n) != MHD_YES)
             x->body_malformed = true;
         *upload_data_size = 0;
         return MHD_YES;
@@ -697,6 +747,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         x->raw[x->body_seen] = '\0';
         x->req.body = x->raw;
         x->req.body_len = (size_t)x->body_seen;
+    }
+    if (x->idem.key) { /* claimed before any work, or answered from the first time */
+        bool replayed = false;
+        rc = idempotency_claim(&x->req, &x->idem, x->route->pattern, &x->res, &replayed);
+        if (rc != ERR_OK)
+            return send_error(conn, x, rc);
+        if (replayed)
+            return send_response(conn, x);
     }
     x->conn = conn;
     rc = x->route->handler(&x->req, &x->res);

@@ -133,6 +133,9 @@ class NovaServer:
             "PORT": str(self.port),
             "DATA_DIR": str(self.data_dir),
             "JWT_SECRET": self.secret,
+            # some tests edit more than the default 20 times a minute as one user;
+            # test_rate_limits.py sets its own limits
+            "RATE_LIMIT_EDITS": "100000",
         })
         for k, v in env.items():
             if v is None:

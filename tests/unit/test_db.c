@@ -534,6 +534,118 @@ static void test_user_cache(struct db *db)
     CHECK_EQ_INT(bad, 0);
 }
 
+/* ---- rate counts and idempotency keys (SPEC §14) ----------------------- */
+
+struct hitter {
+    pthread_t tid;
+    struct db *db;
+    const char *user;
+    int64_t seen[PER_THREAD]; /* the counts each hit got back */
+    int failures;
+};
+
+static void *hit_main(void *p)
+{
+    struct hitter *h = p;
+
+    for (int i = 0; i < PER_THREAD; i++) {
+        if (db_rate_hit(h->db, h->user, 42, &h->seen[i]) != ERR_OK)
+            h->failures++;
+    }
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* every hit counted once, from two handles at once: the counts returned are 1..N */
+static void test_rate(struct db *db, struct db *db2, const char *user)
+{
+    struct hitter h[N_THREADS];
+    int64_t all[N_THREADS * PER_THREAD], n = 0;
+
+    for (int i = 0; i < N_THREADS; i++) {
+        memset(&h[i], 0, sizeof(h[i]));
+        h[i].db = i % 2 ? db2 : db;
+        h[i].user = user;
+        CHECK(pthread_create(&h[i].tid, NULL, hit_main, &h[i]) == 0);
+    }
+    for (int i = 0; i < N_THREADS; i++) {
+        pthread_join(h[i].tid, NULL);
+        CHECK_EQ_INT(h[i].failures, 0);
+        memcpy(all + i * PER_THREAD, h[i].seen, sizeof(h[i].seen));
+    }
+    qsort(all, N_THREADS * PER_THREAD, sizeof(all[0]), cmp_i64);
+    for (int i = 0; i < N_THREADS * PER_THREAD; i++)
+        CHECK_EQ_INT(all[i], i + 1);
+    CHECK_OK(db_rate_hit(db, user, 43, &n)); /* a new minute starts at 1 */
+    CHECK_EQ_INT(n, 1);
+    CHECK_OK(db_rate_prune(db, 43, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_OK(db_rate_hit(db, user, 43, &n));
+    CHECK_EQ_INT(n, 2);
+    CHECK_ERR(db_rate_hit(db, "nope", 43, &n), ERR_INVALID);
+}
+
+static void test_idem(struct db *db, struct db *db2, const char *user)
+{
+    struct arena *a = arena_new();
+    struct db_idem row;
+    char other[ID_UUID_LEN];
+    bool seen = true;
+    int64_t n = 0, t = BASE_MS;
+
+    CHECK_OK(db_idem_exists(db, user, "k1", t - 1000, &seen));
+    CHECK(!seen);
+    CHECK_OK(db_idem_claim(db, user, "k1", "fp1", "o1", t, t + 1000, t - 86400000, a, &row));
+    CHECK_OK(db_idem_exists(db2, user, "k1", t - 1000, &seen));
+    CHECK(seen);
+    /* running, within its lease: anyone else gets the row (same or other request) */
+    CHECK_ERR(db_idem_claim(db2, user, "k1", "fp1", "o2", t + 10, t + 1000, t - 86400000, a, &row),
+              ERR_CONFLICT);
+    CHECK(!row.done);
+    CHECK(strcmp(row.fingerprint, "fp1") == 0);
+    /* past the lease: the same request takes it over, another does not */
+    CHECK_ERR(db_idem_claim(db2, user, "k1", "fp2", "o2", t + 2000, t + 3000, t - 86400000, a, &row),
+              ERR_CONFLICT);
+    CHECK_OK(db_idem_claim(db2, user, "k1", "fp1", "o2", t + 2000, t + 3000, t - 86400000, a, &row));
+    /* the old owner can no longer complete or release it */
+    CHECK_ERR(db_idem_complete(db, user, "k1", "o1", 200, "application/json", "", "{}"),
+              ERR_NOT_FOUND);
+    CHECK_OK(db_idem_release(db, user, "k1", "o1"));
+    CHECK_OK(db_idem_complete(db2, user, "k1", "o2", 201, "application/json", "Location: /x\n",
+                              "{\"a\":\"\u00e9\"}"));
+    CHECK_ERR(db_idem_complete(db2, user, "k1", "o2", 500, NULL, NULL, "{}"), ERR_NOT_FOUND);
+    CHECK_ERR(db_idem_claim(db, user, "k1", "fp1", "o3", t + 9000, t + 9999, t - 86400000, a, &row),
+              ERR_CONFLICT);
+    CHECK(row.done);
+    CHECK_EQ_INT(row.status, 201);
+    CHECK(strcmp(row.body, "{\"a\":\"\u00e9\"}") == 0);
+    CHECK(strcmp(row.headers, "Location: /x\n") == 0);
+    CHECK(strcmp(row.content_type, "application/json") == 0);
+    /* another user's key of the same name is another key */
+    new_uuid(other);
+    CHECK_OK(db_user_ensure(db, other));
+    CHECK_OK(db_idem_claim(db, other, "k1", "fp9", "o9", t, t + 1000, t - 86400000, a, &row));
+    CHECK_OK(db_idem_release(db, other, "k1", "o9"));
+    /* released: free at once */
+    CHECK_OK(db_idem_claim(db, user, "k2", "fp1", "o4", t, t + 1000, t - 86400000, a, &row));
+    CHECK_OK(db_idem_release(db, user, "k2", "o4"));
+    CHECK_OK(db_idem_claim(db, user, "k2", "fp5", "o5", t, t + 1000, t - 86400000, a, &row));
+    /* expired (created at or before the cut): made new, whatever it held */
+    CHECK_OK(db_idem_claim(db, user, "k1", "fp7", "o7", t + 86400000 + 1, t + 86400000 + 2,
+                           t + 5000, a, &row)); /* k1 was taken over at t + 2000 */
+    CHECK_OK(db_idem_prune(db, t + 1, &n));
+    CHECK_EQ_INT(n, 1); /* k2 */
+    CHECK_OK(db_idem_prune(db, t + 86400000 + 1, &n));
+    CHECK_EQ_INT(n, 1); /* k1 */
+    CHECK_ERR(db_idem_claim(db, user, "", "fp", "o", t, t, t, a, &row), ERR_INVALID);
+    arena_free(a);
+}
+
 /* ---- threads ----------------------------------------------------------- */
 
 struct worker {
@@ -1513,6 +1625,8 @@ static void contract(const struct config *cfg, const struct config *fresh)
     CHECK_OK(db_stats(db2, user_a, &st));
     CHECK_EQ_INT(st.total_drawings, N_DRAWINGS - 1);
     test_jobs(db, db2, user_a);
+    test_rate(db, db2, user_b);
+    test_idem(db, db2, user_b);
     db_close(db2);
     test_delete_many(db);
 
