@@ -7,7 +7,6 @@ import { el } from './ui.js';
 const pair = document.querySelector('.pair');
 const imgs = pair ? pair.querySelectorAll('figure img') : [];
 if (pair && imgs.length === 2) {
-  const caption = pair.querySelectorAll('figcaption')[1];
   const c = comparison(imgs[0].src, imgs[1].src, {
     afterAlt: imgs[1].alt,
     beforeAlt: imgs[0].alt,
@@ -23,8 +22,6 @@ if (pair && imgs.length === 2) {
   };
   slider.addEventListener('click', () => show(true));
   side.addEventListener('click', () => show(false));
-  const note = caption ? el('p', { class: 'sub' }, caption.textContent) : null;
   pair.before(bar, c.root);
-  if (note) c.root.after(note);
   show(true);
 }

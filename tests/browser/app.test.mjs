@@ -187,6 +187,7 @@ describe('desktop', () => {
     assert.equal(await s.getAttribute('aria-valuenow'), '52');
     assert.equal(await gp.locator('img[src="x"]').count(), 0);
     await until(gp, imagesLoaded, 'images');
+    await gp.evaluate(() => { document.activeElement.blur(); window.scrollTo(0, 0); });
     await gp.screenshot({ path: path.join(shots, 'share.png') });
     clean(gp);
     await page.getByRole('button', { name: 'Revoke' }).first().click();
@@ -210,7 +211,7 @@ describe('desktop', () => {
     const alts = await page.locator('.tile img').evaluateAll((imgs) => imgs.map((i) => i.alt));
     assert.ok(alts.every((a) => a.length > 0), 'every thumbnail has an alt');
     await until(page, imagesLoaded, 'images');
-    await page.screenshot({ path: path.join(shots, 'gallery.png') });
+    await page.screenshot({ path: path.join(shots, 'gallery.png'), fullPage: true });
 
     await page.getByLabel('Search').fill('neo');
     await until(page, `document.querySelectorAll('.tile').length === 1`, '1 tiles');
@@ -234,6 +235,16 @@ describe('desktop', () => {
     await until(page, `document.querySelectorAll('.tile').length === 2`, '2 tiles');
     clean(page);
   });
+});
+
+test('/docs: Swagger UI on /openapi.json, Authorize by the password flow', async () => {
+  const context = await browser.newContext();
+  const page = await watchedPage(context, srv.base);
+  await page.goto(srv.base + '/docs');
+  await page.getByRole('button', { name: /Authorize/ }).first().click();
+  await page.getByText('/api/auth/login').first().waitFor();
+  clean(page);
+  await context.close();
 });
 
 describe('phone, 375 px', () => {
