@@ -27,7 +27,8 @@ static const char *origin_of(const char *url, struct arena *a)
     else
         return NULL;
     end = host + strcspn(host, "/?#");
-    if (end == host || memchr(host, ' ', (size_t)(end - host)) || memchr(host, ';', (size_t)(end - host)))
+    if (end == host || memchr(host, ' ', (size_t)(end - host)) ||
+        memchr(host, ';', (size_t)(end - host)))
         return NULL;
     return arena_strndup(a, url, (size_t)(end - url));
 }

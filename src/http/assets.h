@@ -17,14 +17,14 @@
 #include <stddef.h>
 
 struct asset {
-    const char *path;         /* URL path, e.g. "/" or "/assets/0123abcd4567/app.js" */
+    const char *path; /* URL path, e.g. "/" or "/assets/0123abcd4567/app.js" */
     const unsigned char *data;
     size_t size;
-    const unsigned char *gz;  /* gzip of data, or NULL when it would not pay */
+    const unsigned char *gz; /* gzip of data, or NULL when it would not pay */
     size_t gz_size;
-    const char *etag;         /* quoted strong entity tag */
+    const char *etag; /* quoted strong entity tag */
     const char *content_type;
-    bool immutable;           /* under assets_folder: its URL changes with its bytes */
+    bool immutable; /* under assets_folder: its URL changes with its bytes */
 };
 
 /* the generated table, sorted by path (bytewise) */
