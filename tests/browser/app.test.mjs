@@ -280,7 +280,7 @@ describe('phone, 375 px', () => {
     await page.locator('.tile').first().waitFor();
     await fits();
     await until(page, imagesLoaded, 'images');
-    await page.screenshot({ path: path.join(shots, 'phone-gallery.png') });
+    await page.screenshot({ path: path.join(shots, 'phone-gallery.png'), fullPage: true });
     await page.reload();
     await page.getByRole('heading', { name: 'Gallery' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
