@@ -103,6 +103,7 @@ bench: build s3deps
 	bench/edits.sh
 	MODE=cpu bench/edits.sh
 	bench/s3_upload.sh
+	bench/page_load.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

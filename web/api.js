@@ -232,3 +232,7 @@ export async function download(path, fallbackName) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
+
+// The session, asked for as soon as this module runs (before the rest of the app is
+// evaluated): a reload's first request.
+export const session = refresh();

@@ -1,6 +1,6 @@
 // app.js - the web app's entry: the session, the top bar, and hash routing
 // (#/ the gallery, #/drawings/ID a drawing).
-import { currentUser, refresh, setSignedOutHandler, signOut } from './api.js';
+import { currentUser, session, setSignedOutHandler, signOut } from './api.js';
 import { renderAuth } from './auth.js';
 import { renderGallery } from './gallery.js';
 import { errorLine } from './ui.js';
@@ -52,7 +52,7 @@ setSignedOutHandler(signedOut);
 window.addEventListener('hashchange', () => { window.scrollTo(0, 0); route(); });
 
 // a session survives a reload: the cookie gives a new access token
-refresh().then(route, (x) => {
+session.then(route, (x) => {
   const e = errorLine();
   e.show(x.message);
   main.replaceChildren(e.root);

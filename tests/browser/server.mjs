@@ -64,6 +64,7 @@ export async function startServer(env = {}) {
   return {
     base,
     log,
+    dataDir: path.join(dir, 'data'),
     async stop() {
       if (exited === null) {
         const gone = new Promise((r) => child.on('exit', r));
