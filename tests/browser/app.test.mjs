@@ -158,10 +158,38 @@ describe('desktop', () => {
     clean(page);
   });
 
+  test('a recorded voice prompt: what was heard, in words', async () => {
+    await page.getByRole('button', { name: 'Record' }).click();
+    await page.getByText(/Recording…/).waitFor();
+    await page.getByRole('button', { name: 'Stop recording' }).click();
+    await page.getByText(/Voice prompt ready/).waitFor();
+    assert.equal(await page.getByLabel('Prompt', { exact: true }).isDisabled(), true);
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    // the fake microphone's beep is no edit: the API's 422 in words, nothing stored
+    await page.getByRole('alert').filter({ hasText: /understand|heard|audio/i }).waitFor({ timeout: 60000 });
+    page.problems = page.problems.filter((p) => !/status of (400|422)/.test(p));
+    await page.getByRole('button', { name: 'Discard voice' }).click();
+    assert.equal(await page.getByLabel('Prompt', { exact: true }).isDisabled(), false);
+    clean(page);
+  });
+
   test('a prompt of HTML is shown as text', async () => {
     await page.goto(srv.base + '/#/');
     await page.getByRole('heading', { name: 'Gallery' }).waitFor();
-    await newDrawing(page, `make it sepia ${XSS}`);
+    // by drag and drop this time
+    const bytes = fs.readFileSync(pngPath).toString('base64');
+    const dt = await page.evaluateHandle((b64) => {
+      const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const d = new DataTransfer();
+      d.items.add(new File([bin], 'my <b>drawing</b>.png', { type: 'image/png' }));
+      return d;
+    }, bytes);
+    await page.locator('.drop').dispatchEvent('dragover', { dataTransfer: dt });
+    await page.locator('.drop').dispatchEvent('drop', { dataTransfer: dt });
+    await page.locator('.drop .preview img').waitFor();
+    await page.getByLabel('Prompt', { exact: true }).fill(`make it sepia ${XSS}`);
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    await page.waitForURL(/#\/drawings\/[0-9a-f-]{36}$/);
     await page.getByRole('heading', { name: `make it sepia ${XSS}` }).waitFor();
     assert.equal(await page.locator('img[src="x"]').count(), 0);
     await page.goto(srv.base + '/#/');
@@ -218,6 +246,14 @@ describe('desktop', () => {
     assert.match(await tiles.first().innerText(), /neon/);
     await page.getByLabel('Search').fill('');
     await until(page, `document.querySelectorAll('.tile').length === 5`, '5 tiles');
+    // dates: nothing from tomorrow on; everything up to today
+    const day = (n) => new Date(Date.now() + n * 86400000).toISOString().slice(0, 10);
+    await page.getByLabel('From', { exact: true }).fill(day(1));
+    await page.getByText('No drawing matches these filters.').waitFor();
+    await page.getByLabel('From', { exact: true }).fill('');
+    await page.getByLabel('To', { exact: true }).fill(day(0));
+    await until(page, `document.querySelectorAll('.tile').length === 5`, '5 tiles');
+    await page.getByLabel('To', { exact: true }).fill('');
 
     await page.getByRole('checkbox', { name: /neon/ }).check();
     await page.getByRole('checkbox', { name: /snow/ }).check();

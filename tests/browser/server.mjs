@@ -80,7 +80,9 @@ export async function startServer(env = {}) {
 export function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    // a fake microphone (a beep) and no permission prompt, for Record
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
   });
 }
 
