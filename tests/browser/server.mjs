@@ -46,14 +46,17 @@ export async function startServer(env = {}) {
     cwd: dir,
     env: {
       PATH: process.env.PATH, HOME: dir, DATA_DIR: path.join(dir, 'data'), HOST: '127.0.0.1',
-      PORT: String(port), IMAGE_EDITOR: 'local', TRANSCRIBER: 'local', RATE_LIMIT_EDITS: '0', ...env,
+      PORT: String(port), IMAGE_EDITOR: 'local', TRANSCRIBER: 'local', RATE_LIMIT_EDITS: '0',
+      ...Object.fromEntries(['ASAN_OPTIONS', 'LSAN_OPTIONS', 'UBSAN_OPTIONS']
+        .filter((k) => process.env[k]).map((k) => [k, process.env[k]])),
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.on('data', (b) => log.push(b.toString()));
   child.stderr.on('data', (b) => log.push(b.toString()));
   let exited = null;
-  child.on('exit', (code) => { exited = code; });
+  child.on('exit', (code, signal) => { exited = code ?? signal; });
   await poll(async () => {
     if (exited !== null) throw new Error(`server exited ${exited}: ${log.join('')}`);
     return (await fetch(base + '/health')).ok;
@@ -73,6 +76,8 @@ export async function startServer(env = {}) {
         if (exited === null) child.kill('SIGKILL');
       }
       fs.rmSync(dir, { recursive: true, force: true });
+      // a clean exit: no crash, no sanitizer report (make sanitize builds abort on one)
+      if (exited !== 0) throw new Error(`the server exited ${exited}:\n${log.join('').slice(-4000)}`);
     },
   };
 }
