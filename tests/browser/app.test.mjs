@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  apiEdit, apiLogin, drawingPng, launch, shots, startServer, watchedPage,
+  apiEdit, apiLogin, apiSave, drawingPng, launch, shots, startServer, watchedPage,
 } from './server.mjs';
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -271,6 +271,32 @@ describe('desktop', () => {
     await until(page, `document.querySelectorAll('.tile').length === 2`, '2 tiles');
     clean(page);
   });
+});
+
+test('more as one scrolls; the tutorial filter', async () => {
+  const email = `cy-${Date.now()}@example.com`;
+  const r = await fetch(srv.base + '/api/auth/register', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }),
+  });
+  assert.equal(r.status, 201);
+  const token = (await r.json()).access_token;
+  const tutorialId = srv.cli('tutorial', 'add', '--title', 'Draw a <b>cat</b>').trim();
+  await apiSave(srv.base, token, { seed: 1, tutorialId });
+  for (let i = 0; i < 29; i++) await apiSave(srv.base, token, { seed: i % 5 });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await watchedPage(context, srv.base);
+  await signIn(page, email);
+  await until(page, "document.querySelectorAll('.tile').length === 24", 'the first 24');
+  await page.locator('.toolbar .count').getByText('30 drawings').waitFor();
+  await page.locator('.tile').last().scrollIntoViewIfNeeded();
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  await until(page, "document.querySelectorAll('.tile').length === 30", 'all 30 after scrolling');
+  assert.equal(await page.getByRole('button', { name: 'Load more' }).isVisible(), false);
+  await page.getByLabel('Tutorial', { exact: true }).selectOption({ label: 'Draw a <b>cat</b>' });
+  await until(page, "document.querySelectorAll('.tile').length === 1", 'the tutorial\'s one');
+  await page.locator('.toolbar .count').getByText('1 drawing found').waitFor();
+  clean(page);
+  await context.close();
 });
 
 test('/docs: Swagger UI on /openapi.json, Authorize by the password flow', async () => {

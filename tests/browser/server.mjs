@@ -1,7 +1,7 @@
 // server.mjs - the browser tests' fixtures: the real binary on a free 127.0.0.1 port
 // with a temporary DATA_DIR (SQLite, local storage, local editor), Debian's chromium
 // through playwright-core, a drawing made as a PNG, and API helpers.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -68,6 +68,10 @@ export async function startServer(env = {}) {
     base,
     log,
     dataDir: path.join(dir, 'data'),
+    // runs a novadraw subcommand on this server's data; its stdout
+    cli(...args) {
+      return execFileSync(bin, args, { cwd: dir, env: { PATH: process.env.PATH, DATA_DIR: path.join(dir, 'data') } }).toString();
+    },
     async stop() {
       if (exited === null) {
         const gone = new Promise((r) => child.on('exit', r));
@@ -185,5 +189,15 @@ export async function apiEdit(base, token, prompt, seed = 0) {
   fd.append('prompt', prompt);
   const r = await fetch(base + '/api/edit-image', { method: 'POST', headers: { Authorization: 'Bearer ' + token }, body: fd });
   if (!r.ok) throw new Error(`edit ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+// POST /api/drawings: a drawing saved without an edit.
+export async function apiSave(base, token, { seed = 0, tutorialId } = {}) {
+  const fd = new FormData();
+  fd.append('file', new Blob([drawingPng(160, 120, seed)], { type: 'image/png' }), 'd.png');
+  if (tutorialId) fd.append('tutorial_id', tutorialId);
+  const r = await fetch(base + '/api/drawings', { method: 'POST', headers: { Authorization: 'Bearer ' + token }, body: fd });
+  if (!r.ok) throw new Error(`save ${r.status} ${await r.text()}`);
   return r.json();
 }
