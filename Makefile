@@ -13,7 +13,7 @@ PYTHON     ?= /usr/bin/python3
 PYTEST     ?= $(PYTHON) -m pytest
 MESON_OPTS ?=
 
-.PHONY: all deps s3deps webdeps browserdeps build run test test-pg unit unit-db e2e browser sanitize sanitize-run bench format clean
+.PHONY: all deps s3deps webdeps browserdeps build run test test-pg unit unit-db e2e browser screenshots sanitize sanitize-run bench format clean
 
 all: build
 
@@ -60,10 +60,15 @@ unit-db: build
 e2e: build s3deps
 	NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw $(PYTEST) -q tests/e2e tests/fakes
 
-# the web app (SPEC §13) in headless chromium, desktop and 375 px; screenshots go to
-# docs/screenshots/
+# the web app (SPEC §13) in headless chromium, desktop and 375 px; its screenshots go
+# to $(BUILD)/screenshots/ (make screenshots: the same run, into docs/screenshots/)
+SCREENSHOTS_DIR ?= $(CURDIR)/$(BUILD)/screenshots
 browser: build browserdeps
-	cd tests/browser && NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw node --test --test-concurrency=1
+	cd tests/browser && NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw \
+	  SCREENSHOTS_DIR=$(SCREENSHOTS_DIR) node --test --test-concurrency=1
+
+screenshots:
+	$(MAKE) --no-print-directory browser SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots
 
 test-pg: build
 	@echo "== PostgreSQL pass: db contract and end-to-end suite"

@@ -12,7 +12,8 @@ import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '../..');
-export const shots = path.join(root, 'docs/screenshots');
+// make browser: build/screenshots; make screenshots: docs/screenshots (README's)
+export const shots = process.env.SCREENSHOTS_DIR || path.join(root, 'docs/screenshots');
 
 function freePort() {
   return new Promise((resolve, reject) => {
