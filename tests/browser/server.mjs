@@ -13,7 +13,7 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '../..');
 // make browser: build/screenshots; make screenshots: docs/screenshots (README's)
-export const shots = process.env.SCREENSHOTS_DIR || path.join(root, 'docs/screenshots');
+export const shots = process.env.SCREENSHOTS_DIR || path.join(root, 'build/screenshots');
 
 function freePort() {
   return new Promise((resolve, reject) => {
