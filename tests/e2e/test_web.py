@@ -214,3 +214,14 @@ def test_share_page_uses_the_csp_and_assets(server):
     assert "<script" not in r.text
     for href in re.findall(r'href="(/assets/[^"]+)"', r.text):
         assert fresh(server).get(server.base + href).status_code == 200
+
+
+def test_csp_allows_the_storage_origins(s3, server_factory):
+    """With S3, images come from the public URL (a CDN here) or, presigned, from the
+    endpoint: both origins are in img-src, with nothing of their paths."""
+    srv = server_factory(env=s3.env(SPACES_PUBLIC_URL="https://cdn.example.com/nd/"))
+    csp = fresh(srv).get(srv.base + "/").headers["Content-Security-Policy"]
+    img = re.search(r"img-src ([^;]*)", csp).group(1).split()
+    endpoint = re.match(r"https?://[^/]+", s3.endpoint).group(0)
+    assert img == ["'self'", "data:", "blob:", srv.base, "https://cdn.example.com", endpoint]
+    assert "frame-ancestors 'none'" in csp
