@@ -1,7 +1,8 @@
 # NovaDraw backend. The README's two commands:
 #   make run    install missing packages, build, serve on the embedded defaults
 #   make test   the same set-up, then every test (unit, OpenAPI, end-to-end), twice: on SQLite,
-#               then the db contract and the whole e2e suite on PostgreSQL
+#               then the db contract and the whole e2e suite on PostgreSQL; and the web
+#               app in headless chromium (make browser)
 # and: make sanitize (the same two passes under ASan+UBSan), make bench, make clean.
 # The PostgreSQL pass (make test-pg) runs on a throwaway cluster that scripts/pg.sh
 # creates in /tmp on a free 127.0.0.1 port and removes afterwards, also on failure.
@@ -12,7 +13,7 @@ PYTHON     ?= /usr/bin/python3
 PYTEST     ?= $(PYTHON) -m pytest
 MESON_OPTS ?=
 
-.PHONY: all deps s3deps openapideps openapi build run test test-pg unit unit-db e2e sanitize sanitize-run bench format clean
+.PHONY: all deps s3deps openapideps openapi webdeps browserdeps build run test test-pg unit unit-db e2e browser screenshots sanitize sanitize-run bench format clean
 
 all: build
 
@@ -35,10 +36,24 @@ openapideps: $(OPENAPI_STAMP)
 openapi: openapideps
 	node tests/openapi/validate.js docs/openapi.json
 
-$(BUILD)/build.ninja: | deps
+# Swagger UI (npm swagger-ui-dist), compiled into the binary for GET /docs; pinned by
+# swagger/package-lock.json. The build needs no network once swagger/node_modules is there.
+SWAGGER_STAMP = swagger/node_modules/.package-lock.json
+$(SWAGGER_STAMP): swagger/package.json swagger/package-lock.json | deps
+	npm ci --prefix swagger --no-audit --no-fund --loglevel=error
+webdeps: $(SWAGGER_STAMP)
+
+# The browser tests' driver (npm playwright-core; it downloads no browser: Debian's
+# chromium from deps.sh), pinned by tests/browser/package-lock.json.
+BROWSER_STAMP = tests/browser/node_modules/.package-lock.json
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json | deps
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+browserdeps: $(BROWSER_STAMP)
+
+$(BUILD)/build.ninja: | deps webdeps
 	meson setup $(BUILD) $(MESON_OPTS)
 
-build: deps $(BUILD)/build.ninja
+build: deps webdeps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
@@ -55,13 +70,23 @@ unit-db: build
 e2e: build s3deps
 	NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw $(PYTEST) -q tests/e2e tests/fakes
 
+# the web app (SPEC §13) in headless chromium, desktop and 375 px; its screenshots go
+# to $(BUILD)/screenshots/ (make screenshots: the same run, into docs/screenshots/)
+SCREENSHOTS_DIR ?= $(CURDIR)/$(BUILD)/screenshots
+browser: build browserdeps
+	cd tests/browser && NOVADRAW_BIN=$(CURDIR)/$(BUILD)/novadraw \
+	  SCREENSHOTS_DIR=$(SCREENSHOTS_DIR) node --test --test-concurrency=1
+
+screenshots:
+	$(MAKE) --no-print-directory browser SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots
+
 test-pg: build
 	@echo "== PostgreSQL pass: db contract and end-to-end suite"
 	scripts/pg.sh run $(MAKE) --no-print-directory unit-db e2e
 
-test: unit openapi e2e test-pg
+test: unit openapi e2e browser test-pg
 
-$(ASAN_BUILD)/build.ninja: | deps
+$(ASAN_BUILD)/build.ninja: | deps webdeps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
 		-Dbuildtype=debug $(MESON_OPTS)
 
@@ -93,6 +118,7 @@ bench: build s3deps
 	bench/edits.sh
 	MODE=cpu bench/edits.sh
 	bench/s3_upload.sh
+	bench/page_load.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

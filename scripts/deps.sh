@@ -15,6 +15,8 @@ packages=(
   # tests and benchmarks (boto3/botocore: the independent S3 client and SigV4 oracle)
   postgresql curl python3 python3-pytest python3-requests python3-jwt python3-pil wrk
   python3-boto3 python3-botocore espeak-ng ffmpeg
+  # the web app's tests: headless, driven by npm playwright-core (make browser)
+  chromium
 )
 # node + npm run the test S3 server (s3rver, installed by `make s3deps` into tests/s3).
 # A node from elsewhere (e.g. nodesource, which bundles npm) is fine: only install

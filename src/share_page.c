@@ -8,37 +8,33 @@
 #include <string.h>
 
 #include "drawings.h"
+#include "http/assets.h"
 #include "util/buf.h"
 #include "util/html.h"
 
 #define TITLE_MAX 90           /* code points of a prompt in the title and card */
 #define PAGE_MAX (1024 * 1024) /* far above any page: a prompt is at most 1000 characters */
 
-/* clang-format off */
-static const char style[] =
-    "<style>"
-    ":root{color-scheme:light dark;--bg:#f6f5f2;--fg:#1d1d1f;--muted:#6b6b70;"
-    "--card:#fff;--line:#e3e1dc;--accent:#5b4bdb}"
-    "@media (prefers-color-scheme:dark){:root{--bg:#141417;--fg:#ededf0;--muted:#a0a0a8;"
-    "--card:#1e1e23;--line:#2e2e35;--accent:#9d92ff}}"
-    "*{box-sizing:border-box}"
-    "body{margin:0;background:var(--bg);color:var(--fg);"
-    "font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}"
-    "main{max-width:1100px;margin:0 auto;padding:24px 16px 40px}"
-    "header{display:flex;align-items:baseline;gap:12px;flex-wrap:wrap;margin-bottom:16px}"
-    ".brand{font-weight:700;color:var(--accent);letter-spacing:.02em}"
-    "h1{font-size:1.35rem;margin:0;font-weight:600;overflow-wrap:anywhere}"
-    ".pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:16px}"
-    "figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:14px;"
-    "overflow:hidden;box-shadow:0 1px 3px rgba(0,0,0,.06)}"
-    "figure img{display:block;width:100%;height:auto;aspect-ratio:auto;background:#fff}"
-    "figcaption{padding:10px 14px;font-size:.9rem;color:var(--muted);"
-    "border-top:1px solid var(--line);overflow-wrap:anywhere}"
-    "figcaption b{color:var(--fg);margin-right:6px}"
-    "footer{margin-top:24px;font-size:.85rem;color:var(--muted)}"
-    ".gone{max-width:520px;margin:15vh auto;text-align:center;padding:0 16px}"
-    "</style>";
-/* clang-format on */
+/* The look (and the slider, web/share.js) come from the web app's embedded assets
+ * (http/assets.h), under their versioned folder: same origin, immutable, no inline
+ * style or script, so the page's CSP can forbid both. */
+static void style(struct buf *b)
+{
+    buf_str(b, "<link rel=\"icon\" href=\"");
+    buf_str(b, assets_folder);
+    buf_str(b, "favicon.svg\" type=\"image/svg+xml\">\n<link rel=\"stylesheet\" href=\"");
+    buf_str(b, assets_folder);
+    buf_str(b, "app.css\">\n<link rel=\"stylesheet\" href=\"");
+    buf_str(b, assets_folder);
+    buf_str(b, "share.css\">\n");
+}
+
+static void script(struct buf *b)
+{
+    buf_str(b, "<script type=\"module\" src=\"");
+    buf_str(b, assets_folder);
+    buf_str(b, "share.js\"></script>\n");
+}
 
 static const char head_open[] = "<!doctype html>\n<html lang=\"en\">\n<head>\n"
                                 "<meta charset=\"utf-8\">\n"
@@ -143,8 +139,9 @@ char *share_page_html(const struct app *app, const struct drawing *d, const char
     meta(&b, "name", "twitter:title", title);
     meta(&b, "name", "twitter:image", image);
     meta(&b, "name", "description", desc);
-    buf_str(&b, style);
-    buf_str(&b, "\n</head>\n<body>\n<main>\n<header><span class=\"brand\">NovaDraw</span><h1>");
+    style(&b);
+    script(&b);
+    buf_str(&b, "</head>\n<body>\n<main>\n<header><span class=\"brand\">NovaDraw</span><h1>");
     html_escape(&b, title);
     buf_str(&b, "</h1></header>\n<div class=\"pair\">\n");
     if (e) {
@@ -164,8 +161,8 @@ char *share_page_not_found(size_t *len)
 
     buf_str(&b, head_open);
     buf_str(&b, "<title>Share link not found \u00b7 NovaDraw</title>\n");
-    buf_str(&b, style);
-    buf_str(&b, "\n</head>\n<body>\n<main class=\"gone\">\n<p class=\"brand\">NovaDraw</p>\n"
+    style(&b);
+    buf_str(&b, "</head>\n<body>\n<main class=\"gone\">\n<p class=\"brand\">NovaDraw</p>\n"
                 "<h1>Share link not found</h1>\n"
                 "<p>This link was revoked, has expired, or never existed.</p>\n"
                 "</main>\n</body>\n</html>\n");

@@ -1,7 +1,8 @@
 /*
  * share_page.h - the HTML of GET /s/{token} (SPEC §11): a small self-contained page
- * (inline CSS, no script, no external asset but the drawing's own images) showing
- * a shared drawing before and after its latest edit, with the Open Graph and
+ * (the web app's own stylesheet and share.js from this server, nothing inline, nothing
+ * from elsewhere but the drawing's own images) showing a shared drawing before and
+ * after its latest edit (a slider with share.js, side by side without it), with the Open Graph and
  * Twitter card tags that make chat and social apps show a preview.
  *
  * Every interpolated value goes through html_escape (util/html.h). Nothing about

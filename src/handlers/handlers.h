@@ -39,6 +39,10 @@ enum err handle_auth_logout(struct request *req, struct response *res);
 enum err handle_auth_me(struct request *req, struct response *res);
 enum err handle_auth_password(struct request *req, struct response *res);
 enum err handle_auth_delete(struct request *req, struct response *res);
+/* the web app's cookie session (docs/web.md) */
+enum err handle_auth_session(struct request *req, struct response *res);
+enum err handle_auth_session_refresh(struct request *req, struct response *res);
+enum err handle_auth_session_delete(struct request *req, struct response *res);
 /* manage.c */
 enum err handle_drawing_download(struct request *req, struct response *res);
 enum err handle_drawings_bulk_delete(struct request *req, struct response *res);
@@ -48,6 +52,15 @@ enum err handle_share_list(struct request *req, struct response *res);
 enum err handle_share_revoke(struct request *req, struct response *res);
 enum err handle_shared_get(struct request *req, struct response *res);
 enum err handle_share_page(struct request *req, struct response *res);
+
+/* web.c: the embedded web app, OpenAPI document and Swagger UI */
+enum err handle_web_index(struct request *req, struct response *res);
+enum err handle_web_asset(struct request *req, struct response *res);
+enum err handle_openapi(struct request *req, struct response *res);
+enum err handle_docs(struct request *req, struct response *res);
+/* The Content-Security-Policy of every page we serve (SPEC §13), in req's arena;
+ * NULL for no memory. */
+const char *web_csp(struct request *req);
 
 /* health.c */
 enum err handle_health(struct request *req, struct response *res);

@@ -6,12 +6,21 @@
 
 const struct route routes[] = {
     {HTTP_GET, "/health", handle_health, false, BODY_NONE},
+    /* the embedded web app, API document and Swagger UI (web.c) */
+    {HTTP_GET, "/", handle_web_index, false, BODY_NONE},
+    {HTTP_GET, "/assets/{path*}", handle_web_asset, false, BODY_NONE},
+    {HTTP_GET, "/openapi.json", handle_openapi, false, BODY_NONE},
+    {HTTP_GET, "/docs", handle_docs, false, BODY_NONE},
+    {HTTP_GET, "/docs/{path*}", handle_web_asset, false, BODY_NONE},
     {HTTP_GET, "/media/pending/{key*}", handle_media_pending, false, BODY_NONE},
     {HTTP_GET, "/media/{key*}", handle_media, false, BODY_NONE},
     {HTTP_POST, "/api/auth/register", handle_auth_register, false, BODY_JSON},
     {HTTP_POST, "/api/auth/login", handle_auth_login, false, BODY_JSON},
     {HTTP_POST, "/api/auth/refresh", handle_auth_refresh, false, BODY_JSON},
     {HTTP_POST, "/api/auth/logout", handle_auth_logout, false, BODY_JSON},
+    {HTTP_POST, "/api/auth/session", handle_auth_session, false, BODY_JSON},
+    {HTTP_POST, "/api/auth/session/refresh", handle_auth_session_refresh, false, BODY_NONE},
+    {HTTP_DELETE, "/api/auth/session", handle_auth_session_delete, false, BODY_NONE},
     {HTTP_POST, "/api/auth/password", handle_auth_password, true, BODY_JSON},
     {HTTP_GET, "/api/auth/me", handle_auth_me, true, BODY_NONE},
     {HTTP_DELETE, "/api/auth/me", handle_auth_delete, true, BODY_JSON},

@@ -134,6 +134,7 @@ enum err handle_share_page(struct request *req, struct response *res)
     size_t len = 0;
     char *html;
     int status = 200;
+    const char *csp;
     enum err rc = shares_open(req->app, token, req->arena, &d);
 
     if (rc == ERR_OK) {
@@ -153,8 +154,9 @@ enum err handle_share_page(struct request *req, struct response *res)
     res->status = status;
     res->content_type = "text/html; charset=utf-8";
     public_headers(res);
-    response_header(res, "Content-Security-Policy",
-                    "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; "
-                    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    csp = web_csp(req);
+    if (!csp)
+        return ERR_NOMEM;
+    response_header(res, "Content-Security-Policy", csp);
     return ERR_OK;
 }

@@ -58,6 +58,7 @@ struct request {
     const unsigned char *body;                   /* a BODY_JSON route's raw body (server.c's), */
     size_t body_len;                             /* NUL-terminated; NULL when none came */
     char user_id[ID_UUID_LEN];                   /* set for authenticated routes */
+    void *conn;                                  /* server.c's, for request_header() */
     char id[17];                                 /* request id for logs */
     int64_t start_ns;
 
@@ -82,6 +83,7 @@ struct response {
     int status;
     const char *content_type;
     char *body;            /* malloc'd, owned; or NULL */
+    const void *body_static; /* or: bytes that outlive the server (not freed), body_len long */
     size_t body_len;
     int fd;                /* >= 0: serve this file instead of body (owned) */
     uint64_t fd_size;      /* bytes of it to send, */
@@ -127,6 +129,11 @@ enum err response_stream(struct response *res, response_read_fn read, void (*don
 void response_stream_wake(struct response_stream *s);
 /* The producer's handle given up. Accepts NULL. */
 void response_stream_release(struct response_stream *s);
+
+/* A request header's value (the first of that name, case-insensitive), or NULL. Only
+ * while the handler runs on its HTTP thread (not after request_defer()); the value
+ * lives as long as the request. */
+const char *request_header(const struct request *req, const char *name);
 
 /* The last query value named key, or NULL. */
 const char *request_query(const struct request *req, const char *key);

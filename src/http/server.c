@@ -337,6 +337,9 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
         r = MHD_create_response_from_fd_at_offset64(res->fd_size, res->fd, res->fd_offset);
         if (r)
             res->fd = -1; /* MHD closes it now */
+    } else if (res->body_static) {
+        r = MHD_create_response_from_buffer(res->body_len, (void *)res->body_static,
+                                            MHD_RESPMEM_PERSISTENT);
     } else {
         r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (void *)"",
                                             res->body ? MHD_RESPMEM_MUST_FREE
@@ -530,6 +533,11 @@ static uint64_t body_cap_of(const struct http_server *srv, enum route_body body)
     return BODY_OVERHEAD;
 }
 
+const char *request_header(const struct request *req, const char *name)
+{
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
 static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
 {
     const char *h =
@@ -582,6 +590,7 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     enum err rc;
 
     x->req.method = http_method_parse(method);
+    x->req.conn = conn;
     x->req.path = arena_strdup(x->req.arena, url);
     if (!x->req.path)
         return send_error(conn, x, ERR_NOMEM);

@@ -87,7 +87,8 @@ def test_openapi_security_and_public_routes(novadraw_bin):
     assert schemes["oauth2"]["flows"]["password"]["tokenUrl"] == "/api/auth/login"
     public = {"/health", "/media/{key}", "/media/pending/{key}", "/api/auth/register",
               "/api/auth/login", "/api/auth/refresh", "/api/auth/logout", "/api/shared/{token}",
-              "/s/{token}", "/openapi.json", "/docs", "/", "/assets/{file}"}
+              "/s/{token}", "/openapi.json", "/docs", "/docs/{path}", "/", "/assets/{path}",
+              "/api/auth/session", "/api/auth/session/refresh"}
     for path, item in doc["paths"].items():
         for method, op in item.items():
             if path in public:
@@ -106,7 +107,7 @@ def test_openapi_security_and_public_routes(novadraw_bin):
 
 
 SAMPLE_PARAMS = {"drawing_id": "550e8400-e29b-41d4-a716-446655440000", "token": "A" * 43,
-                 "key": "users/550e8400-e29b-41d4-a716-446655440000/original/x.png", "file": "x.js"}
+                 "key": "users/550e8400-e29b-41d4-a716-446655440000/original/x.png", "path": "x.js"}
 
 
 def test_openapi_security_matches_the_server(server, novadraw_bin):

@@ -296,7 +296,9 @@ def test_page_meta_tags_and_images(server):
     assert r.headers["Content-Type"] == "text/html; charset=utf-8"
     assert r.headers["Cache-Control"] == "no-store"
     assert r.headers["Referrer-Policy"] == "no-referrer"
-    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
     page = parse_page(r.text)
     latest = own["edited_images_urls"][-1]
     assert page.meta["og:image"] == latest
@@ -306,8 +308,14 @@ def test_page_meta_tags_and_images(server):
     assert page.meta["og:url"] == f"{server.base}/s/{tok}"
     assert page.imgs == [own["uploaded_image_url"], latest]  # before, after
     assert "Before" in r.text and "After" in r.text
-    # self-contained: no script, no stylesheet or font from elsewhere
-    assert "<script" not in r.text.lower() and "<link" not in r.text.lower()
+    # nothing from elsewhere: the one script and the stylesheets are this server's
+    # versioned assets (web/share.js turns the pair into the slider), nothing inline
+    srcs = re.findall(r'<(?:script|link)[^>]*?(?:src|href)="([^"]*)"', r.text)
+    assert srcs and all(s.startswith("/assets/") for s in srcs)
+    assert r.text.lower().count("<script") == 1 and "<style" not in r.text.lower()
+    for s in srcs:
+        a = server.get(s)
+        assert a.status_code == 200 and "immutable" in a.headers["Cache-Control"]
     # nothing about the owner but the ids inside image keys
     assert u not in re.sub(r"/users/" + u + "/", "", r.text)
 
