@@ -23,6 +23,10 @@ struct config {
     char *data_dir;
     long http_threads;
     char *log_level;
+    char *log_format;     /* "text" | "json" */
+    char *access_log;     /* "on" | "off": one line per request */
+    char *metrics_token;  /* NULL: /metrics is open */
+    long shutdown_timeout; /* seconds for requests in flight after SIGTERM */
 
     /* database */
     char *database_url;

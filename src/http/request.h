@@ -18,6 +18,7 @@
 #include "util/err.h"
 #include "util/id.h"
 #include "util/jsonw.h"
+#include "util/log.h"
 
 struct app;
 
@@ -57,7 +58,7 @@ struct request {
     const unsigned char *body;                   /* a BODY_JSON route's raw body (server.c's), */
     size_t body_len;                             /* NUL-terminated; NULL when none came */
     char user_id[ID_UUID_LEN];                   /* set for authenticated routes */
-    char id[17];                                 /* request id for logs */
+    char id[LOG_REQUEST_ID_MAX + 1];             /* X-Request-Id: the client's or made */
     int64_t start_ns;
 
     /* set by request_fail*() for the error renderer */
@@ -125,6 +126,10 @@ enum err response_stream(struct response *res, response_read_fn read, void (*don
 void response_stream_wake(struct response_stream *s);
 /* The producer's handle given up. Accepts NULL. */
 void response_stream_release(struct response_stream *s);
+
+/* A request header's value (the first of that name), or NULL; valid while the
+ * handler runs (copy it into the arena to keep it). server.c's. */
+const char *request_header(const struct request *req, const char *name);
 
 /* The last query value named key, or NULL. */
 const char *request_query(const struct request *req, const char *key);
