@@ -51,3 +51,5 @@ enum err handle_share_page(struct request *req, struct response *res);
 
 /* health.c */
 enum err handle_health(struct request *req, struct response *res);
+/* metrics.c: GET /metrics (SPEC §14) */
+enum err handle_metrics(struct request *req, struct response *res);
