@@ -142,7 +142,8 @@ static bool run_one(struct jobs *j)
                  job.object_key, (long long)job.attempts);
         rc = db_job_done(j->app->db, job.id);
     } else {
-        int64_t delay = jobs_backoff_ms(job.attempts);
+        /* stopping: due again at once, for another server (the lease is cleared) */
+        int64_t delay = stopping(j) ? 0 : jobs_backoff_ms(job.attempts);
 
         log_warn("jobs: %s %s failed (%s); retrying in %lld ms", kind_name(job.kind),
                  job.object_key, why ? why : err_name(rc), (long long)delay);
