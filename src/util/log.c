@@ -6,6 +6,7 @@
  */
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -167,18 +168,55 @@ static void begin(struct line *l, enum log_level lvl)
     }
 }
 
+/* A number as JSON and people read it: integers exactly, others to 3 decimals (no
+ * printf: its floating-point path costs more than the rest of a record). */
+static void put_num(struct line *l, double v)
+{
+    char tmp[48];
+    size_t n = sizeof(tmp);
+    bool neg = v < 0;
+    unsigned long long milli, whole, frac;
+
+    if (!(v == v) || v > 9e15 || v < -9e15) { /* NaN or huge: rare, exact enough */
+        snprintf(tmp, sizeof(tmp), "%.6g", v == v ? v : 0.0);
+        put_str(l, tmp);
+        return;
+    }
+    milli = (unsigned long long)((neg ? -v : v) * 1000.0 + 0.5);
+    whole = milli / 1000;
+    frac = milli % 1000;
+    tmp[--n] = '\0';
+    if (frac) {
+        int digits = 3;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            digits--;
+        }
+        for (int i = 0; i < digits; i++, frac /= 10)
+            tmp[--n] = (char)('0' + frac % 10);
+        tmp[--n] = '.';
+    }
+    do {
+        tmp[--n] = (char)('0' + whole % 10);
+        whole /= 10;
+    } while (whole);
+    if (neg && milli)
+        tmp[--n] = '-';
+    put_str(l, tmp + n);
+}
+
 /* One field, whole or not at all (a cut key or string would break a JSON record). */
 static void field(struct line *l, const struct log_field *f)
 {
-    struct line t = {.n = 0};
-    char num[32];
+    struct line t; /* not zeroed: 4 KiB per field would cost more than the rest */
+
+    t.n = 0;
 
     put_str(&t, format == LOG_JSON ? ",\"" : " ");
     put_text(&t, f->key, 0);
     put_str(&t, format == LOG_JSON ? "\":" : "=");
     if (!f->str) {
-        snprintf(num, sizeof(num), "%.15g", f->num);
-        put_str(&t, num);
+        put_num(&t, f->num);
     } else if (format == LOG_JSON) {
         put_str(&t, "\"");
         put_text(&t, f->str, 1);

@@ -68,6 +68,17 @@ static void hostile_text(void)
     log_set_request(NULL);
 }
 
+static void numbers(void)
+{
+    const struct log_field f[] = {
+        {"a", NULL, 0}, {"b", NULL, 404}, {"c", NULL, 0.75}, {"d", NULL, 1.3704},
+        {"e", NULL, -2.5}, {"f", NULL, 1234567890123.0}, {"g", "", 0},
+    };
+
+    log_set_format(LOG_TEXT);
+    log_fields(LOG_WARN, "n", f, 7);
+}
+
 static void hostile_json(void)
 {
     const struct log_field f[] = {
@@ -107,6 +118,14 @@ static void test_text(void)
 
     CHECK(out && lines(out) == 1);
     CHECK(out && strstr(out, " info req=rid-1 path /a??2026-01-01T00:00:00.000Z error forged?[31m\n"));
+    free(out);
+}
+
+static void test_numbers(void)
+{
+    char *out = capture(numbers);
+
+    CHECK(out && strstr(out, " warn n a=0 b=404 c=0.75 d=1.37 e=-2.5 f=1234567890123 g=-\n"));
     free(out);
 }
 
@@ -251,6 +270,7 @@ static void test_metrics_text(void)
 int main(void)
 {
     test_text();
+    test_numbers();
     test_json();
     test_pool_carries_id();
     test_metrics_text();
