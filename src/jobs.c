@@ -229,7 +229,7 @@ fail:
     return ERR_INTERNAL;
 }
 
-void jobs_stop(struct jobs *j)
+void jobs_quit(struct jobs *j)
 {
     if (!j)
         return;
@@ -237,6 +237,13 @@ void jobs_stop(struct jobs *j)
     j->stop = true;
     pthread_cond_signal(&j->wake);
     pthread_mutex_unlock(&j->mu);
+}
+
+void jobs_stop(struct jobs *j)
+{
+    if (!j)
+        return;
+    jobs_quit(j);
     pthread_join(j->thread, NULL);
     pthread_cond_destroy(&j->wake);
     pthread_mutex_destroy(&j->mu);

@@ -147,6 +147,7 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
         if (pthread_create(&t, NULL, second_signal, &stop) == 0)
             pthread_detach(t);
     }
+    jobs_quit(jobs); /* no new background work either; the job in hand finishes */
     /* stop taking requests and let those in flight finish; edits still running after
      * that end as 503, which resumes their connections; then the threads stop */
     http_server_quiesce(srv, (int)cfg->shutdown_timeout);
