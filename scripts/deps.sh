@@ -17,6 +17,9 @@ packages=(
   python3-boto3 python3-botocore espeak-ng ffmpeg
   # the web app's tests: headless, driven by npm playwright-core (make browser)
   chromium
+  # `promtool check metrics` (only the binary: the prometheus service is kept from
+  # starting, see below) and `systemd-analyze verify` for contrib/novadraw.service
+  prometheus systemd
 )
 # node + npm run the test S3 server (s3rver, installed by `make s3deps` into tests/s3).
 # A node from elsewhere (e.g. nodesource, which bundles npm) is fine: only install
@@ -47,4 +50,32 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
-$sudo apt-get install -y -q "${missing[@]}"
+others=()
+want_prometheus=false
+for p in "${missing[@]}"; do
+  if [ "$p" = prometheus ]; then want_prometheus=true; else others+=("$p"); fi
+done
+if [ ${#others[@]} -gt 0 ]; then
+  $sudo apt-get install -y -q "${others[@]}"
+fi
+if $want_prometheus; then
+  # The package would start a Prometheus server listening on 0.0.0.0:9090 (and pull in
+  # node-exporter, another listener, as a recommendation). Tests need only promtool:
+  # no recommends, a policy-rc.d that forbids starting services during the install,
+  # and the unit disabled afterwards where systemd runs.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$guard" >/dev/null
+    $sudo chmod 755 "$guard"
+  fi
+  rc=0
+  $sudo apt-get install -y -q --no-install-recommends prometheus || rc=$?
+  if [ -n "$guard" ]; then
+    $sudo rm -f "$guard"
+  fi
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  exit $rc
+fi

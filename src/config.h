@@ -24,6 +24,10 @@ struct config {
     long http_threads;
     char *log_level;
     char *cors_origins; /* CORS_ORIGINS as given (validated by http/cors.h), or NULL */
+    char *log_format;     /* "text" | "json" */
+    char *access_log;     /* "on" | "off": one line per request */
+    char *metrics_token;  /* NULL: /metrics is open */
+    long shutdown_timeout; /* seconds for requests in flight after SIGTERM */
 
     /* database */
     char *database_url;

@@ -17,6 +17,7 @@
 
 #include "audio/decode.h"
 #include "drawings.h"
+#include "metrics.h"
 #include "imaging/editor.h"
 #include "speech/transcriber.h"
 #include "util/httpc.h"
@@ -112,6 +113,8 @@ static void finish(struct run *r, enum err rc, const char *why, bool with_drawin
             o.why = NULL;
         }
     }
+    if (r->o.prompt || r->o.voice) /* an upload without a prompt is not an edit */
+        metrics_edit_end(e->app->editor->ops->name, time_mono_ns() - r->start_ns);
     r->done(r->arg, &o);
     arena_free(a);
     run_free(r);
@@ -420,6 +423,8 @@ static void heard(void *arg, enum err rc, const char *text, const char *why)
     struct run *r = arg;
     const char *refusal = NULL;
 
+    metrics_transcription(r->e->app->transcriber->ops->name,
+                          rc == ERR_OK ? "ok" : rc == ERR_REFUSED ? "refused" : "error");
     if (rc != ERR_OK) {
         /* a refusal reports what was heard (SPEC §16), "" when nothing was */
         if (rc == ERR_REFUSED) {
@@ -502,6 +507,8 @@ enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn 
         rc = ERR_INTERNAL;
         goto fail;
     }
+    if (o->prompt || o->voice)
+        metrics_edit_begin(); /* before the work can finish on another thread */
     if (o->voice)
         rc = e->app->transcriber ? pool_submit(e->app->cpu, transcribe_step, r) : ERR_UNAVAILABLE;
     else if (o->drawing_id)
@@ -510,6 +517,8 @@ enum err edits_submit(struct edits *e, const struct edit_order *o, edit_done_fn 
         rc = pool_submit(e->app->cpu, new_ingest_step, r);
     if (rc == ERR_OK)
         return ERR_OK;
+    if (o->prompt || o->voice)
+        metrics_edit_end(NULL, 0); /* never ran */
 fail:
     free(r);
     atomic_fetch_sub(&e->in_flight, 1);

@@ -146,7 +146,8 @@ static bool run_one(struct jobs *j)
                  job.object_key, (long long)job.attempts);
         rc = db_job_done(j->app->db, job.id);
     } else {
-        int64_t delay = jobs_backoff_ms(job.attempts);
+        /* stopping: due again at once, for another server (the lease is cleared) */
+        int64_t delay = stopping(j) ? 0 : jobs_backoff_ms(job.attempts);
 
         log_warn("jobs: %s %s failed (%s); retrying in %lld ms", kind_name(job.kind),
                  job.object_key, why ? why : err_name(rc), (long long)delay);
@@ -246,7 +247,7 @@ fail:
     return ERR_INTERNAL;
 }
 
-void jobs_stop(struct jobs *j)
+void jobs_quit(struct jobs *j)
 {
     if (!j)
         return;
@@ -254,6 +255,13 @@ void jobs_stop(struct jobs *j)
     j->stop = true;
     pthread_cond_signal(&j->wake);
     pthread_mutex_unlock(&j->mu);
+}
+
+void jobs_stop(struct jobs *j)
+{
+    if (!j)
+        return;
+    jobs_quit(j);
     pthread_join(j->thread, NULL);
     pthread_cond_destroy(&j->wake);
     pthread_mutex_destroy(&j->mu);

@@ -20,6 +20,9 @@ struct jobs;
 
 /* Starts the worker thread; it polls every JOBS_POLL_MS. */
 enum err jobs_start(struct app *app, struct jobs **out);
+/* Claims no more jobs from now on (the one in hand finishes; a failure of it is due
+ * again at once, for another server). Does not wait. Accepts NULL. */
+void jobs_quit(struct jobs *j);
 /* Wakes the worker, waits for the job in hand (if any) and frees. Accepts NULL. */
 void jobs_stop(struct jobs *j);
 /* The delay before the next run of a job that failed `attempts` times before:

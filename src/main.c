@@ -35,7 +35,6 @@
 #include "util/utf8.h"
 
 #define EXIT_USAGE 2
-#define SHUTDOWN_GRACE_SECONDS 30
 
 static void usage(FILE *out)
 {
@@ -100,6 +99,19 @@ static void warn_line(void *ctx, const char *line)
     log_warn("%s", line);
 }
 
+/* After the first stop signal: a second one ends the process at once. */
+static void *second_signal(void *arg)
+{
+    sigset_t *stop = arg;
+    int sig = 0;
+
+    if (sigwait(stop, &sig) == 0) {
+        log_warn("novadraw: second %s: exiting now", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        _exit(128 + sig);
+    }
+    return NULL;
+}
+
 static int cmd_serve(const struct config *cfg, const char *argv0)
 {
     struct app app;
@@ -130,11 +142,17 @@ static int cmd_serve(const struct config *cfg, const char *argv0)
              cfg->public_base_url, db_name(app.db), app.storage->ops->name,
              edits_editor_name(app.edits));
     sigwait(&stop, &sig);
-    log_info("novadraw: %s received, finishing requests in flight",
-             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    log_info("novadraw: %s received, finishing requests in flight (up to %ld s)",
+             sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_timeout);
+    {
+        pthread_t t;
+        if (pthread_create(&t, NULL, second_signal, &stop) == 0)
+            pthread_detach(t);
+    }
+    jobs_quit(jobs); /* no new background work either; the job in hand finishes */
     /* stop taking requests and let those in flight finish; edits still running after
      * that end as 503, which resumes their connections; then the threads stop */
-    http_server_quiesce(srv, SHUTDOWN_GRACE_SECONDS);
+    http_server_quiesce(srv, (int)cfg->shutdown_timeout);
     if (!edits_stop(app.edits, 1)) {
         /* MHD cannot stop with connections still suspended, and those edits' threads
          * still use the app: nothing can be torn down safely */
@@ -858,6 +876,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     log_set_level(level_of(cfg.log_level));
+    log_set_format(strcmp(cfg.log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
     config_notices(&cfg, strcmp(cmd, "serve") == 0, warn_line, NULL);
     if (!net_global_init()) { /* before any thread: libcurl's global state */
         fprintf(stderr, "novadraw: the HTTP client library failed to initialise\n");

@@ -1125,6 +1125,27 @@ enum err db_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char
     return rc == ERR_OK && changed != 1 ? ERR_NOT_FOUND : rc;
 }
 
+enum err db_job_pending(struct db *db, int64_t *uploads, int64_t *deletes)
+{
+    struct db_conn *c = NULL;
+    int64_t up = 0, del = 0;
+    enum err rc;
+
+    if (!db || !uploads || !deletes)
+        return ERR_INVALID;
+    rc = first_row_alone(db, Q_JOB_PENDING, NULL, 0, &c);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 0, &up);
+    if (rc == ERR_OK)
+        rc = db->drv->i64(c, 1, &del);
+    if (rc == ERR_OK) {
+        *uploads = up;
+        *deletes = del;
+    }
+    db->drv->release(db, c);
+    return rc;
+}
+
 enum err db_keys_referenced(struct db *db, db_key_fn fn, void *ctx)
 {
     struct db_conn *c = NULL;

@@ -198,6 +198,8 @@ enum err db_job_claim(struct db *db, int64_t now_ms, int64_t lease_ms, struct ar
 enum err db_job_done(struct db *db, int64_t id);
 /* The run failed: attempts + 1, due again at next_run_at, lease cleared. */
 enum err db_job_retry(struct db *db, int64_t id, int64_t next_run_at, const char *error);
+/* How many jobs of each kind are queued (due, leased or waiting): one query. */
+enum err db_job_pending(struct db *db, int64_t *uploads, int64_t *deletes);
 /* Every storage key a row references (drawings' and edits' images and thumbnails),
  * in one streamed query; a key may be reported more than once. */
 enum err db_keys_referenced(struct db *db, db_key_fn fn, void *ctx);

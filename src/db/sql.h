@@ -38,6 +38,7 @@ enum sql_query {
     Q_JOB_CLAIM,
     Q_JOB_DONE,
     Q_JOB_RETRY,
+    Q_JOB_PENDING,
     Q_KEYS_REFERENCED,
     Q_PENDING_ADD,
     Q_PENDING_GET,

@@ -64,3 +64,5 @@ const char *web_csp(struct request *req);
 
 /* health.c */
 enum err handle_health(struct request *req, struct response *res);
+/* metrics.c: GET /metrics (SPEC §14) */
+enum err handle_metrics(struct request *req, struct response *res);

@@ -12,6 +12,7 @@ const struct route routes[] = {
     {HTTP_GET, "/openapi.json", handle_openapi, false, BODY_NONE},
     {HTTP_GET, "/docs", handle_docs, false, BODY_NONE},
     {HTTP_GET, "/docs/{path*}", handle_web_asset, false, BODY_NONE},
+    {HTTP_GET, "/metrics", handle_metrics, false, BODY_NONE}, /* METRICS_TOKEN: its own check */
     {HTTP_GET, "/media/pending/{key*}", handle_media_pending, false, BODY_NONE},
     {HTTP_GET, "/media/{key*}", handle_media, false, BODY_NONE},
     {HTTP_POST, "/api/auth/register", handle_auth_register, false, BODY_JSON},

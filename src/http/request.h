@@ -18,6 +18,7 @@
 #include "util/err.h"
 #include "util/id.h"
 #include "util/jsonw.h"
+#include "util/log.h"
 
 struct app;
 
@@ -58,8 +59,7 @@ struct request {
     const unsigned char *body;                   /* a BODY_JSON route's raw body (server.c's), */
     size_t body_len;                             /* NUL-terminated; NULL when none came */
     char user_id[ID_UUID_LEN];                   /* set for authenticated routes */
-    void *conn;                                  /* server.c's, for request_header() */
-    char id[17];                                 /* request id for logs */
+    char id[LOG_REQUEST_ID_MAX + 1];             /* X-Request-Id: the client's or made */
     int64_t start_ns;
 
     /* set by request_fail*() for the error renderer */
@@ -132,7 +132,7 @@ void response_stream_release(struct response_stream *s);
 
 /* A request header's value (the first of that name, case-insensitive), or NULL. Only
  * while the handler runs on its HTTP thread (not after request_defer()); the value
- * lives as long as the request. */
+ * lives as long as the request. server.c's. */
 const char *request_header(const struct request *req, const char *name);
 
 /* The last query value named key, or NULL. */

@@ -29,6 +29,7 @@
 #include "http/gzip.h"
 #include "idempotency.h"
 #include "ratelimit.h"
+#include "metrics.h"
 #include "util/grow.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -61,6 +62,7 @@ struct http_server {
     unsigned id_prefix;
     struct auth_cache *tokens; /* verified tokens; NULL: verify every time */
     struct cors *cors;         /* CORS_ORIGINS; NULL: no origin allowed */
+    bool access_log;           /* ACCESS_LOG=on */
 };
 
 /* A deferred answer's states (see request_defer): the handler's thread and the
@@ -80,6 +82,8 @@ struct exchange {
     unsigned char *raw; /* a BODY_JSON route's body, JSON_BODY_MAX + 1 bytes; owned */
     bool body_too_large, body_malformed, queued;
     bool target_refused;     /* on_uri refused the request target */
+    bool counted;            /* in srv->in_flight: work to wait for when stopping */
+    int64_t bytes;           /* the answer's body, -1 while unknown (streamed) */
     struct idempotency idem; /* a ROUTE_IDEMPOTENT route's key and fingerprint */
     struct ratelimit rate;   /* a ROUTE_RATE_LIMITED route's count, for its headers */
 };
@@ -130,6 +134,7 @@ static struct exchange *exchange_new(struct http_server *srv)
     snprintf(x->req.id, sizeof(x->req.id), "%08x%08lx", srv->id_prefix,
              (unsigned long)(atomic_fetch_add(&srv->next_id, 1) & 0xffffffffUL));
     atomic_fetch_add(&srv->in_flight, 1);
+    x->counted = true;
     return x;
 }
 
@@ -155,7 +160,8 @@ static void exchange_free(struct exchange *x)
         close(x->res.fd);
     if (x->res.stream) /* never handed to MHD */
         stream_finish(x->res.stream);
-    atomic_fetch_sub(&x->srv->in_flight, 1);
+    if (x->counted)
+        atomic_fetch_sub(&x->srv->in_flight, 1);
     arena_free(x->req.arena);
     free(x);
 }
@@ -165,6 +171,13 @@ static void exchange_free(struct exchange *x)
 static struct exchange *exchange_of(struct request *req)
 {
     return (struct exchange *)((char *)req - offsetof(struct exchange, req));
+}
+
+const char *request_header(const struct request *req, const char *name)
+{
+    struct exchange *x = exchange_of((struct request *)req);
+
+    return x->conn ? MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, name) : NULL;
 }
 
 void request_defer(struct request *req)
@@ -327,6 +340,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
 
     idempotency_settle(&x->req, &x->idem, res); /* a held key stores it first, as it is */
     vary_encoding = maybe_gzip(conn, x);        /* then it may be gzipped for this client */
+    x->bytes = res->stream ? -1 : res->fd >= 0 ? (int64_t)res->fd_size : (int64_t)res->body_len;
     if (res->stream) {
         res->stream->conn = conn;
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, res->stream,
@@ -533,11 +547,6 @@ static uint64_t body_cap_of(const struct http_server *srv, enum route_body body)
     return BODY_OVERHEAD;
 }
 
-const char *request_header(const struct request *req, const char *name)
-{
-    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
-}
-
 static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
 {
     const char *h =
@@ -580,6 +589,50 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
     return ERR_OK;
 }
 
+/* [A-Za-z0-9._-]{1,64} (SPEC §14): anything else is replaced, never echoed or logged. */
+static bool request_id_ok(const char *s)
+{
+    size_t n = 0;
+
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= LOG_REQUEST_ID_MAX ||
+            !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+/* The client's X-Request-Id if it is a good one (else the one exchange_new made);
+ * from here on this thread's log lines name it. */
+static void adopt_request_id(struct MHD_Connection *conn, struct exchange *x)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+
+    if (h && request_id_ok(h))
+        snprintf(x->req.id, sizeof(x->req.id), "%s", h);
+    log_set_request(x->req.id);
+}
+
+/* A request that came while stopping: 503, and /health says why (SPEC §14). It is not
+ * work the shutdown waits for. */
+static enum MHD_Result refuse_stopping(struct MHD_Connection *conn, struct exchange *x)
+{
+    x->body_cap = BODY_OVERHEAD;
+    if (x->counted) {
+        x->counted = false;
+        atomic_fetch_sub(&x->srv->in_flight, 1);
+    }
+    response_header(&x->res, "Retry-After", "1");
+    if (strcmp(x->route->pattern, "/health") == 0) {
+        if (response_json(&x->res, 503, json_pack("{s:s}", "status", "shutting down")) != ERR_OK)
+            return send_error(conn, x, ERR_NOMEM);
+        return send_response(conn, x);
+    }
+    return send_detail(conn, x, 503, "The server is shutting down");
+}
+
 /* First callback of a request: route, authenticate, check the declared length. */
 static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, const char *url,
                              const char *method)
@@ -589,8 +642,9 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     const char *cl;
     enum err rc;
 
+    x->conn = conn;
+    adopt_request_id(conn, x);
     x->req.method = http_method_parse(method);
-    x->req.conn = conn;
     x->req.path = arena_strdup(x->req.arena, url);
     if (!x->req.path)
         return send_error(conn, x, ERR_NOMEM);
@@ -619,6 +673,8 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
         return send_detail(conn, x, 404, "Not Found");
     }
     x->route = m.route;
+    if (atomic_load(&srv->stopping)) /* no new work: answered at once, not waited for */
+        return refuse_stopping(conn, x);
     memcpy(x->req.params, m.params, sizeof(m.params));
     x->body_cap = body_cap_of(srv, m.route->body);
 
@@ -702,14 +758,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return &target_refused;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+static enum MHD_Result on_request_step(void *cls, struct MHD_Connection *conn, const char *url,
+                                       const char *method, const char *upload_data,
+                                       size_t *upload_data_size, void **con_cls)
 {
     struct exchange *x = *con_cls;
     enum err rc;
 
-    (void)version;
     if (!x || x == (void *)&target_refused) {
         bool refused = x != NULL;
         x = exchange_new(cls);
@@ -784,12 +839,61 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+/* MHD's access handler: one step of a request, its log lines under its request id. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct exchange *x = *con_cls;
+    enum MHD_Result r;
+
+    (void)version;
+    if (x && x != (void *)&target_refused)
+        log_set_request(x->req.id);
+    r = on_request_step(cls, conn, url, method, upload_data, upload_data_size, con_cls);
+    log_set_request(NULL);
+    return r;
+}
+
+/* The access-log line and the request's metrics (SPEC §14): the route template, never
+ * the path (it may hold a share token or an id); the user when authenticated. */
+static void account(struct exchange *x, enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = x->srv;
+    int64_t ns = time_mono_ns() - x->req.start_ns;
+    /* no answer at all: the client went away first (nginx's 499) */
+    int status = x->res.status ? x->res.status : 499;
+    size_t route = x->route ? (size_t)(x->route - srv->routes) : srv->n_routes;
+
+    metrics_http(route, (int)x->req.method, status, ns);
+    if (!srv->access_log)
+        return;
+    {
+        struct log_field f[8] = {
+            {"method", http_method_name(x->req.method), 0},
+            {"route", x->route ? x->route->pattern : "unmatched", 0},
+            {"status", NULL, status},
+            {"bytes", NULL, (double)(x->bytes > 0 ? x->bytes : 0)},
+            {"ms", NULL, (double)(ns / 10000) / 100.0},
+        };
+        size_t n = 5;
+
+        if (x->bytes < 0)
+            f[3] = (struct log_field){"bytes", "streamed", 0};
+        if (x->req.user_id[0])
+            f[n++] = (struct log_field){"user", x->req.user_id, 0};
+        if (!x->res.status)
+            f[n++] = (struct log_field){"end", "client went away", 0};
+        else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            f[n++] = (struct log_field){"end", "connection lost", 0};
+        log_fields(LOG_INFO, "request", f, n);
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct exchange *x = *con_cls;
-    const char *path;
-    double ms;
 
     (void)cls;
     (void)conn;
@@ -797,18 +901,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         *con_cls = NULL;
         return;
     }
-    ms = (double)(time_mono_ns() - x->req.start_ns) / 1e6;
-    path = x->req.path ? x->req.path : "-";
-    if (x->route && x->route->secret_path)
-        path = x->route->pattern; /* the capability in the path stays out of the log */
-    if (x->res.status)
-        log_info("req=%s %s %s %d %.2fms%s", x->req.id, http_method_name(x->req.method), path,
-                 x->res.status, ms,
-                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection lost)");
-    else
-        log_info("req=%s %s %s - %.2fms (client went away)", x->req.id,
-                 http_method_name(x->req.method), path, ms);
+    log_set_request(x->req.id);
+    account(x, toe);
     exchange_free(x);
+    log_set_request(NULL);
     *con_cls = NULL;
 }
 
@@ -846,15 +942,6 @@ static int resolve(const char *host, long port, struct sockaddr_storage *ss, soc
     return 0;
 }
 
-/* New connections are closed at once while the server is stopping. */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
-{
-    struct http_server *s = cls;
-
-    (void)addr;
-    (void)addrlen;
-    return atomic_load(&s->stopping) ? MHD_NO : MHD_YES;
-}
 
 enum err http_server_start(struct app *app, const struct route *routes, size_t n_routes,
                            struct http_server **out)
@@ -872,6 +959,15 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     s->app = app;
     s->routes = routes;
     s->n_routes = n_routes;
+    s->access_log = strcmp(cfg->access_log, "on") == 0;
+    {
+        const char *templates[METRICS_ROUTES_MAX];
+        size_t n = n_routes < METRICS_ROUTES_MAX ? n_routes : METRICS_ROUTES_MAX;
+
+        for (size_t i = 0; i < n; i++)
+            templates[i] = routes[i].pattern;
+        metrics_routes(templates, n);
+    }
     if (!id_random(&s->id_prefix, sizeof(s->id_prefix)))
         s->id_prefix = (unsigned)getpid();
     if (auth_cache_new(AUTH_CACHE_DEFAULT, &s->tokens) != ERR_OK)
@@ -898,7 +994,7 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     threads = cfg->http_threads > 0 ? (unsigned)cfg->http_threads
                                     : 2u * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, on_accept, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
         threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
@@ -924,8 +1020,9 @@ void http_server_quiesce(struct http_server *s, int grace_seconds)
 
     if (!s)
         return;
-    /* answers from now on close their connection, and on_accept turns new connections
-     * away. Not MHD_quiesce_daemon(): on an epoll daemon with its own threads it races
+    /* answers from now on close their connection, and requests that begin from now on
+     * are answered 503 (/health: "shutting down", so a load balancer takes this server
+     * out while it still listens). Not MHD_quiesce_daemon(): on an epoll daemon with its own threads it races
      * with the workers over the listen socket and can abort the process (an open
      * libmicrohttpd defect: "Failed to remove listen FD from epoll set"). */
     atomic_store(&s->stopping, true);

@@ -117,6 +117,7 @@ enum err transcriber_open(const struct config *cfg, bool local_editor, struct ht
         struct transcriber_local_options opt = {
             .mode = local_editor ? TRANSCRIBER_GRAMMAR : TRANSCRIBER_GENERAL,
             .pool_size = 2,
+            .lazy = true, /* serve starts lean: decoders load on first use */
             .model_dir = cfg->speech_model_dir,
         };
         enum err rc = transcriber_local_open(&opt, out, why);

@@ -103,7 +103,8 @@ enum transcriber_mode {
 
 struct transcriber_local_options {
     enum transcriber_mode mode;
-    size_t pool_size;      /* decoders loaded at open, 1..TRANSCRIBER_POOL_MAX; 0 = 2 */
+    size_t pool_size;      /* decoders, 1..TRANSCRIBER_POOL_MAX; 0 = 2 */
+    bool lazy;             /* load decoders when requests need them, not at open */
     const char *model_dir; /* holds en-us/, cmudict-en-us.dict, en-us.lm.bin, en-us-phone.lm.bin;
                               NULL = the pocketsphinx-en-us package's directory */
 };
@@ -111,7 +112,8 @@ struct transcriber_local_options {
 extern const struct transcriber_ops transcriber_local_ops;
 
 /* Loads the model and pool_size decoders (seconds, tens of MB each: do it once at
- * start-up). ERR_UNAVAILABLE if the model files are missing or do not load (*why says
+ * start-up), or with lazy only checks that the model files are there: then each
+ * decoder loads when a request first needs it (the server's lean start). ERR_UNAVAILABLE if the model files are missing or do not load (*why says
  * which); ERR_INVALID for bad options. *out is written only on success. */
 enum err transcriber_local_open(const struct transcriber_local_options *opt,
                                 struct transcriber **out, const char **why);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <pocketsphinx.h>
 #include <sphinxbase/ckd_alloc.h>
@@ -35,6 +36,7 @@
 #include "imaging/editor.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 
 #ifndef POCKETSPHINX_MODELDIR
 #define POCKETSPHINX_MODELDIR "/usr/share/pocketsphinx/model"
@@ -111,7 +113,9 @@ struct decoder_pool {
     pthread_cond_t cv;
     ps_decoder_t *dec[TRANSCRIBER_POOL_MAX];
     bool busy[TRANSCRIBER_POOL_MAX];
-    size_t n;
+    size_t n;       /* decoders loaded */
+    size_t want;    /* at most this many: loaded one at a time as requests need them */
+    bool loading;   /* a thread is loading one (outside mu); others wait on cv */
 };
 
 struct transcriber_local {
@@ -319,8 +323,16 @@ fail:
     return ERR_UNAVAILABLE;
 }
 
-static ps_decoder_t *pool_take(struct decoder_pool *p, size_t *slot)
+/*
+ * A free decoder, waiting for one if all are busy. While fewer than pool.want are
+ * loaded and none is loading, the caller loads one more itself (outside the mutex: a
+ * second or so) instead of waiting: a lazy transcriber starts with none, so the first
+ * request pays for the model load and nothing is refused. NULL if none is loaded and
+ * loading failed.
+ */
+static ps_decoder_t *pool_take(struct transcriber_local *t, size_t *slot)
 {
+    struct decoder_pool *p = &t->pool;
     ps_decoder_t *ps = NULL;
 
     pthread_mutex_lock(&p->mu);
@@ -335,6 +347,31 @@ static ps_decoder_t *pool_take(struct decoder_pool *p, size_t *slot)
         }
         if (ps)
             break;
+        if (p->n < p->want && !p->loading) {
+            ps_decoder_t *fresh = NULL;
+            int64_t t0 = time_mono_ns();
+            enum err rc;
+
+            p->loading = true;
+            pthread_mutex_unlock(&p->mu);
+            rc = decoder_new(t, &fresh); /* only the loader touches t->jsgf */
+            pthread_mutex_lock(&p->mu);
+            p->loading = false;
+            pthread_cond_broadcast(&p->cv);
+            if (rc == ERR_OK) {
+                log_info("transcriber: decoder %zu loaded in %.0f ms", p->n + 1,
+                         (double)(time_mono_ns() - t0) / 1e6);
+                *slot = p->n;
+                p->dec[p->n] = fresh;
+                p->busy[p->n++] = true;
+                ps = fresh;
+                break;
+            }
+            log_error("transcriber: cannot load the pocketsphinx model");
+            if (p->n == 0)
+                break; /* nothing to wait for */
+            continue;
+        }
         pthread_cond_wait(&p->cv, &p->mu);
     }
     pthread_mutex_unlock(&p->mu);
@@ -513,7 +550,11 @@ static enum err recognise(struct transcriber_local *t, const int16_t *pcm, size_
     memset(h, 0, sizeof(*h));
     if (!in)
         return ERR_NOMEM;
-    ps = pool_take(&t->pool, &slot);
+    ps = pool_take(t, &slot);
+    if (!ps) {
+        free(in);
+        return ERR_UNAVAILABLE;
+    }
     if (t->mode == TRANSCRIBER_GRAMMAR)
         rc = recognise_grammar(ps, in, n, always_general, h);
     else
@@ -726,7 +767,16 @@ enum err transcriber_local_open(const struct transcriber_local_options *opt,
         goto out;
     rc = ERR_UNAVAILABLE;
     reason = "The speech model (package pocketsphinx-en-us) could not be loaded.";
-    while (t->pool.n < want) {
+    t->pool.want = want;
+    if (opt->lazy) {
+        /* the files must be there; their load waits for the first request */
+        if (access(t->hmm, R_OK) != 0 || access(t->dict, R_OK) != 0 ||
+            access(t->lm, R_OK) != 0 || access(t->phone_lm, R_OK) != 0) {
+            log_error("transcriber: the pocketsphinx model is missing from %s", dir);
+            goto out;
+        }
+    }
+    while (!opt->lazy && t->pool.n < want) {
         ps_decoder_t *ps = NULL;
 
         rc = decoder_new(t, &ps);
@@ -736,8 +786,9 @@ enum err transcriber_local_open(const struct transcriber_local_options *opt,
         }
         t->pool.dec[t->pool.n++] = ps;
     }
-    log_info("transcriber: local (%s), %zu decoders",
-             t->mode == TRANSCRIBER_GRAMMAR ? "grammar" : "general", t->pool.n);
+    log_info("transcriber: local (%s), up to %zu decoders%s",
+             t->mode == TRANSCRIBER_GRAMMAR ? "grammar" : "general", want,
+             opt->lazy ? ", loaded on first use" : "");
     *out = &t->base;
     t = NULL;
     rc = ERR_OK;

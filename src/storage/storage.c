@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "util/id.h"
 #include "util/timefmt.h"
 
@@ -97,6 +98,75 @@ const char *storage_content_type(const char *key)
     return "application/octet-stream";
 }
 
+/* ------------------------------------------------------------------ counted calls */
+
+/* Every put, get and delete is counted by its outcome (metrics.h): the callback is
+ * wrapped, and a call refused at once is counted as it returns. */
+struct counted {
+    const char *op;
+    storage_done_fn done;
+    storage_got_fn got;
+    void *arg;
+};
+
+static void counted_done(void *arg, enum err rc)
+{
+    struct counted c = *(struct counted *)arg;
+
+    free(arg);
+    metrics_storage(c.op, rc);
+    c.done(c.arg, rc);
+}
+
+static void counted_got(void *arg, enum err rc, void *data, size_t len)
+{
+    struct counted c = *(struct counted *)arg;
+
+    free(arg);
+    metrics_storage(c.op, rc);
+    c.got(c.arg, rc, data, len);
+}
+
+static enum err refused(struct counted *c, enum err rc)
+{
+    if (rc != ERR_OK) { /* the callback will not run */
+        metrics_storage(c->op, rc);
+        free(c);
+    }
+    return rc;
+}
+
+static enum err do_put(struct storage *s, const char *key, const void *data, size_t len,
+                       const char *content_type, storage_done_fn done, void *arg)
+{
+    struct counted *c = malloc(sizeof(*c));
+
+    if (!c)
+        return ERR_NOMEM;
+    *c = (struct counted){"put", done, NULL, arg};
+    return refused(c, s->ops->put(s, key, data, len, content_type, counted_done, c));
+}
+
+static enum err do_get(struct storage *s, const char *key, storage_got_fn got, void *arg)
+{
+    struct counted *c = malloc(sizeof(*c));
+
+    if (!c)
+        return ERR_NOMEM;
+    *c = (struct counted){"get", NULL, got, arg};
+    return refused(c, s->ops->get(s, key, counted_got, c));
+}
+
+static enum err do_del(struct storage *s, const char *key, storage_done_fn done, void *arg)
+{
+    struct counted *c = malloc(sizeof(*c));
+
+    if (!c)
+        return ERR_NOMEM;
+    *c = (struct counted){"delete", done, NULL, arg};
+    return refused(c, s->ops->del(s, key, counted_done, c));
+}
+
 /* ------------------------------------------------------------------ asynchronous */
 
 enum err storage_put_async(struct storage *s, const char *key, const void *data, size_t len,
@@ -104,7 +174,7 @@ enum err storage_put_async(struct storage *s, const char *key, const void *data,
 {
     if (!s || !storage_key_valid(key) || (!data && len) || !content_type || !done)
         return ERR_INVALID;
-    return s->ops->put(s, key, data, len, content_type, done, arg);
+    return do_put(s, key, data, len, content_type, done, arg);
 }
 
 enum err storage_get_async(struct storage *s, const char *key, storage_got_fn got, void *arg)
@@ -113,14 +183,14 @@ enum err storage_get_async(struct storage *s, const char *key, storage_got_fn go
         return ERR_INVALID;
     if (!storage_key_valid(key))
         return ERR_NOT_FOUND;
-    return s->ops->get(s, key, got, arg);
+    return do_get(s, key, got, arg);
 }
 
 enum err storage_del_async(struct storage *s, const char *key, storage_done_fn done, void *arg)
 {
     if (!s || !storage_key_valid(key) || !done)
         return ERR_INVALID;
-    return s->ops->del(s, key, done, arg);
+    return do_del(s, key, done, arg);
 }
 
 /* ------------------------------------------------------------------ synchronous */
@@ -190,7 +260,7 @@ static enum err put_wait(struct storage *s, const char *key, const void *data, s
     struct waiter w;
 
     waiter_init(&w);
-    return waiter_wait(&w, s->ops->put(s, key, data, len, content_type, on_done, &w));
+    return waiter_wait(&w, do_put(s, key, data, len, content_type, on_done, &w));
 }
 
 static enum err del_wait(struct storage *s, const char *key)
@@ -198,7 +268,7 @@ static enum err del_wait(struct storage *s, const char *key)
     struct waiter w;
 
     waiter_init(&w);
-    return waiter_wait(&w, s->ops->del(s, key, on_done, &w));
+    return waiter_wait(&w, do_del(s, key, on_done, &w));
 }
 
 enum err storage_put(struct storage *s, const char *key, const void *data, size_t len,
@@ -219,7 +289,7 @@ enum err storage_get(struct storage *s, const char *key, void **data, size_t *le
     if (!storage_key_valid(key))
         return ERR_NOT_FOUND;
     waiter_init(&w);
-    rc = waiter_wait(&w, s->ops->get(s, key, on_got, &w));
+    rc = waiter_wait(&w, do_get(s, key, on_got, &w));
     if (rc != ERR_OK) {
         free(w.data); /* NULL by contract; never leak if a backend thinks otherwise */
         return rc;

@@ -48,6 +48,7 @@ struct job {
     void *arg;
     struct httpc_response *res; /* filled as the answer arrives */
     struct buf answer;          /* the answer's body so far, at most max_response */
+    char request_id[LOG_REQUEST_ID_MAX + 1]; /* the submitter's: logs and the callback */
 };
 
 struct httpc {
@@ -93,7 +94,9 @@ static void job_finish(struct job *j, enum err transport)
         res->status = 0;
     res->seconds = (double)(time_mono_ns() - j->started_ns) / 1e9;
     res->attempts = j->sent;
+    log_set_request(j->request_id);
     j->done(j->arg, res);
+    log_set_request(NULL);
     job_free(j);
 }
 
@@ -215,6 +218,7 @@ static void job_end(struct httpc *c, struct job *j, enum err transport)
     struct httpc_response *res = j->res;
     long wait;
 
+    log_set_request(j->request_id); /* this loop's log lines are the request's */
     res->transport = transport;
     if (transport != ERR_OK)
         res->status = 0;
@@ -255,6 +259,7 @@ static void collect_done(struct httpc *c)
         if (m->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        log_set_request(j->request_id);
         if (m->data.result == CURLE_OK) {
             curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->res->status);
         } else if (m->data.result == CURLE_OPERATION_TIMEDOUT) {
@@ -296,6 +301,7 @@ static void *loop(void *arg)
         while (c->delayed && c->delayed->start_at_ns <= now) {
             struct job *j = c->delayed;
             c->delayed = j->next;
+            log_set_request(j->request_id);
             if (job_start(c, j) != ERR_OK) {
                 log_error("%s: cannot start a %s transfer", j->service, j->method);
                 job_end(c, j, ERR_UPSTREAM);
@@ -308,6 +314,7 @@ static void *loop(void *arg)
             if (due_ms < wait_ms)
                 wait_ms = due_ms < 0 ? 0 : (int)due_ms;
         }
+        log_set_request(NULL);
         curl_multi_poll(c->multi, NULL, 0, wait_ms, NULL);
     }
 
@@ -345,6 +352,7 @@ enum err httpc_submit(struct httpc *c, struct httpc_request *req, long delay_ms,
     j->answer.max = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE;
     j->done = done;
     j->arg = arg;
+    snprintf(j->request_id, sizeof(j->request_id), "%s", log_request());
     if (!j->method || !j->url || !j->service || !j->res)
         goto fail;
     for (size_t i = 0; i < HTTPC_MAX_HEADERS && req->headers[i]; i++) {

@@ -1,7 +1,8 @@
 /*
  * pool.c - worker threads over a mutex-protected FIFO (a singly linked list
  * with a tail pointer). One condition variable wakes workers; a worker exits
- * only when the pool is closing and the queue is empty, so close drains.
+ * only when the pool is closing and the queue is empty, so close drains. A task
+ * runs under the request id (util/log.h) of the thread that submitted it.
  */
 #include "util/pool.h"
 
@@ -17,6 +18,7 @@ struct task {
     struct task *next;
     pool_fn fn;
     void *arg;
+    char request_id[LOG_REQUEST_ID_MAX + 1]; /* the submitter's, for the task's log lines */
 };
 
 struct pool {
@@ -53,7 +55,9 @@ static void *worker(void *arg)
         p->queued--;
         pthread_mutex_unlock(&p->mu);
 
+        log_set_request(t->request_id);
         t->fn(t->arg);
+        log_set_request(NULL);
         free(t);
     }
     if (p->on_exit)
@@ -70,6 +74,7 @@ static enum err submit(struct pool *p, pool_fn fn, void *arg, bool bounded)
     t->next = NULL;
     t->fn = fn;
     t->arg = arg;
+    snprintf(t->request_id, sizeof(t->request_id), "%s", log_request());
     pthread_mutex_lock(&p->mu);
     if (p->closing && p->exited == p->n_threads) {
         pthread_mutex_unlock(&p->mu);

@@ -466,8 +466,8 @@ def test_tokens_stay_out_of_the_log(server):
     server.get(f"/s/{tok}")
     server.delete(f"/api/shares/{gone}", u)
     server.get(f"/s/{gone}")
-    wait_for_log(server, r"GET /s/\{token\} 404")
+    wait_for_log(server, r"method=GET route=/s/\{token\} status=404")
     log = server.log_text()
     assert tok not in log and gone not in log
-    assert re.search(r"GET /api/shared/\{token\} 200", log)
-    assert re.search(r"DELETE /api/shares/\{token\} 200", log)
+    assert re.search(r"method=GET route=/api/shared/\{token\} status=200", log)
+    assert re.search(r"method=DELETE route=/api/shares/\{token\} status=200", log)

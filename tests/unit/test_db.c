@@ -845,9 +845,14 @@ static void test_jobs_concurrent(struct db *db, struct db *db2, int64_t t)
     pthread_t th[N_CLAIMERS];
     int64_t all[N_CLAIMERS * (N_QUEUE_JOBS + 1)];
     size_t n_all = 0;
+    int64_t up0 = -1, del0 = -1, up = -1, del = -1;
 
+    CHECK_OK(db_job_pending(db, &up0, &del0)); /* GET /metrics' novadraw_jobs_pending */
     for (int i = 0; i < N_QUEUE_JOBS; i++)
         CHECK_OK(db_job_add(i % 2 ? db : db2, JOB_DELETE, "users/x/original/many.png"));
+    CHECK_OK(db_job_pending(db2, &up, &del));
+    CHECK_EQ_INT(up, up0);
+    CHECK_EQ_INT(del, del0 + N_QUEUE_JOBS);
     for (int i = 0; i < N_CLAIMERS; i++) {
         memset(&cl[i], 0, sizeof(cl[i]));
         cl[i].db = i % 2 ? db2 : db;
@@ -866,6 +871,8 @@ static void test_jobs_concurrent(struct db *db, struct db *db2, int64_t t)
             CHECK(all[i] != all[k]);
         CHECK_OK(db_job_done(db, all[i]));
     }
+    CHECK_OK(db_job_pending(db, &up, &del));
+    CHECK_EQ_INT(del, del0);
 }
 
 struct key_probe {
