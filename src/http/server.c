@@ -45,6 +45,7 @@
  * bound the answer is 414, given before MHD parses the arguments (see on_uri). */
 #define TARGET_MAX (16 * 1024)
 #define QUERY_ARGS_MAX 64
+#define BUSY_DETAIL "Too many uploads in progress; try again shortly"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -56,6 +57,10 @@ struct http_server {
     atomic_ulong next_id;
     unsigned id_prefix;
     struct auth_cache *tokens; /* verified tokens; NULL: verify every time */
+    /* bytes of request bodies held (declared lengths reserved up front, the rest as they
+     * arrive) against HTTP_BODY_BUDGET: past it a body is refused with 503 */
+    atomic_llong body_held;
+    long long body_budget;
 };
 
 /* A deferred answer's states (see request_defer): the handler's thread and the
@@ -71,9 +76,10 @@ struct exchange {
     const struct route *route;
     struct MHD_PostProcessor *pp;
     uint64_t body_cap, body_seen;
+    uint64_t body_held; /* this exchange's part of srv->body_held */
     size_t fields_cap;
     unsigned char *raw; /* a BODY_JSON route's body, JSON_BODY_MAX + 1 bytes; owned */
-    bool body_too_large, body_malformed, queued;
+    bool body_too_large, body_malformed, body_busy, queued;
     bool target_refused; /* on_uri refused the request target */
 };
 
@@ -142,6 +148,7 @@ static void exchange_free(struct exchange *x)
         close(x->res.fd);
     if (x->res.stream) /* never handed to MHD */
         stream_finish(x->res.stream);
+    atomic_fetch_sub(&x->srv->body_held, (long long)x->body_held);
     atomic_fetch_sub(&x->srv->in_flight, 1);
     arena_free(x->req.arena);
     free(x);
@@ -442,6 +449,69 @@ static uint64_t body_cap_of(const struct http_server *srv, enum route_body body)
     return BODY_OVERHEAD;
 }
 
+/* Holds n more bytes of body against the budget; false (nothing held) if they do not fit. */
+static bool body_hold(struct exchange *x, uint64_t n)
+{
+    struct http_server *srv = x->srv;
+    long long held = atomic_fetch_add(&srv->body_held, (long long)n) + (long long)n;
+
+    if (held > srv->body_budget) {
+        atomic_fetch_sub(&srv->body_held, (long long)n);
+        return false;
+    }
+    x->body_held += n;
+    return true;
+}
+
+/* What the framing check (below) counts in a request's headers. */
+struct framing {
+    unsigned content_length, transfer_encoding, host;
+    bool control; /* a CR, LF or NUL (or other control byte but tab) in a header value */
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    (void)key_size;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        f->transfer_encoding++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+        f->host++;
+    for (size_t i = 0; value && i < value_size; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            f->control = true;
+    }
+    return MHD_YES;
+}
+
+/*
+ * The framing rules libmicrohttpd 0.9.75 does not enforce (RFC 9112 §6.3, §3.2): a
+ * request whose body two parties could delimit differently is refused before any of
+ * it is read, so that a proxy in front and this server never disagree on where a
+ * request ends. NULL if the head is sound, else the 400's detail.
+ */
+static const char *framing_error(struct MHD_Connection *conn, const char *version)
+{
+    struct framing f = {0};
+
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_header, &f);
+    if (f.content_length > 1)
+        return "More than one Content-Length header";
+    if (f.transfer_encoding && f.content_length)
+        return "Transfer-Encoding together with Content-Length";
+    if (f.control)
+        return "A control character in a header value";
+    if (version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && f.host != 1)
+        return f.host ? "More than one Host header" : "HTTP/1.1 request without a Host header";
+    return NULL;
+}
+
 static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
 {
     const char *h =
@@ -486,11 +556,12 @@ static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
 
 /* First callback of a request: route, authenticate, check the declared length. */
 static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, const char *url,
-                             const char *method)
+                             const char *method, const char *version)
 {
     struct http_server *srv = x->srv;
     struct route_match m;
-    const char *cl;
+    const char *cl, *bad_framing;
+    unsigned long long declared = 0;
     enum err rc;
 
     x->req.method = http_method_parse(method);
@@ -500,6 +571,13 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     if (x->target_refused) {
         x->body_cap = BODY_OVERHEAD;
         return send_detail(conn, x, 414, "Request target too long or with too many parameters");
+    }
+    bad_framing = framing_error(conn, version);
+    if (bad_framing) {
+        /* where this body ends is in doubt: answer, then close rather than read on */
+        x->body_cap = BODY_OVERHEAD;
+        response_header(&x->res, MHD_HTTP_HEADER_CONNECTION, "close");
+        return send_detail(conn, x, 400, bad_framing);
     }
     router_match(srv->routes, srv->n_routes, x->req.method, url, x->req.arena, &m);
     if (!m.route) {
@@ -526,7 +604,12 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
         unsigned long long n = strtoull(cl, &end, 10);
         if (*end == '\0' && n > x->body_cap)
             return send_error(conn, x, ERR_TOO_LARGE); /* refused before a byte is read */
+        if (*end == '\0')
+            declared = n;
     }
+    /* a declared body is held against the budget before a byte is read */
+    if (declared > 0 && !body_hold(x, declared))
+        return send_error(conn, x, request_fail(&x->req, ERR_BUSY, BUSY_DETAIL));
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, x);
     x->req.if_none_match =
         arena_strdup(x->req.arena, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -584,7 +667,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct exchange *x = *con_cls;
     enum err rc;
 
-    (void)version;
     if (!x || x == (void *)&target_refused) {
         bool refused = x != NULL;
         x = exchange_new(cls);
@@ -592,7 +674,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         x->target_refused = refused;
         *con_cls = x;
-        return begin(conn, x, url, method);
+        return begin(conn, x, url, method, version);
     }
     if (x->queued) {
         *upload_data_size = 0; /* an early answer went out: drain what still comes */
@@ -607,6 +689,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO; /* a body without end: stop reading and close */
         if (x->body_seen > x->body_cap)
             x->body_too_large = true; /* MHD cannot answer mid-upload: drain, then 413 */
+        else if (x->body_busy || (x->body_seen > x->body_held &&
+                                  !body_hold(x, x->body_seen - x->body_held)))
+            x->body_busy = true; /* a chunked body past the budget: drain, then 503 */
         else if (x->raw)
             memcpy(x->raw + x->body_seen - n, upload_data, n); /* body_seen <= cap: fits */
         else if (x->pp && !x->body_malformed && MHD_post_process(x->pp, upload_data, n) != MHD_YES)
@@ -623,6 +708,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (x->body_too_large)
         return send_error(conn, x, ERR_TOO_LARGE);
+    if (x->body_busy)
+        return send_error(conn, x, request_fail(&x->req, ERR_BUSY, BUSY_DETAIL));
     if (x->body_malformed)
         return send_detail(conn, x, 400, "There was an error parsing the body");
     if (x->raw && x->body_seen > 0) {
@@ -737,6 +824,7 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     s->app = app;
     s->routes = routes;
     s->n_routes = n_routes;
+    s->body_budget = (long long)cfg->http_body_budget;
     if (!id_random(&s->id_prefix, sizeof(s->id_prefix)))
         s->id_prefix = (unsigned)getpid();
     if (auth_cache_new(AUTH_CACHE_DEFAULT, &s->tokens) != ERR_OK)
@@ -755,8 +843,10 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
         flags, (uint16_t)cfg->port, on_accept, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
         threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
+        (unsigned)cfg->http_timeout, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->http_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->http_max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
         MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)CONN_MEMORY_INCREMENT,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_END);
     if (!s->daemon) {
