@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@
 #define TARGET_MAX (16 * 1024)
 #define QUERY_ARGS_MAX 64
 #define BUSY_DETAIL "Too many uploads in progress; try again shortly"
+/* Past HTTP_TIMEOUT, a body arriving slower than this on average is cut off. */
+#define BODY_MIN_RATE 1024 /* bytes per second */
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -61,6 +64,29 @@ struct http_server {
      * arrive) against HTTP_BODY_BUDGET: past it a body is refused with 503 */
     atomic_llong body_held;
     long long body_budget;
+    /* slow heads: every connection's deadline for its next request head (struct watch) */
+    int64_t timeout_ns; /* HTTP_TIMEOUT */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_wake;
+    struct watch *watched; /* guarded by watch_lock */
+    bool watch_stop;       /* guarded by watch_lock */
+    pthread_t watchdog;
+    bool watchdog_started;
+};
+
+/*
+ * A connection as the watchdog sees it. MHD's own timeout is an idle one: a client that
+ * trickles a request head a byte at a time is never idle. So each connection has a
+ * deadline for its next head (HTTP_TIMEOUT from when it opened or its last request
+ * ended), and the watchdog shuts the socket of one that misses it; MHD then closes the
+ * connection. MHD reports a connection closed (on_connection) before it closes the
+ * socket, and the entry leaves the list under watch_lock then: fd is never reused
+ * under the watchdog's feet.
+ */
+struct watch {
+    int fd;
+    atomic_llong deadline_ns; /* 0: a request is being read or answered */
+    struct watch *prev, *next;
 };
 
 /* A deferred answer's states (see request_defer): the handler's thread and the
@@ -449,6 +475,17 @@ static uint64_t body_cap_of(const struct http_server *srv, enum route_body body)
     return BODY_OVERHEAD;
 }
 
+/* Sets the connection's head deadline (0: none while a request is handled). */
+static void watch_set(struct MHD_Connection *conn, int64_t deadline_ns)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct watch *w = ci ? ci->socket_context : NULL;
+
+    if (w)
+        atomic_store(&w->deadline_ns, deadline_ns);
+}
+
 /* Holds n more bytes of body against the budget; false (nothing held) if they do not fit. */
 static bool body_hold(struct exchange *x, uint64_t n)
 {
@@ -564,6 +601,7 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     unsigned long long declared = 0;
     enum err rc;
 
+    watch_set(conn, 0); /* the head is in: from here on MHD's idle timeout and the body's rate */
     x->req.method = http_method_parse(method);
     x->req.path = arena_strdup(x->req.arena, url);
     if (!x->req.path)
@@ -684,9 +722,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return atomic_load(&x->defer) == DEFER_READY ? send_response(conn, x) : MHD_YES;
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
+        int64_t elapsed_ns = time_mono_ns() - x->req.start_ns;
         x->body_seen += n;
         if (x->body_seen > x->body_cap + DRAIN_ALLOWANCE)
             return MHD_NO; /* a body without end: stop reading and close */
+        if (elapsed_ns > x->srv->timeout_ns &&
+            (double)x->body_seen < (double)elapsed_ns / 1e9 * BODY_MIN_RATE) {
+            log_info("req=%s %s: body trickling in (%llu bytes in %.0f s): closed", x->req.id,
+                     x->req.path, (unsigned long long)x->body_seen, (double)elapsed_ns / 1e9);
+            return MHD_NO; /* a trickled body: MHD cannot answer mid-upload, so close */
+        }
         if (x->body_seen > x->body_cap)
             x->body_too_large = true; /* MHD cannot answer mid-upload: drain, then 413 */
         else if (x->body_busy || (x->body_seen > x->body_held &&
@@ -744,7 +789,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     double ms;
 
     (void)cls;
-    (void)conn;
+    if (conn) /* the next request on this connection has HTTP_TIMEOUT to arrive */
+        watch_set(conn, time_mono_ns() + ((struct http_server *)cls)->timeout_ns);
     if (!x || x == (void *)&target_refused) { /* no exchange was made */
         *con_cls = NULL;
         return;
@@ -798,6 +844,71 @@ static int resolve(const char *host, long port, struct sockaddr_storage *ss, soc
     return 0;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *s = cls;
+    struct watch *w = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = ci ? calloc(1, sizeof(*w)) : NULL;
+        if (!w)
+            return; /* unwatched: MHD's idle timeout still applies */
+        w->fd = ci->connect_fd;
+        atomic_init(&w->deadline_ns, time_mono_ns() + s->timeout_ns);
+        pthread_mutex_lock(&s->watch_lock);
+        w->next = s->watched;
+        if (w->next)
+            w->next->prev = w;
+        s->watched = w;
+        pthread_mutex_unlock(&s->watch_lock);
+        *socket_context = w;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && w) {
+        pthread_mutex_lock(&s->watch_lock);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            s->watched = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&s->watch_lock);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Shuts the sockets of connections past their head deadline, about every second. */
+static void *watchdog_main(void *arg)
+{
+    struct http_server *s = arg;
+
+    pthread_mutex_lock(&s->watch_lock);
+    while (!s->watch_stop) {
+        struct timespec until;
+        int64_t now = time_mono_ns();
+        unsigned cut = 0;
+
+        for (struct watch *w = s->watched; w; w = w->next) {
+            int64_t d = atomic_load(&w->deadline_ns);
+            if (d != 0 && now > d) {
+                shutdown(w->fd, SHUT_RDWR);
+                atomic_store(&w->deadline_ns, 0);
+                cut++;
+            }
+        }
+        if (cut)
+            log_info("http: closed %u connection(s) whose request head took over %llds", cut,
+                     (long long)(s->timeout_ns / 1000000000));
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->watch_wake, &s->watch_lock, &until);
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+    return NULL;
+}
+
 /* New connections are closed at once while the server is stopping. */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
@@ -825,14 +936,16 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     s->routes = routes;
     s->n_routes = n_routes;
     s->body_budget = (long long)cfg->http_body_budget;
+    s->timeout_ns = (int64_t)cfg->http_timeout * 1000000000;
+    pthread_mutex_init(&s->watch_lock, NULL);
+    pthread_cond_init(&s->watch_wake, NULL);
     if (!id_random(&s->id_prefix, sizeof(s->id_prefix)))
         s->id_prefix = (unsigned)getpid();
     if (auth_cache_new(AUTH_CACHE_DEFAULT, &s->tokens) != ERR_OK)
         s->tokens = NULL; /* slower, not wrong */
     if (resolve(cfg->host, cfg->port, &ss, &sslen) != 0) {
         log_error("http: cannot resolve HOST %s", cfg->host);
-        auth_cache_free(s->tokens);
-        free(s);
+        http_server_free(s);
         return ERR_INVALID;
     }
     if (ss.ss_family == AF_INET6)
@@ -848,14 +961,17 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
         (unsigned)cfg->http_max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
         MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)CONN_MEMORY_INCREMENT,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_END);
     if (!s->daemon) {
         log_error("http: cannot listen on %s:%ld (in use, or not an address here?)", cfg->host,
                   cfg->port);
-        auth_cache_free(s->tokens);
-        free(s);
+        http_server_free(s);
         return ERR_UNAVAILABLE;
     }
+    s->watchdog_started = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
+    if (!s->watchdog_started)
+        log_warn("http: no watchdog thread: slow request heads are cut by idleness only");
     log_info("http: listening on %s:%ld with %u threads", cfg->host, cfg->port, threads);
     *out = s;
     return ERR_OK;
@@ -888,7 +1004,17 @@ void http_server_free(struct http_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->daemon);
+    if (s->watchdog_started) {
+        pthread_mutex_lock(&s->watch_lock);
+        s->watch_stop = true;
+        pthread_cond_signal(&s->watch_wake);
+        pthread_mutex_unlock(&s->watch_lock);
+        pthread_join(s->watchdog, NULL);
+    }
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon); /* closes what is left: each leaves the watch list */
+    pthread_mutex_destroy(&s->watch_lock);
+    pthread_cond_destroy(&s->watch_wake);
     auth_cache_free(s->tokens);
     free(s);
 }
