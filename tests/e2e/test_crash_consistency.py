@@ -4,7 +4,7 @@ storage, and then: the database is consistent, every drawing the server answered
 for (and did not answer a deletion of) is there with every object readable, every
 edit it answered 200 for is listed, nothing half-written is visible, and `novadraw gc`
 removes what the interrupted requests left in storage. Runs on SQLite and, in the
-PostgreSQL pass, on PostgreSQL (local storage both times)."""
+PostgreSQL pass, on PostgreSQL; with local storage and with S3 (s3rver)."""
 import io
 import os
 import random
@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 
+import pytest
 import requests
 from PIL import Image
 
@@ -124,8 +125,10 @@ def kill(srv):
     srv._close_files()
 
 
-def test_sigkill_during_a_burst(server_factory):
-    srv = server_factory()
+@pytest.mark.parametrize("storage", ["local", "s3"])
+def test_sigkill_during_a_burst(server_factory, request, storage):
+    s3 = request.getfixturevalue("s3") if storage == "s3" else None
+    srv = server_factory(env=s3.env() if s3 else None)
     user = new_user()
     state = Burst()
     rng = random.Random()
@@ -156,8 +159,8 @@ def test_sigkill_during_a_burst(server_factory):
         check(srv, user, state)
     assert len(state.created) >= CYCLES  # the burst did something
 
-    # what the interrupted requests left: temp files (aged past gc's 15-minute floor)
-    # and objects no row references
+    # what the interrupted requests left: temp files (local; aged past gc's 15-minute
+    # floor) and objects no row references
     media = srv.data_dir / "media"
     hour_ago = time.time() - 3600
     for p in media.rglob("*.tmp-*"):
@@ -173,5 +176,7 @@ def test_sigkill_during_a_burst(server_factory):
     for d in listed.values():
         urls = [d["uploaded_image_url"], d["thumbnail_url"], *d["edited_images_urls"]]
         urls += [e["thumbnail_url"] for e in d["edits"] if e.get("thumbnail_url")]
-        referenced |= {"media/" + srv.key_of(u) for u in urls}
-    assert srv.media_files(user) == referenced
+        referenced |= {s3.key_of(u) if s3 else srv.key_of(u) for u in urls}
+    stored = set(s3.keys(f"users/{user}/")) if s3 else {
+        f[len("media/"):] for f in srv.media_files(user)}
+    assert stored == referenced
