@@ -79,7 +79,8 @@ int main(int argc, char **argv)
             n++;
         }
         closedir(d);
-        qsort(names, n, sizeof(*names), cmp);
+        if (n > 1)
+            qsort(names, n, sizeof(*names), cmp);
         for (size_t j = 0; j < n; j++) {
             failed |= run_file(names[j]);
             runs++;
