@@ -503,7 +503,8 @@ static bool body_hold(struct exchange *x, uint64_t n)
 /* What the framing check (below) counts in a request's headers. */
 struct framing {
     unsigned content_length, transfer_encoding, host;
-    bool control; /* a CR, LF or NUL (or other control byte but tab) in a header value */
+    bool control; /* a control byte but tab (CR, LF, ...) in a header value; MHD 0.9.75 cuts a
+                   * value at a NUL, which so stays unseen */
 };
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,

@@ -2,13 +2,15 @@
  * replay.c - runs inputs through a fuzz target's entry point without libFuzzer, so the
  * ordinary (gcc) test suite replays every seed and every regression input: each
  * argument is a file or a directory of files (a missing directory is skipped). Any
- * crash, sanitizer report or hang fails the test as it would fail the fuzzer.
+ * crash, sanitizer report or hang fails the test as it would fail the fuzzer, and so
+ * does a peak RSS over REPLAY_MAX_RSS_MB (when set): libFuzzer's out-of-memory.
  */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "fuzz.h"
@@ -31,6 +33,15 @@ static int run_file(const char *path)
         goto out;
     LLVMFuzzerTestOneInput(data, (size_t)n);
     rc = 0;
+    if (getenv("REPLAY_MAX_RSS_MB")) {
+        struct rusage ru;
+        long max_kb = atol(getenv("REPLAY_MAX_RSS_MB")) * 1024;
+        if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss > max_kb) {
+            fprintf(stderr, "replay: %s: peak RSS %ld KB, over %ld KB\n", path, ru.ru_maxrss,
+                    max_kb);
+            rc = 1;
+        }
+    }
 out:
     free(data);
     fclose(f);
