@@ -21,7 +21,7 @@ export HOST=127.0.0.1 PORT=$port DATA_DIR=$dir JWT_SECRET=bench-secret-012345678
 unset DATABASE_URL
 server_pid= load_pid=
 cleanup() {
-  [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null && wait "$load_pid" 2>/dev/null
+  [ -n "$load_pid" ] && kill -KILL "$load_pid" 2>/dev/null
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   rm -rf "$dir"
 }
