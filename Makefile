@@ -3,17 +3,20 @@
 #   make test   the same set-up, then every test (unit, OpenAPI, end-to-end), twice: on SQLite,
 #               then the db contract and the whole e2e suite on PostgreSQL; and the web
 #               app in headless chromium (make browser)
-# and: make sanitize (the same two passes under ASan+UBSan), make bench, make clean.
+# and: make sanitize (the same two passes under ASan+UBSan), make fuzz (libFuzzer
+# targets, clang, FUZZ_SECONDS each), make bench, make clean.
 # The PostgreSQL pass (make test-pg) runs on a throwaway cluster that scripts/pg.sh
 # creates in /tmp on a free 127.0.0.1 port and removes afterwards, also on failure.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 PYTHON     ?= /usr/bin/python3
 PYTEST     ?= $(PYTHON) -m pytest
 MESON_OPTS ?=
 
-.PHONY: all deps s3deps openapideps openapi webdeps browserdeps build run test test-pg unit unit-db e2e browser screenshots sanitize sanitize-run bench format clean
+.PHONY: all deps s3deps openapideps openapi webdeps browserdeps build run test test-pg unit unit-db e2e browser screenshots sanitize sanitize-run fuzz bench format clean
 
 all: build
 
@@ -110,6 +113,19 @@ sanitize-run:
 	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
 	NOVADRAW_BIN=$(CURDIR)/$(ASAN_BUILD)/novadraw $(PYTEST) -q tests/e2e
 
+# The libFuzzer targets (tests/fuzz, SPEC §15) in their own clang build, every source
+# instrumented, ASan+UBSan; each runs FUZZ_SECONDS from its seed corpus (scripts/fuzz.sh).
+# The gcc build's unit suite replays the corpora and tests/fuzz/regressions/ (fuzz_*).
+$(FUZZ_BUILD)/build.ninja: | deps
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbuildtype=debugoptimized $(MESON_OPTS)
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $(addprefix fuzz_,$(FUZZ_TARGETS))
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+FUZZ_TARGETS = http multipart json query jwt tokens dotenv sigv4 prompt ingest audio
+
 # every benchmark; the gallery on SQLite, then on a throwaway PostgreSQL cluster
 bench: build s3deps
 	bench/gallery.sh
@@ -124,4 +140,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

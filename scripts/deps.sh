@@ -8,6 +8,8 @@ set -euo pipefail
 packages=(
   # build
   build-essential meson ninja-build pkg-config
+  # make fuzz: Debian's clang, and libFuzzer's runtime (only recommended by clang)
+  clang libclang-rt-14-dev
   # libraries (each wrapped by one module)
   libmicrohttpd-dev libvips-dev libjansson-dev libjwt-dev libsqlite3-dev libpq-dev libssl-dev
   libcurl4-openssl-dev libargon2-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev

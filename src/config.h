@@ -22,6 +22,10 @@ struct config {
     bool public_base_url_derived; /* PUBLIC_BASE_URL unset: made from HOST and PORT */
     char *data_dir;
     long http_threads;
+    long http_timeout;                /* seconds idle or trickling before a connection closes */
+    long http_max_connections;        /* MHD's connection limit */
+    long http_max_connections_per_ip; /* 0: no cap */
+    int64_t http_body_budget;         /* bytes of request bodies held at once */
     char *log_level;
     char *cors_origins; /* CORS_ORIGINS as given (validated by http/cors.h), or NULL */
     char *log_format;     /* "text" | "json" */

@@ -154,9 +154,8 @@ static enum err gallery_filter_args(struct request *req, struct gallery_filter *
     return bad ? ERR_VALIDATION : ERR_OK;
 }
 
-/* The gallery's query arguments (SPEC §5, §11), every bad one reported at once. */
-static enum err gallery_args(struct request *req, int64_t *page, int64_t *limit,
-                             struct gallery_filter *f, char tutorial[ID_UUID_LEN])
+enum err handlers_gallery_args(struct request *req, int64_t *page, int64_t *limit,
+                               struct gallery_filter *f, char tutorial[ID_UUID_LEN])
 {
     bool bad = false;
     enum err rc;
@@ -179,7 +178,7 @@ enum err handle_gallery(struct request *req, struct response *res)
     struct drawing *ds = NULL;
     size_t n = 0;
     const char *etag = NULL;
-    enum err rc = gallery_args(req, &page, &limit, &f, tutorial);
+    enum err rc = handlers_gallery_args(req, &page, &limit, &f, tutorial);
 
     if (rc != ERR_OK)
         return rc;

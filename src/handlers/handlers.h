@@ -18,6 +18,11 @@ enum err handle_drawing_delete(struct request *req, struct response *res);
 enum err handle_gallery(struct request *req, struct response *res);
 enum err handle_stats(struct request *req, struct response *res);
 enum err handle_export(struct request *req, struct response *res);
+/* The gallery's query arguments (SPEC §5, §11: page, limit and the filters), every bad
+ * one reported at once (ERR_VALIDATION); pure (tests/fuzz/fuzz_query.c). */
+struct gallery_filter;
+enum err handlers_gallery_args(struct request *req, int64_t *page, int64_t *limit,
+                               struct gallery_filter *f, char tutorial[ID_UUID_LEN]);
 
 /* edits.c */
 enum err handle_edit_image(struct request *req, struct response *res);

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -50,6 +51,9 @@
  * bound the answer is 414, given before MHD parses the arguments (see on_uri). */
 #define TARGET_MAX (16 * 1024)
 #define QUERY_ARGS_MAX 64
+#define BUSY_DETAIL "Too many uploads in progress; try again shortly"
+/* Past HTTP_TIMEOUT, a body arriving slower than this on average is cut off. */
+#define BODY_MIN_RATE 1024 /* bytes per second */
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -63,6 +67,33 @@ struct http_server {
     struct auth_cache *tokens; /* verified tokens; NULL: verify every time */
     struct cors *cors;         /* CORS_ORIGINS; NULL: no origin allowed */
     bool access_log;           /* ACCESS_LOG=on */
+    /* bytes of request bodies held (declared lengths reserved up front, the rest as they
+     * arrive) against HTTP_BODY_BUDGET: past it a body is refused with 503 */
+    atomic_llong body_held;
+    long long body_budget;
+    /* slow heads: every connection's deadline for its next request head (struct watch) */
+    int64_t timeout_ns; /* HTTP_TIMEOUT */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_wake;
+    struct watch *watched; /* guarded by watch_lock */
+    bool watch_stop;       /* guarded by watch_lock */
+    pthread_t watchdog;
+    bool watchdog_started;
+};
+
+/*
+ * A connection as the watchdog sees it. MHD's own timeout is an idle one: a client that
+ * trickles a request head a byte at a time is never idle. So each connection has a
+ * deadline for its next head (HTTP_TIMEOUT from when it opened or its last request
+ * ended), and the watchdog shuts the socket of one that misses it; MHD then closes the
+ * connection. MHD reports a connection closed (on_connection) before it closes the
+ * socket, and the entry leaves the list under watch_lock then: fd is never reused
+ * under the watchdog's feet.
+ */
+struct watch {
+    int fd;
+    atomic_llong deadline_ns; /* 0: a request is being read or answered */
+    struct watch *prev, *next;
 };
 
 /* A deferred answer's states (see request_defer): the handler's thread and the
@@ -78,9 +109,10 @@ struct exchange {
     const struct route *route;
     struct MHD_PostProcessor *pp;
     uint64_t body_cap, body_seen;
+    uint64_t body_held; /* this exchange's part of srv->body_held */
     size_t fields_cap;
     unsigned char *raw; /* a BODY_JSON route's body, JSON_BODY_MAX + 1 bytes; owned */
-    bool body_too_large, body_malformed, queued;
+    bool body_too_large, body_malformed, body_busy, queued;
     bool target_refused;     /* on_uri refused the request target */
     bool counted;            /* in srv->in_flight: work to wait for when stopping */
     int64_t bytes;           /* the answer's body, -1 while unknown (streamed) */
@@ -160,6 +192,7 @@ static void exchange_free(struct exchange *x)
         close(x->res.fd);
     if (x->res.stream) /* never handed to MHD */
         stream_finish(x->res.stream);
+    atomic_fetch_sub(&x->srv->body_held, (long long)x->body_held);
     if (x->counted)
         atomic_fetch_sub(&x->srv->in_flight, 1);
     arena_free(x->req.arena);
@@ -547,6 +580,81 @@ static uint64_t body_cap_of(const struct http_server *srv, enum route_body body)
     return BODY_OVERHEAD;
 }
 
+/* Sets the connection's head deadline (0: none while a request is handled). */
+static void watch_set(struct MHD_Connection *conn, int64_t deadline_ns)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct watch *w = ci ? ci->socket_context : NULL;
+
+    if (w)
+        atomic_store(&w->deadline_ns, deadline_ns);
+}
+
+/* Holds n more bytes of body against the budget; false (nothing held) if they do not fit. */
+static bool body_hold(struct exchange *x, uint64_t n)
+{
+    struct http_server *srv = x->srv;
+    long long held = atomic_fetch_add(&srv->body_held, (long long)n) + (long long)n;
+
+    if (held > srv->body_budget) {
+        atomic_fetch_sub(&srv->body_held, (long long)n);
+        return false;
+    }
+    x->body_held += n;
+    return true;
+}
+
+/* What the framing check (below) counts in a request's headers. */
+struct framing {
+    unsigned content_length, transfer_encoding, host;
+    bool control; /* a control byte but tab (CR, LF, ...) in a header value; MHD 0.9.75 cuts a
+                   * value at a NUL, which so stays unseen */
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    (void)key_size;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        f->transfer_encoding++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+        f->host++;
+    for (size_t i = 0; value && i < value_size; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            f->control = true;
+    }
+    return MHD_YES;
+}
+
+/*
+ * The framing rules libmicrohttpd 0.9.75 does not enforce (RFC 9112 §6.3, §3.2): a
+ * request whose body two parties could delimit differently is refused before any of
+ * it is read, so that a proxy in front and this server never disagree on where a
+ * request ends. NULL if the head is sound, else the 400's detail.
+ */
+static const char *framing_error(struct MHD_Connection *conn, const char *version)
+{
+    struct framing f = {0};
+
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_header, &f);
+    if (f.content_length > 1)
+        return "More than one Content-Length header";
+    if (f.transfer_encoding && f.content_length)
+        return "Transfer-Encoding together with Content-Length";
+    if (f.control)
+        return "A control character in a header value";
+    if (version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && f.host != 1)
+        return f.host ? "More than one Host header" : "HTTP/1.1 request without a Host header";
+    return NULL;
+}
+
 static enum err authenticate(struct MHD_Connection *conn, struct exchange *x)
 {
     const char *h =
@@ -635,15 +743,17 @@ static enum MHD_Result refuse_stopping(struct MHD_Connection *conn, struct excha
 
 /* First callback of a request: route, authenticate, check the declared length. */
 static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, const char *url,
-                             const char *method)
+                             const char *method, const char *version)
 {
     struct http_server *srv = x->srv;
     struct route_match m;
-    const char *cl;
+    const char *cl, *bad_framing;
+    unsigned long long declared = 0;
     enum err rc;
 
     x->conn = conn;
     adopt_request_id(conn, x);
+    watch_set(conn, 0); /* the head is in: from here on MHD's idle timeout and the body's rate */
     x->req.method = http_method_parse(method);
     x->req.path = arena_strdup(x->req.arena, url);
     if (!x->req.path)
@@ -651,6 +761,13 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
     if (x->target_refused) {
         x->body_cap = BODY_OVERHEAD;
         return send_detail(conn, x, 414, "Request target too long or with too many parameters");
+    }
+    bad_framing = framing_error(conn, version);
+    if (bad_framing) {
+        /* where this body ends is in doubt: answer, then close rather than read on */
+        x->body_cap = BODY_OVERHEAD;
+        response_header(&x->res, MHD_HTTP_HEADER_CONNECTION, "close");
+        return send_detail(conn, x, 400, bad_framing);
     }
     /* a CORS preflight from an allowed origin: answered here, for any path, without a
      * token (browsers send none); other OPTIONS requests are routed (404/405) */
@@ -690,7 +807,12 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct exchange *x, co
         unsigned long long n = strtoull(cl, &end, 10);
         if (*end == '\0' && n > x->body_cap)
             return send_error(conn, x, ERR_TOO_LARGE); /* refused before a byte is read */
+        if (*end == '\0')
+            declared = n;
     }
+    /* a declared body is held against the budget before a byte is read */
+    if (declared > 0 && !body_hold(x, declared))
+        return send_error(conn, x, request_fail(&x->req, ERR_BUSY, BUSY_DETAIL));
     /* SPEC §14, before a byte of the body is read: the key's syntax, then the edit
      * count (a key already seen does no new work, so it is not counted) */
     if (m.route->guard & ROUTE_IDEMPOTENT) {
@@ -759,8 +881,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 }
 
 static enum MHD_Result on_request_step(void *cls, struct MHD_Connection *conn, const char *url,
-                                       const char *method, const char *upload_data,
-                                       size_t *upload_data_size, void **con_cls)
+                                       const char *method, const char *version,
+                                       const char *upload_data, size_t *upload_data_size,
+                                       void **con_cls)
 {
     struct exchange *x = *con_cls;
     enum err rc;
@@ -772,7 +895,7 @@ static enum MHD_Result on_request_step(void *cls, struct MHD_Connection *conn, c
             return MHD_NO;
         x->target_refused = refused;
         *con_cls = x;
-        return begin(conn, x, url, method);
+        return begin(conn, x, url, method, version);
     }
     if (x->queued) {
         *upload_data_size = 0; /* an early answer went out: drain what still comes */
@@ -782,11 +905,21 @@ static enum MHD_Result on_request_step(void *cls, struct MHD_Connection *conn, c
         return atomic_load(&x->defer) == DEFER_READY ? send_response(conn, x) : MHD_YES;
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
+        int64_t elapsed_ns = time_mono_ns() - x->req.start_ns;
         x->body_seen += n;
         if (x->body_seen > x->body_cap + DRAIN_ALLOWANCE)
             return MHD_NO; /* a body without end: stop reading and close */
+        if (elapsed_ns > x->srv->timeout_ns &&
+            (double)x->body_seen < (double)elapsed_ns / 1e9 * BODY_MIN_RATE) {
+            log_info("req=%s %s: body trickling in (%llu bytes in %.0f s): closed", x->req.id,
+                     x->req.path, (unsigned long long)x->body_seen, (double)elapsed_ns / 1e9);
+            return MHD_NO; /* a trickled body: MHD cannot answer mid-upload, so close */
+        }
         if (x->body_seen > x->body_cap)
             x->body_too_large = true; /* MHD cannot answer mid-upload: drain, then 413 */
+        else if (x->body_busy || (x->body_seen > x->body_held &&
+                                  !body_hold(x, x->body_seen - x->body_held)))
+            x->body_busy = true; /* a chunked body past the budget: drain, then 503 */
         else if (x->raw) {
             memcpy(x->raw + x->body_seen - n, upload_data, n); /* body_seen <= cap: fits */
             idempotency_data(&x->idem, upload_data, n);
@@ -805,6 +938,8 @@ static enum MHD_Result on_request_step(void *cls, struct MHD_Connection *conn, c
     }
     if (x->body_too_large)
         return send_error(conn, x, ERR_TOO_LARGE);
+    if (x->body_busy)
+        return send_error(conn, x, request_fail(&x->req, ERR_BUSY, BUSY_DETAIL));
     if (x->body_malformed)
         return send_detail(conn, x, 400, "There was an error parsing the body");
     if (x->raw && x->body_seen > 0) {
@@ -847,10 +982,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct exchange *x = *con_cls;
     enum MHD_Result r;
 
-    (void)version;
     if (x && x != (void *)&target_refused)
         log_set_request(x->req.id);
-    r = on_request_step(cls, conn, url, method, upload_data, upload_data_size, con_cls);
+    r = on_request_step(cls, conn, url, method, version, upload_data, upload_data_size, con_cls);
     log_set_request(NULL);
     return r;
 }
@@ -896,7 +1030,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct exchange *x = *con_cls;
 
     (void)cls;
-    (void)conn;
+    if (conn) /* the next request on this connection has HTTP_TIMEOUT to arrive */
+        watch_set(conn, time_mono_ns() + ((struct http_server *)cls)->timeout_ns);
     if (!x || x == (void *)&target_refused) { /* no exchange was made */
         *con_cls = NULL;
         return;
@@ -942,6 +1077,71 @@ static int resolve(const char *host, long port, struct sockaddr_storage *ss, soc
     return 0;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *s = cls;
+    struct watch *w = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = ci ? calloc(1, sizeof(*w)) : NULL;
+        if (!w)
+            return; /* unwatched: MHD's idle timeout still applies */
+        w->fd = ci->connect_fd;
+        atomic_init(&w->deadline_ns, time_mono_ns() + s->timeout_ns);
+        pthread_mutex_lock(&s->watch_lock);
+        w->next = s->watched;
+        if (w->next)
+            w->next->prev = w;
+        s->watched = w;
+        pthread_mutex_unlock(&s->watch_lock);
+        *socket_context = w;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && w) {
+        pthread_mutex_lock(&s->watch_lock);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            s->watched = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&s->watch_lock);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Shuts the sockets of connections past their head deadline, about every second. */
+static void *watchdog_main(void *arg)
+{
+    struct http_server *s = arg;
+
+    pthread_mutex_lock(&s->watch_lock);
+    while (!s->watch_stop) {
+        struct timespec until;
+        int64_t now = time_mono_ns();
+        unsigned cut = 0;
+
+        for (struct watch *w = s->watched; w; w = w->next) {
+            int64_t d = atomic_load(&w->deadline_ns);
+            if (d != 0 && now > d) {
+                shutdown(w->fd, SHUT_RDWR);
+                atomic_store(&w->deadline_ns, 0);
+                cut++;
+            }
+        }
+        if (cut)
+            log_info("http: closed %u connection(s) whose request head took over %llds", cut,
+                     (long long)(s->timeout_ns / 1000000000));
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->watch_wake, &s->watch_lock, &until);
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+    return NULL;
+}
+
 
 enum err http_server_start(struct app *app, const struct route *routes, size_t n_routes,
                            struct http_server **out)
@@ -968,6 +1168,10 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
             templates[i] = routes[i].pattern;
         metrics_routes(templates, n);
     }
+    s->body_budget = (long long)cfg->http_body_budget;
+    s->timeout_ns = (int64_t)cfg->http_timeout * 1000000000;
+    pthread_mutex_init(&s->watch_lock, NULL);
+    pthread_cond_init(&s->watch_wake, NULL);
     if (!id_random(&s->id_prefix, sizeof(s->id_prefix)))
         s->id_prefix = (unsigned)getpid();
     if (auth_cache_new(AUTH_CACHE_DEFAULT, &s->tokens) != ERR_OK)
@@ -984,9 +1188,7 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
     }
     if (resolve(cfg->host, cfg->port, &ss, &sslen) != 0) {
         log_error("http: cannot resolve HOST %s", cfg->host);
-        auth_cache_free(s->tokens);
-        cors_free(s->cors);
-        free(s);
+        http_server_free(s);
         return ERR_INVALID;
     }
     if (ss.ss_family == AF_INET6)
@@ -997,18 +1199,22 @@ enum err http_server_start(struct app *app, const struct route *routes, size_t n
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
         threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
+        (unsigned)cfg->http_timeout, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->http_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->http_max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
         MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)CONN_MEMORY_INCREMENT,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_END);
     if (!s->daemon) {
         log_error("http: cannot listen on %s:%ld (in use, or not an address here?)", cfg->host,
                   cfg->port);
-        auth_cache_free(s->tokens);
-        cors_free(s->cors);
-        free(s);
+        http_server_free(s);
         return ERR_UNAVAILABLE;
     }
+    s->watchdog_started = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
+    if (!s->watchdog_started)
+        log_warn("http: no watchdog thread: slow request heads are cut by idleness only");
     log_info("http: listening on %s:%ld with %u threads", cfg->host, cfg->port, threads);
     *out = s;
     return ERR_OK;
@@ -1042,7 +1248,17 @@ void http_server_free(struct http_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->daemon);
+    if (s->watchdog_started) {
+        pthread_mutex_lock(&s->watch_lock);
+        s->watch_stop = true;
+        pthread_cond_signal(&s->watch_wake);
+        pthread_mutex_unlock(&s->watch_lock);
+        pthread_join(s->watchdog, NULL);
+    }
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon); /* closes what is left: each leaves the watch list */
+    pthread_mutex_destroy(&s->watch_lock);
+    pthread_cond_destroy(&s->watch_wake);
     auth_cache_free(s->tokens);
     cors_free(s->cors);
     free(s);
