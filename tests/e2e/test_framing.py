@@ -94,7 +94,7 @@ def test_http11_with_two_hosts(server):
 def test_http10_without_host_is_served(server):
     data, _ = send_raw(server.port, b"GET /health HTTP/1.0\r\n\r\n")
     r = parse_response(data)
-    assert r.status == 200 and json.loads(r.body) == {"status": "ok"}
+    assert r.status == 200 and json.loads(r.body)["status"] == "ok"
 
 
 def test_one_content_length_still_works(server):
