@@ -105,6 +105,7 @@ static void run_call(void *arg)
             response_header(c->res, "Location", "/api/auth/me");
         break;
     case CALL_LOGIN:
+    case CALL_SESSION: /* the web app's sign-in: the same check, the cookie answer */
         rc = accounts_login(app, c->email, c->password, c->password_len, now, req->arena, &t,
                             &retry_after);
         if (rc == ERR_UNAUTHORIZED)
@@ -112,17 +113,8 @@ static void run_call(void *arg)
         else if (rc == ERR_RATE_LIMITED)
             request_fail(req, rc, "Too many failed sign-ins for this email; try again later");
         if (rc == ERR_OK)
-            rc = token_answer(c->res, 200, &t);
-        break;
-    case CALL_SESSION:
-        rc = accounts_login(app, c->email, c->password, c->password_len, now, req->arena, &t,
-                            &retry_after);
-        if (rc == ERR_UNAUTHORIZED)
-            request_fail(req, rc, "Incorrect email or password");
-        else if (rc == ERR_RATE_LIMITED)
-            request_fail(req, rc, "Too many failed sign-ins for this email; try again later");
-        if (rc == ERR_OK)
-            rc = session_answer(req, c->res, &t);
+            rc = c->kind == CALL_SESSION ? session_answer(req, c->res, &t)
+                                         : token_answer(c->res, 200, &t);
         break;
     case CALL_PASSWORD:
         rc = accounts_change_password(app, req->user_id, c->password, c->password_len,

@@ -9,6 +9,7 @@
 #include "fuzz.h"
 #include "handlers/handlers.h"
 #include "http/request.h"
+#include "util/hex.h"
 
 #define MAX_ARGS 64
 
@@ -19,17 +20,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* in place, as MHD_http_unescape (plus '+' as a space, as its argument parser does) */
 static void unescape(char *s)
 {
@@ -38,8 +28,8 @@ static void unescape(char *s)
     for (; *s; s++) {
         if (*s == '+') {
             *o++ = ' ';
-        } else if (*s == '%' && hex(s[1]) >= 0 && hex(s[2]) >= 0) {
-            *o++ = (char)(hex(s[1]) * 16 + hex(s[2]));
+        } else if (*s == '%' && hex_value(s[1]) >= 0 && hex_value(s[2]) >= 0) {
+            *o++ = (char)(hex_value(s[1]) * 16 + hex_value(s[2]));
             s += 2;
         } else {
             *o++ = *s;
