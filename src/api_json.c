@@ -81,13 +81,20 @@ void api_json_drawing_public(struct jsonw *w, const struct drawing *d, const str
     drawing(w, d, false, s, a);
 }
 
-void api_json_gallery(struct jsonw *w, const struct drawing *ds, size_t n, int64_t total,
-                      int64_t page, int64_t limit, const struct app *s, struct arena *a)
+/* The seed's list envelope: {"success": true, "data": [ ... (the caller closes the
+ * array, adds what follows it, and closes the object) */
+static void list_begin(struct jsonw *w)
 {
     jsonw_obj_begin(w);
     jsonw_kv_bool(w, "success", true);
     jsonw_key(w, "data");
     jsonw_arr_begin(w);
+}
+
+void api_json_gallery(struct jsonw *w, const struct drawing *ds, size_t n, int64_t total,
+                      int64_t page, int64_t limit, const struct app *s, struct arena *a)
+{
+    list_begin(w);
     for (size_t i = 0; i < n; i++)
         api_json_drawing(w, &ds[i], s, a);
     jsonw_arr_end(w);
@@ -109,10 +116,7 @@ void api_json_stats(struct jsonw *w, const struct drawing_stats *st)
 
 void api_json_tutorials(struct jsonw *w, const struct tutorial *ts, size_t n)
 {
-    jsonw_obj_begin(w);
-    jsonw_kv_bool(w, "success", true);
-    jsonw_key(w, "data");
-    jsonw_arr_begin(w);
+    list_begin(w);
     for (size_t i = 0; i < n; i++) {
         jsonw_obj_begin(w);
         jsonw_kv_str(w, "id", ts[i].id);
@@ -161,10 +165,7 @@ void api_json_share_created(struct jsonw *w, const struct share *sh, const struc
 void api_json_shares(struct jsonw *w, const struct share *shs, size_t n, const struct app *s,
                      struct arena *a)
 {
-    jsonw_obj_begin(w);
-    jsonw_kv_bool(w, "success", true);
-    jsonw_key(w, "data");
-    jsonw_arr_begin(w);
+    list_begin(w);
     for (size_t i = 0; i < n; i++) {
         jsonw_obj_begin(w);
         share_fields(w, &shs[i], s, a);
