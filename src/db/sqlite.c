@@ -14,12 +14,16 @@
 #include "db/driver.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/log.h"
 
@@ -47,6 +51,7 @@ struct db_sqlite {
     bool have_key, have_mu;
     pthread_mutex_t mu; /* guards conns */
     struct db_conn *conns;
+    atomic_bool no_wal; /* WAL refused once (a filesystem without it): no more waiting */
 };
 
 static struct db_sqlite *from_db(struct db *db)
@@ -124,16 +129,19 @@ static void conn_destructor(void *p)
 
 /*
  * Switches the database to WAL (a persistent setting, so usually a no-op). Turning
- * WAL on needs an exclusive lock, and SQLite answers SQLITE_BUSY at once, without
- * its busy handler, while another connection (or process) holds one; so this
- * retries for up to the busy timeout. The database may also refuse WAL (e.g. a
- * filesystem without shared memory), which is worth a warning, not a failure.
+ * WAL on needs an exclusive lock. While another connection (or process) holds one,
+ * SQLite answers SQLITE_BUSY at once, without its busy handler, or it keeps the old mode
+ * and names it (seen with two servers creating one database together: the second one
+ * then ran in rollback mode, blind to the first's WAL, and applied the migrations
+ * again). So both are retried for up to the busy timeout. A database that still refuses
+ * WAL (e.g. a filesystem without shared memory) is worth a warning, not a failure, and
+ * is not waited for again.
  */
 static enum err set_wal(struct db_conn *c)
 {
     const struct timespec pause = {.tv_sec = 0, .tv_nsec = WAL_RETRY_MS * 1000000L};
     sqlite3_stmt *st = NULL;
-    const unsigned char *mode;
+    const unsigned char *mode = NULL;
     enum err rc = ERR_OK;
     int src;
 
@@ -144,7 +152,15 @@ static enum err set_wal(struct db_conn *c)
     }
     for (int waited = 0;; waited += WAL_RETRY_MS) {
         src = sqlite3_step(st);
-        if ((src & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+        if (src == SQLITE_ROW) {
+            mode = sqlite3_column_text(st, 0);
+            /* "delete": the mode it had, kept because another held the file (retried) */
+            if (!mode || strcmp((const char *)mode, "delete") != 0)
+                break;
+        } else if ((src & 0xff) != SQLITE_BUSY) {
+            break;
+        }
+        if (waited >= BUSY_TIMEOUT_MS || atomic_load(&c->owner->no_wal))
             break;
         sqlite3_reset(st);
         nanosleep(&pause, NULL);
@@ -153,9 +169,10 @@ static enum err set_wal(struct db_conn *c)
         rc = fail(c->db, src, "journal_mode");
         goto out;
     }
-    mode = sqlite3_column_text(st, 0);
-    if (!mode || strcmp((const char *)mode, "wal") != 0)
+    if (!mode || strcmp((const char *)mode, "wal") != 0) {
+        atomic_store(&c->owner->no_wal, true);
         log_warn("sqlite: journal_mode is %s, not wal", mode ? (const char *)mode : "unknown");
+    }
 out:
     sqlite3_finalize(st);
     return rc;
@@ -443,6 +460,31 @@ static void sqlite_close(struct db *db)
     free(s);
 }
 
+/*
+ * The first connection, made under an exclusive flock(2) of the database file, so that
+ * servers starting together on a new database do not race while it is created: the
+ * first to get the lock turns the empty file into a WAL database (SQLite writes its
+ * first page at once), and the others open a WAL database. (Two processes opening an
+ * empty file at once could otherwise end up one in WAL and one in rollback mode, each
+ * blind to the other: both applied the migrations.) flock is independent of SQLite's
+ * own fcntl locks; where it is refused, this is an ordinary open.
+ */
+static enum err first_connection(struct db_sqlite *s, struct db_conn **c)
+{
+    enum err rc;
+    int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+    if (fd < 0) {
+        log_error("sqlite: cannot open %s: %s", s->path, strerror(errno));
+        return ERR_UNAVAILABLE;
+    }
+    while (flock(fd, LOCK_EX) != 0 && errno == EINTR)
+        ;
+    rc = conn_get(&s->base, c);
+    close(fd); /* and its lock */
+    return rc;
+}
+
 static enum err sqlite_open(const struct config *cfg, struct db **out)
 {
     struct db_sqlite *s = NULL;
@@ -477,7 +519,7 @@ static enum err sqlite_open(const struct config *cfg, struct db **out)
         goto out;
     s->have_key = true;
     /* open this thread's connection now, so a bad path fails at start-up */
-    rc = conn_get(&s->base, &c);
+    rc = first_connection(s, &c);
     if (rc != ERR_OK)
         goto out;
     *out = &s->base;
