@@ -52,6 +52,7 @@ struct db_sqlite {
     pthread_mutex_t mu; /* guards conns */
     struct db_conn *conns;
     atomic_bool no_wal; /* WAL refused once (a filesystem without it): no more waiting */
+    int lock_fd;        /* the flock of first_connection; closed after every connection */
 };
 
 static struct db_sqlite *from_db(struct db *db)
@@ -456,6 +457,8 @@ static void sqlite_close(struct db *db)
     }
     if (s->have_mu)
         pthread_mutex_destroy(&s->mu);
+    if (s->lock_fd >= 0) /* only now: a close drops the process's fcntl locks on the file */
+        close(s->lock_fd);
     free(s->path);
     free(s);
 }
@@ -467,21 +470,23 @@ static void sqlite_close(struct db *db)
  * first page at once), and the others open a WAL database. (Two processes opening an
  * empty file at once could otherwise end up one in WAL and one in rollback mode, each
  * blind to the other: both applied the migrations.) flock is independent of SQLite's
- * own fcntl locks; where it is refused, this is an ordinary open.
+ * own fcntl locks, but closing any descriptor of the file drops those for the whole
+ * process: the descriptor stays open (unlocked) until sqlite_close has closed every
+ * connection. Where flock is refused, this is an ordinary open.
  */
 static enum err first_connection(struct db_sqlite *s, struct db_conn **c)
 {
     enum err rc;
-    int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
-    if (fd < 0) {
+    s->lock_fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0) {
         log_error("sqlite: cannot open %s: %s", s->path, strerror(errno));
         return ERR_UNAVAILABLE;
     }
-    while (flock(fd, LOCK_EX) != 0 && errno == EINTR)
+    while (flock(s->lock_fd, LOCK_EX) != 0 && errno == EINTR)
         ;
     rc = conn_get(&s->base, c);
-    close(fd); /* and its lock */
+    flock(s->lock_fd, LOCK_UN);
     return rc;
 }
 
@@ -508,6 +513,7 @@ static enum err sqlite_open(const struct config *cfg, struct db **out)
     if (!s)
         goto out;
     s->base.drv = &db_sqlite_driver;
+    s->lock_fd = -1;
     s->path = strdup(cfg->sqlite_path);
     if (!s->path)
         goto out;
