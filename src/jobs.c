@@ -24,7 +24,7 @@
 #include "util/timefmt.h"
 
 #define JOBS_PER_ROUND 64 /* then check for stop and sleep, so one round is bounded */
-#define SWEEP_MS 60000    /* expired idempotency keys and old rate counts, this often */
+#define SWEEP_MS 60000 /* expired idempotency keys, old rate counts, search merging: this often */
 
 struct jobs {
     struct app *app;
@@ -179,6 +179,8 @@ static void sweep(struct jobs *j, int64_t *last_ms)
     *last_ms = now;
     idempotency_prune(j->app, now);
     ratelimit_prune(j->app, now);
+    if (db_search_merge(j->app->db) != ERR_OK)
+        log_warn("jobs: cannot merge the search index");
 }
 
 static void *worker(void *arg)

@@ -20,6 +20,7 @@
 #include "util/idset.h"
 #include "util/log.h"
 #include "util/timefmt.h"
+#include "util/vcache.h"
 #include "util/words.h"
 
 #define DB_LIST_MAX 1000
@@ -265,11 +266,12 @@ static enum err read_row(struct db *db, struct db_conn *c, int first, const stru
 /*
  * Reads the rows of a statement already run: drawing columns from column col, its
  * edit's right after (NULL when it has none), grouped by drawing with edits oldest
- * first. A row whose drawing id is NULL (an empty gallery page) is skipped. If total
- * is not NULL, column 0 of the first row goes there. Finishes the statement.
+ * first. A row whose drawing id is NULL (an empty gallery page) is skipped. If lead
+ * is not NULL, columns 0 to col - 1 of the first row (numbers: a count, a version) go
+ * to lead[0..col - 1]. Finishes the statement.
  */
 static enum err read_drawings(struct db *db, struct db_conn *c, int col, struct arena *a,
-                              struct drawing **out, size_t *n, int64_t *total)
+                              struct drawing **out, size_t *n, int64_t *lead)
 {
     struct vec ds = {.size = sizeof(struct drawing)}, es = {.size = sizeof(struct edit)};
     struct drawing *list = NULL;
@@ -282,8 +284,8 @@ static enum err read_drawings(struct db *db, struct db_conn *c, int col, struct 
         size_t len = 0;
         const char *id = db->drv->bytes(c, col, &len);
 
-        if (first && total) {
-            rc = db->drv->i64(c, 0, total);
+        for (int i = 0; first && lead && i < col; i++) {
+            rc = db->drv->i64(c, i, &lead[i]);
             if (rc != ERR_OK)
                 goto out;
         }
@@ -307,7 +309,7 @@ static enum err read_drawings(struct db *db, struct db_conn *c, int col, struct 
     }
     if (rc != ERR_NOT_FOUND)
         goto out;
-    if (first && total) {
+    if (first && lead) {
         log_error("db: the gallery query returned no row");
         rc = ERR_INTERNAL;
         goto out;
@@ -431,10 +433,13 @@ static bool pending_is_valid(const struct db_pending *p, size_t n)
 
 /* ---- open, close, migrate ---------------------------------------------- */
 
+#define DB_TOTALS_CACHED 4096 /* search counts kept (search_page): about 230 KiB */
+
 enum err db_open(const struct config *cfg, struct db **out)
 {
     const struct db_driver *drv = NULL;
     struct idset *uc = NULL;
+    struct vcache *totals = NULL;
     struct db *db = NULL;
     enum err rc = ERR_INVALID;
 
@@ -448,28 +453,36 @@ enum err db_open(const struct config *cfg, struct db **out)
         goto out;
     }
     rc = idset_new(&uc);
+    if (rc == ERR_OK)
+        rc = vcache_new(DB_TOTALS_CACHED, &totals);
     if (rc != ERR_OK)
         goto out;
     rc = drv->open(cfg, &db);
     if (rc != ERR_OK)
         goto out;
     db->seen = uc;
+    db->totals = totals;
     uc = NULL;
+    totals = NULL;
     *out = db;
 out:
     idset_free(uc);
+    vcache_free(totals);
     return rc;
 }
 
 void db_close(struct db *db)
 {
     struct idset *uc;
+    struct vcache *totals;
 
     if (!db)
         return;
     uc = db->seen;
+    totals = db->totals;
     db->drv->close(db);
     idset_free(uc);
+    vcache_free(totals);
 }
 
 const char *db_name(const struct db *db)
@@ -784,7 +797,7 @@ static enum sql_query gallery_query(const struct gallery_filter *f, size_t *narg
     bool old = f->oldest_first;
 
     if (f->words) {
-        *nargs = 8;
+        *nargs = 9; /* search_page adds the 9th */
         return old ? Q_GALLERY_SEARCH_OLD : Q_GALLERY_SEARCH_NEW;
     }
     if (f->tutorial_id) {
@@ -797,6 +810,57 @@ static enum sql_query gallery_query(const struct gallery_filter *f, size_t *narg
     }
     *nargs = 5;
     return old ? Q_GALLERY_DATES_OLD : Q_GALLERY_DATES_NEW;
+}
+
+/* What a search's count depends on: the user and every filter but the sort (NULL when
+ * out of memory: the count is then made each time). */
+static const char *total_key(const char *user_id, const struct gallery_filter *f, struct arena *a)
+{
+    return arena_printf(a, "%s %s %lld %lld %d %s", user_id, f->tutorial_id ? f->tutorial_id : "-",
+                        (long long)f->from_ms, (long long)f->to_ms, f->edited, f->words);
+}
+
+/*
+ * A search page (Q_GALLERY_SEARCH_*; args as db_gallery_list's, the 9th whether to
+ * count). Its count is kept in db->totals under the user's gallery version read in the
+ * same statement, so it is made once a version: a page is first asked for without it,
+ * and asked again with it only when the kept one is of another version (or none).
+ */
+static enum err search_page(struct db *db, struct db_conn *c, enum sql_query q,
+                            const struct db_arg *args, const char *key_text, struct arena *a,
+                            struct drawing **out, size_t *n, int64_t *total)
+{
+    struct db_arg all[9];
+    unsigned char key[DIGEST_SHA256_LEN];
+    int64_t lead[2] = {0, 0}, kept_version = 0, kept = 0;
+    bool have = false;
+    enum err rc;
+
+    memcpy(all, args, 8 * sizeof(*args));
+    if (key_text) {
+        vcache_key(key_text, strlen(key_text), key);
+        have = vcache_get(db->totals, key, &kept_version, &kept);
+    }
+    all[8] = ARG_I(have ? 0 : 1);
+    rc = db->drv->exec(c, q, all, 9);
+    if (rc == ERR_OK)
+        rc = read_drawings(db, c, 2, a, out, n, lead); /* the count (or -1), the version */
+    if (rc == ERR_OK && have && lead[1] != kept_version) { /* changed since: count again */
+        all[8] = ARG_I(1);
+        rc = db->drv->exec(c, q, all, 9);
+        if (rc == ERR_OK)
+            rc = read_drawings(db, c, 2, a, out, n, lead);
+    }
+    if (rc != ERR_OK)
+        return rc;
+    if (lead[0] < 0) { /* not counted: the kept count is of this version */
+        *total = kept;
+        return ERR_OK;
+    }
+    if (key_text)
+        vcache_put(db->totals, key, lead[1], lead[0]);
+    *total = lead[0];
+    return ERR_OK;
 }
 
 static bool filter_is_none(const struct gallery_filter *f)
@@ -837,9 +901,11 @@ enum err db_gallery_list(struct db *db, const char *user_id, const struct galler
 
     q = gallery_query(f, &nargs);
     rc = db->drv->acquire(db, &c);
-    if (rc == ERR_OK)
+    if (rc == ERR_OK && f->words)
+        rc = search_page(db, c, q, args, total_key(user_id, f, a), a, out, n, total);
+    else if (rc == ERR_OK)
         rc = db->drv->exec(c, q, args, nargs);
-    if (rc == ERR_OK)
+    if (rc == ERR_OK && !f->words)
         rc = read_drawings(db, c, 1, a, out, n, total); /* column 0: the count */
     db->drv->release(db, c);
     free(search);
@@ -1617,6 +1683,13 @@ enum err db_rate_prune(struct db *db, int64_t before, int64_t *n)
     if (!db)
         return ERR_INVALID;
     return run_alone(db, Q_RATE_PRUNE, args, NARGS(args), n);
+}
+
+enum err db_search_merge(struct db *db)
+{
+    if (!db)
+        return ERR_INVALID;
+    return run_alone(db, Q_SEARCH_MERGE, NULL, 0, NULL);
 }
 
 static bool idem_args_ok(const char *user_id, const char *key, const char *owner)

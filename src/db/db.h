@@ -152,14 +152,18 @@ struct gallery_filter {
     ((struct gallery_filter){.from_ms = GALLERY_TIME_MIN, .to_ms = GALLERY_TIME_MAX, .edited = -1})
 
 /* As db_drawing_list, of the drawings f lets through, in its order; *total is how many
- * it lets through. Every filter is answered from an index (queries.inc). */
+ * it lets through. Every filter is answered from an index (queries.inc); a search's
+ * total is counted once for each version of the user's gallery (db_user_version) and
+ * kept in memory, bounded, until the version changes. */
 enum err db_gallery_list(struct db *db, const char *user_id, const struct gallery_filter *f,
                          int64_t offset, int64_t limit, struct arena *a, struct drawing **out,
                          size_t *n, int64_t *total);
 
 /* The user's gallery version: it grows with every change of what their gallery or one
  * of their drawings shows (a drawing or edit added or deleted, a pending object
- * stored); kept by triggers. 0 for a user without a row. */
+ * stored); kept by triggers. It starts at the row's creation time (ms) * 1024, so a
+ * user row made again for the same id does not repeat the versions of the one before.
+ * 0 for a user without a row. */
 enum err db_user_version(struct db *db, const char *user_id, int64_t *out);
 
 /* Deletes the row and its edits; *out receives what was deleted (its storage keys),
@@ -317,6 +321,10 @@ enum err db_share_open(struct db *db, const unsigned char hash[DB_SHARE_HASH_LEN
  */
 enum err db_rate_hit(struct db *db, const char *user_id, int64_t minute, int64_t *count);
 enum err db_rate_prune(struct db *db, int64_t before, int64_t *n);
+
+/* A bounded step of keeping the search index compact (SQLite: merging its segments;
+ * nothing on PostgreSQL). The job worker's sweep calls it. */
+enum err db_search_merge(struct db *db);
 
 /* A key's row as db_idem_claim found it (strings in the caller's arena). */
 struct db_idem {

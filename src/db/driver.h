@@ -70,6 +70,7 @@ struct db {
     const struct db_driver *drv;
     struct idset *seen;              /* users known to exist (and not deleted); db.c's */
     _Atomic int64_t seen_since_ms;   /* when seen was last emptied (db_user_admit) */
+    struct vcache *totals;           /* search totals by (user, filter) at a version; db.c's */
 };
 
 extern const struct db_driver db_sqlite_driver;

@@ -83,6 +83,7 @@ enum sql_query {
     /* rate limits and idempotency keys (SPEC §14) */
     Q_RATE_HIT,
     Q_RATE_PRUNE,
+    Q_SEARCH_MERGE,
     Q_IDEM_CLAIM,
     Q_IDEM_GET,
     Q_IDEM_EXISTS,

@@ -158,6 +158,42 @@ def test_search_with_filters(server, fixture):
     assert ids(server, u, q="a" * 200) == ([], 0)  # 200 characters: allowed
 
 
+
+def test_search_count_follows_every_change(server):
+    """A search's count is made once a gallery version and kept: every change of the
+    user's gallery (an edit, a new drawing, an edit or a drawing deleted) gives the
+    next answer the new count, on every page and either sort."""
+    u, tut = new_user(), server.add_tutorial("Counted")
+
+    def count(**params):
+        got, n = ids(server, u, q="gold", **params)
+        return n, got
+
+    assert count() == (0, [])
+    a = edit_new(server, u, "gold frame")
+    assert count() == (1, [a])
+    b = edit_new(server, u, "golden light", tut)
+    assert count() == (2, [b, a])
+    assert count(page=2, limit=1) == (2, [a])  # the same count, another page
+    assert count(sort="oldest") == (2, [a, b])
+    assert count(tutorial_id=tut) == (1, [b])  # another filter: its own count
+    c = upload(server, u)
+    assert count() == (2, [b, a])
+    edit_again(server, u, c, "a gold frame")
+    assert count() == (3, [c, b, a])
+    assert count(page=3, limit=1) == (3, [a])
+    assert server.delete(f"/api/drawings/{b}", u).status_code == 200
+    assert count() == (2, [c, a])
+    assert count(tutorial_id=tut) == (0, [])
+    # another user's same search keeps its own count
+    v = new_user()
+    vd = edit_new(server, v, "gold frame")
+    assert ids(server, v, q="gold") == ([vd], 1)
+    assert count() == (2, [c, a])
+    assert server.delete(f"/api/drawings/{c}", u).status_code == 200
+    assert count() == (1, [a])
+
+
 # ------------------------------------------------------------------ validation
 
 def bad(server, user, **params):

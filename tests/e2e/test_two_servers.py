@@ -82,3 +82,26 @@ def test_a_killed_server_leaves_its_job_to_the_other(s3, server_factory, tmp_pat
     wait_for(lambda: not (set(s3.keys()) & keys) and
              all(f"jobs: delete {k} done" in b.log_text() for k in keys), 30,
              "B to take over the job after A's lease ran out")
+
+
+def test_a_search_count_kept_by_one_follows_a_change_through_the_other(s3, server_factory,
+                                                                       tmp_path):
+    a, b = pair(s3, server_factory, tmp_path)
+    user = new_user()
+
+    def edit(server, prompt):
+        r = server.request("POST", "/api/edit-image", user,
+                           files={"file": ("d.png", png_bytes(16, 16), "image/png")},
+                           data={"prompt": prompt})
+        assert r.status_code == 200, r.text
+        return r.json()["drawing_id"]
+
+    first = edit(a, "add a sepia tone")
+    assert a.gallery(user, q="sepia")["count"] == 1  # a keeps the count
+    second = edit(b, "sepia again")
+    for s in (a, b):
+        g = s.gallery(user, q="sepia")
+        assert g["count"] == 2 and [d["id"] for d in g["data"]] == [second, first]
+    assert b.delete(f"/api/drawings/{second}", user).status_code == 200
+    for s in (a, b):
+        assert s.gallery(user, q="sepia")["count"] == 1
