@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "accounts.h"
+#include "body_cache.h"
 #include "imaging/editor.h"
 #include "speech/transcriber.h"
 #include "util/httpc.h"
@@ -91,6 +92,9 @@ enum err app_start_workers(struct app *app)
         log_error("app: cannot open the editor (%s)", err_name(rc));
         return rc;
     }
+    rc = body_cache_new((size_t)cfg->body_cache, &app->bodies);
+    if (rc != ERR_OK)
+        return rc;
     /* images are still edited without one: voice prompts then answer 503 */
     if (transcriber_open(cfg, strcmp(app->editor->ops->name, "local") == 0, app->http, app->cpu,
                          &app->transcriber, &why) != ERR_OK)
@@ -107,6 +111,7 @@ void app_close(struct app *app)
     pool_close(app->io);
     transcriber_close(app->transcriber);
     editor_close(app->editor);
+    body_cache_free(app->bodies);
     storage_close(app->storage);
     db_close(app->db);
     accounts_close(app->accounts);

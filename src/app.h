@@ -34,6 +34,7 @@ struct app {
     struct editor *editor;           /* IMAGE_EDITOR's; sends on http or runs on cpu */
     struct transcriber *transcriber; /* NULL when none could be loaded: voice is off */
     struct edits *edits;             /* the edit pipeline's admission (edits.h); owned by main */
+    struct body_cache *bodies;       /* conditional GETs' bodies by tag (serve only; or NULL) */
 };
 
 /* Opens every backend, runs migrations if migrate is true. Logs what failed. */

@@ -56,6 +56,9 @@ static const struct var vars[] = {
               "every client has the proxy's address)"},
     {"HTTP_BODY_BUDGET", V_BYTES, F(http_body_budget), "256MiB", MIB, 64 * 1024 * MIB, NULL, 0,
      "request bodies held in memory at once; past it uploads get 503 + Retry-After"},
+    {"BODY_CACHE", V_BYTES, F(body_cache), "64MiB", 0, 4096 * MIB, NULL, 0,
+     "memory for gallery pages and drawings kept by their ETag, answered again without "
+     "the database (0: off)"},
     {"LOG_LEVEL", V_CHOICE, F(log_level), "info", 0, 0, "debug|info|warn|error", 0,
      "least severe log level printed"},
     {"CORS_ORIGINS", V_STR, F(cors_origins), NULL, 0, 0, NULL, 0,

@@ -26,6 +26,7 @@ struct config {
     long http_max_connections;        /* MHD's connection limit */
     long http_max_connections_per_ip; /* 0: no cap */
     int64_t http_body_budget;         /* bytes of request bodies held at once */
+    int64_t body_cache;               /* bytes of kept bodies (body_cache.h); 0: none */
     char *log_level;
     char *cors_origins; /* CORS_ORIGINS as given (validated by http/cors.h), or NULL */
     char *log_format;     /* "text" | "json" */

@@ -11,6 +11,7 @@
 
 #include "api_json.h"
 #include "app.h"
+#include "body_cache.h"
 #include "drawings.h"
 #include "export.h"
 #include "util/words.h"
@@ -67,6 +68,31 @@ static enum err not_modified(struct response *res)
     return ERR_OK;
 }
 
+/* The body kept for this tag (body_cache.h), answered as 200: true if there was one. */
+static bool kept(struct request *req, struct response *res, const char *what, const char *etag)
+{
+    char *body = NULL;
+    size_t len = 0;
+
+    if (!body_cache_get(req->app->bodies, req->user_id, what, etag, &body, &len))
+        return false;
+    free(res->body);
+    res->body = body;
+    res->body_len = len;
+    res->status = 200;
+    res->content_type = "application/json";
+    return true;
+}
+
+/* Keeps a 200's body under its tag for the next request that computes the same tag. */
+static enum err keep(struct request *req, struct response *res, const char *what,
+                     const char *etag, enum err rc)
+{
+    if (rc == ERR_OK && res->status == 200 && res->body)
+        body_cache_put(req->app->bodies, req->user_id, what, etag, res->body, res->body_len);
+    return rc;
+}
+
 /* An error after conditional(): no validators on it. */
 static enum err failed(struct response *res, enum err rc)
 {
@@ -77,18 +103,21 @@ static enum err failed(struct response *res, enum err rc)
 enum err handle_drawing_get(struct request *req, struct response *res)
 {
     char id[ID_UUID_LEN];
-    const char *etag = NULL;
+    const char *etag = NULL, *what;
     struct drawing d;
     enum err rc = drawing_id_param(req, id);
 
     if (rc != ERR_OK)
         return rc;
-    rc = conditional(req, res, arena_printf(req->arena, "drawing %s", id), &etag);
+    what = arena_printf(req->arena, "drawing %s", id);
+    rc = conditional(req, res, what, &etag);
     if (rc != ERR_OK)
         return failed(res, rc);
     /* a tag matches only if this user saw this drawing at this version: it exists */
     if (request_etag_matches(req, etag, false))
         return not_modified(res);
+    if (!request_header(req, "If-None-Match") && kept(req, res, what, etag)) /* "*": below */
+        return ERR_OK;
     rc = db_drawing_get(req->app->db, req->user_id, id, req->arena, &d);
     if (rc == ERR_NOT_FOUND)
         return failed(res, request_fail(req, rc, "Drawing not found"));
@@ -96,7 +125,7 @@ enum err handle_drawing_get(struct request *req, struct response *res)
         return failed(res, rc);
     if (request_etag_matches(req, etag, true)) /* If-None-Match: *, and it exists */
         return not_modified(res);
-    return respond_drawing(req, res, 200, &d);
+    return keep(req, res, what, etag, respond_drawing(req, res, 200, &d));
 }
 
 enum err handle_drawing_delete(struct request *req, struct response *res)
@@ -177,23 +206,23 @@ enum err handle_gallery(struct request *req, struct response *res)
     struct jsonw w;
     struct drawing *ds = NULL;
     size_t n = 0;
-    const char *etag = NULL;
+    const char *etag = NULL, *what;
     enum err rc = handlers_gallery_args(req, &page, &limit, &f, tutorial);
 
     if (rc != ERR_OK)
         return rc;
     /* the normalised query: equal bodies, equal tags */
-    rc = conditional(req, res,
-                     arena_printf(req->arena, "gallery %lld %lld %s %lld %lld %d %d %s",
-                                  (long long)page, (long long)limit,
-                                  f.tutorial_id ? f.tutorial_id : "-", (long long)f.from_ms,
-                                  (long long)f.to_ms, f.edited, (int)f.oldest_first,
-                                  f.words ? f.words : ""),
-                     &etag);
+    what = arena_printf(req->arena, "gallery %lld %lld %s %lld %lld %d %d %s", (long long)page,
+                        (long long)limit, f.tutorial_id ? f.tutorial_id : "-",
+                        (long long)f.from_ms, (long long)f.to_ms, f.edited, (int)f.oldest_first,
+                        f.words ? f.words : "");
+    rc = conditional(req, res, what, &etag);
     if (rc != ERR_OK)
         return failed(res, rc);
     if (request_etag_matches(req, etag, true))
         return not_modified(res);
+    if (kept(req, res, what, etag))
+        return ERR_OK;
     offset = api_page_offset(page, limit);
     if (offset < 0) /* a page past any possible row: no rows, but the count is still true */
         offset = INT64_MAX;
@@ -202,7 +231,7 @@ enum err handle_gallery(struct request *req, struct response *res)
         return failed(res, rc);
     jsonw_init(&w, 1024 + n * 1024);
     api_json_gallery(&w, ds, n, total, page, limit, req->app, req->arena);
-    return response_jsonw(res, 200, &w);
+    return keep(req, res, what, etag, response_jsonw(res, 200, &w));
 }
 
 enum err handle_stats(struct request *req, struct response *res)

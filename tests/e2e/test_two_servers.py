@@ -105,3 +105,31 @@ def test_a_search_count_kept_by_one_follows_a_change_through_the_other(s3, serve
     assert b.delete(f"/api/drawings/{second}", user).status_code == 200
     for s in (a, b):
         assert s.gallery(user, q="sepia")["count"] == 1
+
+
+def test_a_page_kept_by_one_follows_a_change_through_the_other(s3, server_factory, tmp_path):
+    """Each server keeps the bodies it wrote by their ETag (BODY_CACHE): the tag holds
+    the user's gallery version, which a change through the other server moves, so the
+    kept page and drawing are never answered after it."""
+    a, b = pair(s3, server_factory, tmp_path)
+    user = new_user()
+    did = b.upload(user, png_bytes(16, 16)).json()["id"]
+    first = a.get("/api/drawings/gallery", user)
+    assert a.get("/api/drawings/gallery", user).content == first.content  # kept: the same bytes
+    one = a.get(f"/api/drawings/{did}", user)
+    assert one.status_code == 200 and one.json()["edited_images_urls"] == []
+    r = b.request("POST", f"/api/drawings/{did}/edits", user,
+                  files={"prompt": (None, "make it black and white")})
+    assert r.status_code == 200, r.text
+    again = a.get(f"/api/drawings/{did}", user)
+    assert again.status_code == 200 and len(again.json()["edited_images_urls"]) == 1
+    assert again.headers["ETag"] != one.headers["ETag"]
+    page = a.get("/api/drawings/gallery", user)
+    assert page.content != first.content
+    assert page.json()["data"][0]["edited_images_urls"] == again.json()["edited_images_urls"]
+    second = b.upload(user, png_bytes(16, 16)).json()["id"]
+    g = a.gallery(user)
+    assert g["count"] == 2 and [d["id"] for d in g["data"]] == [second, did]
+    assert b.delete(f"/api/drawings/{did}", user).status_code == 200
+    assert a.get(f"/api/drawings/{did}", user).status_code == 404
+    assert [d["id"] for d in a.gallery(user)["data"]] == [second]
