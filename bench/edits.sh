@@ -109,7 +109,7 @@ gemini_port=$(cat "$dir/gemini.port")
 port=$(free_port)
 export HOST=127.0.0.1 PORT=$port DATA_DIR=$dir/data JWT_SECRET=bench-secret-0123456789abcdef \
   LOG_LEVEL=warn IMAGE_EDITOR=gemini GEMINI_API_KEY=$KEY \
-  GEMINI_BASE_URL=http://127.0.0.1:$gemini_port
+  GEMINI_BASE_URL=http://127.0.0.1:$gemini_port RATE_LIMIT_EDITS=${RATE_LIMIT_EDITS:-0} # one user: no limit
 # run from the temp dir so a developer's .env in the repo cannot change the set-up
 (cd "$dir" && exec "$BIN" serve) 2>"$dir/server.log" &
 server_pid=$!
