@@ -58,11 +58,12 @@ static size_t n_routes;
 static counter requests[METRICS_ROUTES_MAX + 1][N_METHODS][N_STATUS];
 static struct histogram_http durations[METRICS_ROUTES_MAX + 1];
 static atomic_long edits_in_flight;
-static struct labels editors, transcriptions, storage_ops;
+static struct labels editors, transcriptions, storage_ops, caches;
 static counter edit_bucket[METRICS_LABELS_MAX][N_EDIT_BUCKETS];
 static counter edit_sum_ns[METRICS_LABELS_MAX];
 static counter transcription_count[METRICS_LABELS_MAX];
 static counter storage_count[METRICS_LABELS_MAX];
+static counter cache_count[METRICS_LABELS_MAX];
 static pthread_mutex_t labels_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void add(counter *c, uint64_t v)
@@ -171,6 +172,14 @@ void metrics_transcription(const char *transcriber, const char *result)
 
     if (slot >= 0)
         add(&transcription_count[slot], 1);
+}
+
+void metrics_cache(const char *cache, bool hit)
+{
+    int slot = label_slot(&caches, cache, hit ? "hit" : "miss");
+
+    if (slot >= 0)
+        add(&cache_count[slot], 1);
 }
 
 void metrics_storage(const char *op, enum err rc)
@@ -308,6 +317,13 @@ static void render_work(struct buf *b, const struct metrics_gauges *g)
         out(b, "novadraw_storage_operations_total{op=\"%s\",result=\"%s\"} %llu\n",
             esc(storage_ops.a[i], x, sizeof(x)), esc(storage_ops.b[i], y, sizeof(y)),
             (unsigned long long)get(&storage_count[i]));
+    family(b, "novadraw_cache_lookups_total", "counter",
+           "Lookups in the kept bodies (body) and search counts (search_count), by result.");
+    n = atomic_load_explicit(&caches.n, memory_order_acquire);
+    for (size_t i = 0; i < n; i++)
+        out(b, "novadraw_cache_lookups_total{cache=\"%s\",result=\"%s\"} %llu\n",
+            esc(caches.a[i], x, sizeof(x)), esc(caches.b[i], y, sizeof(y)),
+            (unsigned long long)get(&cache_count[i]));
     family(b, "novadraw_jobs_pending", "gauge", "Background jobs queued in the database, by kind.");
     if (g && g->jobs_upload >= 0 && g->jobs_delete >= 0) {
         out(b, "novadraw_jobs_pending{kind=\"upload\"} %lld\n", (long long)g->jobs_upload);

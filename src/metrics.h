@@ -14,6 +14,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ void metrics_edit_end(const char *editor, int64_t duration_ns);
 
 /* A transcription ended: result is "ok", "refused" or "error". */
 void metrics_transcription(const char *transcriber, const char *result);
+
+/* A lookup in one of the process's caches ("body", "search_count") hit or missed. */
+void metrics_cache(const char *cache, bool hit);
 
 /* A storage operation ("put", "get", "delete", ...) ended with rc. */
 void metrics_storage(const char *op, enum err rc);

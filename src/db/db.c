@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "db/driver.h"
+#include "metrics.h"
 #include "util/idset.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -853,6 +854,8 @@ static enum err search_page(struct db *db, struct db_conn *c, enum sql_query q,
     }
     if (rc != ERR_OK)
         return rc;
+    if (key_text)
+        metrics_cache("search_count", lead[0] < 0);
     if (lead[0] < 0) { /* not counted: the kept count is of this version */
         *total = kept;
         return ERR_OK;
@@ -916,7 +919,7 @@ enum err db_user_version(struct db *db, const char *user_id, int64_t *out)
 {
     const struct db_arg args[] = {ARG_T(user_id)};
     struct db_conn *c = NULL;
-    int64_t v = 0;
+    int64_t v = -1; /* no row: no version a row ever has */
     enum err rc;
 
     if (!db || !out || !is_uuid(user_id))

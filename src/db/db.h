@@ -163,7 +163,7 @@ enum err db_gallery_list(struct db *db, const char *user_id, const struct galler
  * of their drawings shows (a drawing or edit added or deleted, a pending object
  * stored); kept by triggers. It starts at the row's creation time (ms) * 1024, so a
  * user row made again for the same id does not repeat the versions of the one before.
- * 0 for a user without a row. */
+ * -1 for a user without a row (never seen, or deleted), which no row has. */
 enum err db_user_version(struct db *db, const char *user_id, int64_t *out);
 
 /* Deletes the row and its edits; *out receives what was deleted (its storage keys),

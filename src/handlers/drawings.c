@@ -14,6 +14,7 @@
 #include "body_cache.h"
 #include "drawings.h"
 #include "export.h"
+#include "metrics.h"
 #include "util/words.h"
 
 #define GALLERY_MAX_LIMIT 100
@@ -43,17 +44,18 @@ static enum err drawing_id_param(struct request *req, char out[ID_UUID_LEN])
  * again, never the reverse.
  */
 static enum err conditional(struct request *req, struct response *res, const char *what,
-                            const char **etag)
+                            struct body_key *tag)
 {
-    int64_t version = 0;
-    enum err rc = db_user_version(req->app->db, req->user_id, &version);
+    enum err rc = db_user_version(req->app->db, req->user_id, &tag->version);
 
     if (rc != ERR_OK)
         return rc;
-    *etag = what ? drawings_etag(req->app, req->user_id, version, what, req->arena) : NULL;
-    if (!*etag)
+    tag->user_id = req->user_id;
+    tag->what = what;
+    tag->etag = what ? drawings_etag(req->app, req->user_id, tag->version, what, req->arena) : NULL;
+    if (!tag->etag)
         return ERR_NOMEM;
-    response_header(res, "ETag", *etag);
+    response_header(res, "ETag", tag->etag);
     response_header(res, "Cache-Control", "private, no-cache");
     return ERR_OK;
 }
@@ -69,12 +71,15 @@ static enum err not_modified(struct response *res)
 }
 
 /* The body kept for this tag (body_cache.h), answered as 200: true if there was one. */
-static bool kept(struct request *req, struct response *res, const char *what, const char *etag)
+static bool kept(struct request *req, struct response *res, const struct body_key *tag)
 {
     char *body = NULL;
     size_t len = 0;
+    bool hit = body_cache_get(req->app->bodies, tag, &body, &len);
 
-    if (!body_cache_get(req->app->bodies, req->user_id, what, etag, &body, &len))
+    if (req->app->bodies)
+        metrics_cache("body", hit);
+    if (!hit)
         return false;
     free(res->body);
     res->body = body;
@@ -85,11 +90,11 @@ static bool kept(struct request *req, struct response *res, const char *what, co
 }
 
 /* Keeps a 200's body under its tag for the next request that computes the same tag. */
-static enum err keep(struct request *req, struct response *res, const char *what,
-                     const char *etag, enum err rc)
+static enum err keep(struct request *req, struct response *res, const struct body_key *tag,
+                     enum err rc)
 {
     if (rc == ERR_OK && res->status == 200 && res->body)
-        body_cache_put(req->app->bodies, req->user_id, what, etag, res->body, res->body_len);
+        body_cache_put(req->app->bodies, tag, res->body, res->body_len);
     return rc;
 }
 
@@ -103,29 +108,30 @@ static enum err failed(struct response *res, enum err rc)
 enum err handle_drawing_get(struct request *req, struct response *res)
 {
     char id[ID_UUID_LEN];
-    const char *etag = NULL, *what;
+    const char *inm;
+    struct body_key tag = {0};
     struct drawing d;
     enum err rc = drawing_id_param(req, id);
 
     if (rc != ERR_OK)
         return rc;
-    what = arena_printf(req->arena, "drawing %s", id);
-    rc = conditional(req, res, what, &etag);
+    rc = conditional(req, res, arena_printf(req->arena, "drawing %s", id), &tag);
     if (rc != ERR_OK)
         return failed(res, rc);
     /* a tag matches only if this user saw this drawing at this version: it exists */
-    if (request_etag_matches(req, etag, false))
+    if (request_etag_matches(req, tag.etag, false))
         return not_modified(res);
-    if (!request_header(req, "If-None-Match") && kept(req, res, what, etag)) /* "*": below */
+    inm = request_header(req, "If-None-Match");
+    if ((!inm || !strchr(inm, '*')) && kept(req, res, &tag)) /* "*": answered below */
         return ERR_OK;
     rc = db_drawing_get(req->app->db, req->user_id, id, req->arena, &d);
     if (rc == ERR_NOT_FOUND)
         return failed(res, request_fail(req, rc, "Drawing not found"));
     if (rc != ERR_OK)
         return failed(res, rc);
-    if (request_etag_matches(req, etag, true)) /* If-None-Match: *, and it exists */
+    if (request_etag_matches(req, tag.etag, true)) /* If-None-Match: *, and it exists */
         return not_modified(res);
-    return keep(req, res, what, etag, respond_drawing(req, res, 200, &d));
+    return keep(req, res, &tag, respond_drawing(req, res, 200, &d));
 }
 
 enum err handle_drawing_delete(struct request *req, struct response *res)
@@ -206,7 +212,8 @@ enum err handle_gallery(struct request *req, struct response *res)
     struct jsonw w;
     struct drawing *ds = NULL;
     size_t n = 0;
-    const char *etag = NULL, *what;
+    struct body_key tag = {0};
+    const char *what;
     enum err rc = handlers_gallery_args(req, &page, &limit, &f, tutorial);
 
     if (rc != ERR_OK)
@@ -216,12 +223,12 @@ enum err handle_gallery(struct request *req, struct response *res)
                         (long long)limit, f.tutorial_id ? f.tutorial_id : "-",
                         (long long)f.from_ms, (long long)f.to_ms, f.edited, (int)f.oldest_first,
                         f.words ? f.words : "");
-    rc = conditional(req, res, what, &etag);
+    rc = conditional(req, res, what, &tag);
     if (rc != ERR_OK)
         return failed(res, rc);
-    if (request_etag_matches(req, etag, true))
+    if (request_etag_matches(req, tag.etag, true))
         return not_modified(res);
-    if (kept(req, res, what, etag))
+    if (kept(req, res, &tag))
         return ERR_OK;
     offset = api_page_offset(page, limit);
     if (offset < 0) /* a page past any possible row: no rows, but the count is still true */
@@ -231,7 +238,7 @@ enum err handle_gallery(struct request *req, struct response *res)
         return failed(res, rc);
     jsonw_init(&w, 1024 + n * 1024);
     api_json_gallery(&w, ds, n, total, page, limit, req->app, req->arena);
-    return keep(req, res, what, etag, response_jsonw(res, 200, &w));
+    return keep(req, res, &tag, response_jsonw(res, 200, &w));
 }
 
 enum err handle_stats(struct request *req, struct response *res)

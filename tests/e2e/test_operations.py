@@ -29,6 +29,7 @@ FAMILIES = {
     "novadraw_edit_duration_seconds": "histogram",
     "novadraw_transcriptions_total": "counter",
     "novadraw_storage_operations_total": "counter",
+    "novadraw_cache_lookups_total": "counter",
     "novadraw_jobs_pending": "gauge",
     "novadraw_build_info": "gauge",
     "process_cpu_seconds_total": "counter",
@@ -355,3 +356,39 @@ def test_systemd_unit_verifies(novadraw_bin, tmp_path):
     r = subprocess.run([analyze, "verify", str(tmp_path / "novadraw.service")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "novadraw.service" not in r.stderr, r.stdout + r.stderr
+
+
+def test_kept_bodies_and_search_counts_are_used_and_counted(server):
+    """The body cache and the kept search counts answer repeated requests (their hits
+    are counted), and the first request after a change misses."""
+    user = new_user()
+    r = server.request("POST", "/api/edit-image", user,
+                       files={"file": ("d.png", png_bytes(16, 16), "image/png")},
+                       data={"prompt": "add a sepia tone"})
+    assert r.status_code == 200, r.text
+    before = scrape(server)
+    first = server.get("/api/drawings/gallery", user, params={"q": "sepia"})
+    again = server.get("/api/drawings/gallery", user, params={"q": "sepia"})
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content and first.json()["count"] == 1
+    other_page = server.get("/api/drawings/gallery", user, params={"q": "sepia", "page": 2})
+    assert other_page.json()["count"] == 1 and other_page.json()["data"] == []
+    after = scrape(server)
+
+    def moved(cache, result):
+        return (value(after, "novadraw_cache_lookups_total", cache=cache, result=result) -
+                value(before, "novadraw_cache_lookups_total", cache=cache, result=result))
+
+    assert moved("body", "miss") == 2  # the first page, then page 2
+    assert moved("body", "hit") == 1  # the first page again
+    assert moved("search_count", "miss") == 1  # counted once for page 1
+    assert moved("search_count", "hit") == 1  # page 2: the same count, kept
+    # a change: the next page is written again and counted again
+    did = first.json()["data"][0]["id"]
+    assert server.delete(f"/api/drawings/{did}", user).status_code == 200
+    before = scrape(server)
+    gone = server.get("/api/drawings/gallery", user, params={"q": "sepia"})
+    assert gone.json()["count"] == 0 and gone.json()["data"] == []
+    after = scrape(server)
+    assert moved("body", "miss") == 1 and moved("body", "hit") == 0
+    assert moved("search_count", "hit") == 0

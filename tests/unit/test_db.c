@@ -1384,7 +1384,7 @@ static void test_gallery_filters(struct db *db, const char *t_old, const char *t
     new_uuid(user);
     new_uuid(other);
     CHECK_OK(db_user_version(db, user, &v0));
-    CHECK_EQ_INT(v0, 0); /* no row yet */
+    CHECK_EQ_INT(v0, -1); /* no row yet: a version no row has */
     for (int i = 0; i < GF_N; i++) {
         struct edit edits[2];
         size_t n = 0;

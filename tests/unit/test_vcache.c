@@ -81,50 +81,36 @@ static void test_bound(void)
 
 static struct vcache *shared;
 
+/* Two keys share the one slot of a one-slot table; each stores (version, value) pairs
+ * with value = version * 3 + its own tag, so a torn entry or another key's pair is seen. */
 static void *hammer(void *arg)
 {
-    int base = *(int *)arg;
+    int tag = *(int *)arg;
     unsigned char k[DIGEST_SHA256_LEN];
     int64_t v, n;
-    char text[32];
 
-    for (int i = 0; i < 20000; i++) {
-        int j = (base + i) % 97; /* key "k<j>" always holds j */
-
-        snprintf(text, sizeof(text), "k%d", j);
-        key_of(text, k);
-        vcache_put(shared, k, i, j);
-        if (vcache_get(shared, k, &v, &n) && n != j)
+    key_of(tag ? "key one" : "key zero", k);
+    for (int64_t i = 0; i < 50000; i++) {
+        vcache_put(shared, k, i, i * 3 + tag);
+        if (vcache_get(shared, k, &v, &n) && n != v * 3 + tag)
             return (void *)1;
     }
     return NULL;
 }
 
-/* Threads sharing it see only values some thread put for that key. */
 static void test_threads(void)
 {
     pthread_t t[4];
-    int base[4] = {0, 1, 2, 3};
-    unsigned char k[DIGEST_SHA256_LEN];
-    int64_t v, n;
-    char text[32];
-    bool ok = true;
+    int tag[4] = {0, 1, 0, 1};
 
-    CHECK(vcache_new(4096, &shared) == ERR_OK);
+    CHECK(vcache_new(1, &shared) == ERR_OK);
     for (int i = 0; i < 4; i++)
-        CHECK(pthread_create(&t[i], NULL, hammer, &base[i]) == 0);
+        CHECK(pthread_create(&t[i], NULL, hammer, &tag[i]) == 0);
     for (int i = 0; i < 4; i++) {
         void *r = NULL;
         pthread_join(t[i], &r);
         CHECK(r == NULL);
     }
-    for (int i = 0; i < 97; i++) {
-        snprintf(text, sizeof(text), "k%d", i);
-        key_of(text, k);
-        if (vcache_get(shared, k, &v, &n))
-            ok &= n == i;
-    }
-    CHECK(ok);
     vcache_free(shared);
 }
 
