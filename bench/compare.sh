@@ -6,9 +6,10 @@
 #   peer: its start.sh (s3rver, its fake_gemini.py, uvicorn --workers 2, LOG_LEVEL
 #         WARNING like ours), its seed_drawings.py, then every drawing's tutorial
 #         cleared and every second one edited, so both hold the same shape;
-#   ours: novadraw serve (IMAGE_EDITOR=gemini, tests/fakes/gemini.py, s3rver behind
-#         tests/s3/verify_proxy.py, as bench/edits.sh STORAGE=s3), seeded as
-#         bench/gallery.sh does (one drawing through the API, bench/seed_gallery.py).
+#   ours: novadraw serve (IMAGE_EDITOR=gemini against tests/fakes/gemini.py; its own
+#         s3rver, straight as the peer's, or with S3_PROXY=1 behind tests/s3/verify_proxy.py
+#         as bench/edits.sh STORAGE=s3), seeded as bench/gallery.sh does (one drawing
+#         through the API, then bench/seed_gallery.py).
 #   gallery: ROUNDS rounds of wrk -t2 -c64 -dSECS: peer gallery, ours gallery (page 1,
 #         limit 20, peer's gallery.lua for both), ours /health; req/s and p99 each,
 #         ratios ours/peer and ours-gallery/ours-health per round and their median.
@@ -19,16 +20,19 @@
 # Knobs (env): N=10000 drawings, SECS=10, ROUNDS=3, K=1000, D=5000 (ms),
 #   EDIT_FIRST=peer|ours (which burst goes first; alternate it across runs),
 #   EDIT_TIMEOUT (s, per request; default from K, D and the peer's 2x40 threads),
-#   PEER_WORKERS=2, PEER_DIR (default ../shared/peer/seed-fastapi).
+#   PEER_WORKERS=2, PEER_DIR (default ../shared/peer/seed-fastapi), S3_PROXY=0|1 (1: ours
+#   through the SigV4-verifying proxy, a Python process that costs CPU the peer's side
+#   does not have).
 # Needs wrk, node + tests/s3/node_modules (make s3deps), Debian's /usr/bin/python3 with
 # python3-fastapi python3-uvicorn python3-sqlalchemy python3-jose python3-multipart
-# python3-boto3 python3-jwt python3-pil. Takes about 4 minutes with the defaults.
+# python3-boto3 python3-jwt python3-pil. Takes about 3.5 minutes with the defaults.
 # Builds nothing: copies build/novadraw (or NOVADRAW_BIN) into its temp dir and runs that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-10000} SECS=${SECS:-10} ROUNDS=${ROUNDS:-3} K=${K:-1000} D=${D:-5000}
 EDIT_FIRST=${EDIT_FIRST:-peer}
+S3_PROXY=${S3_PROXY:-0}
 PEER_WORKERS=${PEER_WORKERS:-2}
 # the peer has 40 threads per worker: K edits queue in ceil(K / 80) waves of D ms
 EDIT_TIMEOUT=${EDIT_TIMEOUT:-$(( ((K + 40 * PEER_WORKERS - 1) / (40 * PEER_WORKERS)) * D * 2 / 1000 + 60 ))}
@@ -116,6 +120,8 @@ echo "compare: $(nproc) cores; N=$N SECS=$SECS ROUNDS=$ROUNDS K=$K D=${D}ms" \
   "EDIT_FIRST=$EDIT_FIRST EDIT_TIMEOUT=${EDIT_TIMEOUT}s; clients on the same machine"
 echo "ours: $BIN_SRC ($(stat -c %y "$BIN_SRC" | cut -d. -f1))"
 echo "peer: $PEER_DIR (uvicorn --workers $PEER_WORKERS)"
+echo "S3: one s3rver each; ours $([ "$S3_PROXY" = 1 ] && echo "behind tests/s3/verify_proxy.py" ||
+  echo "straight, as the peer")"
 
 # ------------------------------------------------------------------- the peer
 peer_port=$(free_port) peer_s3=$(free_port) peer_gem=$(free_port)
@@ -158,7 +164,8 @@ PY
 ) || fail "peer reshape"
 
 # -------------------------------------------------------------------- ours
-# as bench/edits.sh STORAGE=s3: s3rver, a bucket made with boto3, the verifying proxy
+# as bench/edits.sh STORAGE=s3: s3rver, a bucket made with boto3 (S3_PROXY=1: the verifying
+# proxy in front, with a fresh secret)
 s3rver_port=$(free_port)
 node_opts=
 if node --openssl-legacy-provider -e 0 2>/dev/null; then
@@ -176,10 +183,15 @@ sys.path.insert(0, "tests/e2e")
 from s3_fixtures import boto3_client
 boto3_client(sys.argv[1]).create_bucket(Bucket=sys.argv[2])
 PY
-$PY -u tests/s3/verify_proxy.py --upstream "http://127.0.0.1:$s3rver_port" --port 0 \
-  --access-key S3RVER --secret "$S3_SECRET" >"$dir/ours/proxy.url" 2>"$dir/ours/proxy.log" &
-proxy_pid=$!
-wait_for "SigV4 proxy" "$proxy_pid" test -s "$dir/ours/proxy.url"
+if [ "$S3_PROXY" = 1 ]; then
+  $PY -u tests/s3/verify_proxy.py --upstream "http://127.0.0.1:$s3rver_port" --port 0 \
+    --access-key S3RVER --secret "$S3_SECRET" >"$dir/ours/proxy.url" 2>"$dir/ours/proxy.log" &
+  proxy_pid=$!
+  wait_for "SigV4 proxy" "$proxy_pid" test -s "$dir/ours/proxy.url"
+  S3_URL=$(head -n 1 "$dir/ours/proxy.url")
+else
+  S3_URL=http://127.0.0.1:$s3rver_port S3_SECRET=S3RVER  # s3rver checks no V4 signature
+fi
 
 $PY tests/fakes/gemini.py --port 0 --port-file "$dir/ours/gemini.port" \
   --set delay_ms=0 --set record_bodies=0 2>"$dir/ours/gemini.log" &
@@ -193,9 +205,9 @@ OURS=http://127.0.0.1:$port
 (cd "$dir/ours" && exec "${CLEAN_ENV[@]}" HOST=127.0.0.1 PORT="$port" DATA_DIR="$dir/ours/data" \
   JWT_SECRET="$JWT" LOG_LEVEL=warn IMAGE_EDITOR=gemini GEMINI_API_KEY=$KEY \
   GEMINI_BASE_URL="http://127.0.0.1:$gem_port" \
-  STORAGE_ENDPOINT_URL="$(head -n 1 "$dir/ours/proxy.url")" SPACES_KEY=S3RVER \
+  STORAGE_ENDPOINT_URL="$S3_URL" SPACES_KEY=S3RVER \
   SPACES_SECRET="$S3_SECRET" SPACES_BUCKET=$S3_BUCKET \
-  RATE_LIMIT_EDITS=0 "$BIN" serve)  # one user sends every edit; the peer has no limit 2>"$dir/ours/server.log" &
+  RATE_LIMIT_EDITS=0 "$BIN" serve) 2>"$dir/ours/server.log" &  # one user, every edit: no limit
 server_pid=$!
 wait_for "novadraw serve" "$server_pid" curl -sf --max-time 1 "$OURS/health" -o /dev/null
 
@@ -266,31 +278,31 @@ done
 
 # -------------------------------------------------------------------- edits
 burst() {  # burst NAME URL TOKEN: warm-up, then K edits at once, server CPU around them
-  local name=$1 url=$2 token=$3 pids others c0 c1 o0 o1 rc=0
+  local name=$1 url=$2 token=$3 pids fake s3 c0 c1 f0 f1 s0 s1 rc=0
   if [ "$name" = peer ]; then
-    pids="$peer_pid $(peer_workers)" others="$peer_fake_pid $peer_s3_pid"
+    pids="$peer_pid $(peer_workers)" fake=$peer_fake_pid s3=$peer_s3_pid
   else
-    pids=$server_pid others="$fake_pid $proxy_pid $s3rver_pid"
+    pids=$server_pid fake=$fake_pid s3="$proxy_pid $s3rver_pid"
   fi
   # warm-up (untimed, fake answering at once): first-request costs out of the burst
   set_delay "$name" 0
   timeout 60 $PY bench/edits.py --url "$url" --token "$token" -k 2 -n 4 --timeout 30 \
     --json >"$dir/warm-$name.json" || fail "$name warm-up edits: $(cat "$dir/warm-$name.json")"
   set_delay "$name" "$D"
-  c0=$(cpu_ticks $pids) o0=$(cpu_ticks $others)
+  c0=$(cpu_ticks $pids) f0=$(cpu_ticks $fake) s0=$(cpu_ticks $s3)
   timeout $((EDIT_TIMEOUT + 60)) $PY bench/edits.py --url "$url" --token "$token" -k "$K" \
     --timeout "$EDIT_TIMEOUT" --json >"$dir/edits-$name.json" || rc=$?
-  c1=$(cpu_ticks $pids) o1=$(cpu_ticks $others)
+  c1=$(cpu_ticks $pids) f1=$(cpu_ticks $fake) s1=$(cpu_ticks $s3)
   [ "$rc" = 0 ] || fail "$name burst: edits.py exit $rc"
   [ "$name" = peer ] && [ "$pids" != "$peer_pid $(peer_workers)" ] &&
     echo "  warning: the peer's workers changed during the burst: $pids -> $peer_pid $(peer_workers)"
-  $PY - "$dir/edits-$name.json" "$name" "$(( c1 - c0 ))" "$(( o1 - o0 ))" "$TCK" "$pids" \
-    "$results" <<'PY'
+  $PY - "$dir/edits-$name.json" "$name" "$(( c1 - c0 ))" "$(( f1 - f0 ))" \
+    "$(( s1 - s0 ))" "$TCK" "$pids" "$results" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-name, cpu, other, tck, pids, out = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
-    int(sys.argv[5]), sys.argv[6], sys.argv[7]
-cpu_s, other_s = cpu / tck, other / tck
+name, cpu, fake, s3, tck, pids, out = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
+    int(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8]
+cpu_s = cpu / tck
 per = cpu_s / r["ok"] * 1000 if r["ok"] else float("nan")
 lat = r["latency"]
 errs = ", ".join(f"{k}x{v}" for k, v in {**{f"HTTP {s}": n for s, n in r["status"].items()
@@ -298,7 +310,7 @@ errs = ", ".join(f"{k}x{v}" for k, v in {**{f"HTTP {s}": n for s, n in r["status
 print(f"  {name}: ok {r['ok']}/{r['requests']} in {r['wall_s']:.2f} s wall; errors: {errs}; "
       f"latency p50 {lat['p50_s'] or 0:.2f} s p99 {lat['p99_s'] or 0:.2f} s")
 print(f"        server CPU {cpu_s:.2f} s = {per:.2f} ms per ok edit (pids {pids}); "
-      f"its fake + S3 side {other_s:.2f} s")
+      f"its fake Gemini {fake / tck:.2f} s, S3 side {s3 / tck:.2f} s")
 with open(out, "a") as f:
     f.write(f"edits\t{name}\t{r['ok']}\t{r['requests']}\t{r['wall_s']:.3f}\t{cpu_s:.3f}\t"
             f"{per:.3f}\t{errs}\t{lat['p50_s'] or 0:.3f}\t{lat['p99_s'] or 0:.3f}\n")
