@@ -289,10 +289,23 @@ static void render_http(struct buf *b)
     }
 }
 
+/* A counter family labelled by (label, result) pairs: one sample per pair seen. */
+static void pairs(struct buf *b, const char *name, const char *help, const char *label,
+                  struct labels *l, counter *counts)
+{
+    size_t n = atomic_load_explicit(&l->n, memory_order_acquire);
+    char x[160], y[160];
+
+    family(b, name, "counter", help);
+    for (size_t i = 0; i < n; i++)
+        out(b, "%s{%s=\"%s\",result=\"%s\"} %llu\n", name, label, esc(l->a[i], x, sizeof(x)),
+            esc(l->b[i], y, sizeof(y)), (unsigned long long)get(&counts[i]));
+}
+
 static void render_work(struct buf *b, const struct metrics_gauges *g)
 {
     size_t n;
-    char x[160], y[160];
+    char x[160];
 
     family(b, "novadraw_edits_in_flight", "gauge", "Edits started and not yet answered.");
     out(b, "novadraw_edits_in_flight %ld\n",
@@ -303,27 +316,15 @@ static void render_work(struct buf *b, const struct metrics_gauges *g)
     for (size_t i = 0; i < n; i++)
         histogram(b, "novadraw_edit_duration_seconds", "editor", editors.a[i], edit_buckets,
                   N_EDIT_BUCKETS - 1, edit_bucket[i], &edit_sum_ns[i]);
-    family(b, "novadraw_transcriptions_total", "counter",
-           "Voice prompts transcribed, by transcriber and result (ok, refused, error).");
-    n = atomic_load_explicit(&transcriptions.n, memory_order_acquire);
-    for (size_t i = 0; i < n; i++)
-        out(b, "novadraw_transcriptions_total{transcriber=\"%s\",result=\"%s\"} %llu\n",
-            esc(transcriptions.a[i], x, sizeof(x)), esc(transcriptions.b[i], y, sizeof(y)),
-            (unsigned long long)get(&transcription_count[i]));
-    family(b, "novadraw_storage_operations_total", "counter",
-           "Object storage operations, by operation and result (ok, not_found, error).");
-    n = atomic_load_explicit(&storage_ops.n, memory_order_acquire);
-    for (size_t i = 0; i < n; i++)
-        out(b, "novadraw_storage_operations_total{op=\"%s\",result=\"%s\"} %llu\n",
-            esc(storage_ops.a[i], x, sizeof(x)), esc(storage_ops.b[i], y, sizeof(y)),
-            (unsigned long long)get(&storage_count[i]));
-    family(b, "novadraw_cache_lookups_total", "counter",
-           "Lookups in the kept bodies (body) and search counts (search_count), by result.");
-    n = atomic_load_explicit(&caches.n, memory_order_acquire);
-    for (size_t i = 0; i < n; i++)
-        out(b, "novadraw_cache_lookups_total{cache=\"%s\",result=\"%s\"} %llu\n",
-            esc(caches.a[i], x, sizeof(x)), esc(caches.b[i], y, sizeof(y)),
-            (unsigned long long)get(&cache_count[i]));
+    pairs(b, "novadraw_transcriptions_total",
+          "Voice prompts transcribed, by transcriber and result (ok, refused, error).",
+          "transcriber", &transcriptions, transcription_count);
+    pairs(b, "novadraw_storage_operations_total",
+          "Object storage operations, by operation and result (ok, not_found, error).", "op",
+          &storage_ops, storage_count);
+    pairs(b, "novadraw_cache_lookups_total",
+          "Lookups in the kept bodies (body) and search counts (search_count), by result.",
+          "cache", &caches, cache_count);
     family(b, "novadraw_jobs_pending", "gauge", "Background jobs queued in the database, by kind.");
     if (g && g->jobs_upload >= 0 && g->jobs_delete >= 0) {
         out(b, "novadraw_jobs_pending{kind=\"upload\"} %lld\n", (long long)g->jobs_upload);
